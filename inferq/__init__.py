@@ -1,0 +1,41 @@
+"""inferq's Python SDK: submit inferences, get futures at once, collect results when ready."""
+
+from inferq._version import __version__
+from inferq.errors import (
+    APIError,
+    BadRequest,
+    Conflict,
+    Expired,
+    GatewayTimeout,
+    InferenceFailed,
+    InferqError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RequestCancelled,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    UnsupportedMediaType,
+    WaitTimeout,
+)
+
+__all__ = [
+    "APIError",
+    "BadRequest",
+    "Conflict",
+    "Expired",
+    "GatewayTimeout",
+    "InferenceFailed",
+    "InferqError",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "RequestCancelled",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "WaitTimeout",
+    "__version__",
+]

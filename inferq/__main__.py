@@ -1,0 +1,3 @@
+from inferq.cli import main
+
+main()

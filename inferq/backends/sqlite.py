@@ -1,0 +1,350 @@
+"""The embedded default: one SQLite file in WAL mode, shared by the processes of one machine.
+
+Every write runs on one writer thread per process with ``synchronous=FULL``, so a
+commit is on disk before the gateway answers 202. Submits are group-committed: while
+one batch is being written, new submits gather into the next, so one disk flush
+covers many requests. Point reads run on the event loop over a second connection (WAL
+readers never wait for the writer). Inputs and outputs live in their own tables so a
+status change never rewrites a payload; ``secure_delete`` zeroes what retention
+deletes and a truncating checkpoint leaves no copy in the WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from inferq.backends import sqlite_sql as sql
+from inferq.backends.base import Backend, BackendOptions, WorkerInfo
+from inferq.backends.notify import LocalBus
+from inferq.domain import clock
+from inferq.domain.records import Claim, RequestRecord, Submission
+from inferq.domain.status import Status
+from inferq.errors import Conflict
+from inferq.tokens import TokenInfo, new_token, token_hash
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
+_Pending = tuple[Submission, str, str, "asyncio.Future[tuple[RequestRecord, bool]]"]
+
+
+def db_path_from_url(url: str) -> Path:
+    """``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` → a path."""
+    parts = urlsplit(url)
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not path:
+        raise ValueError(f"backend URL {url!r} names no database file (sqlite:///path/to/inferq.db)")
+    return Path(path).expanduser()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    for pragma in sql.PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+def _record(row: sqlite3.Row, queue_position: int | None = None) -> RequestRecord:
+    return RequestRecord(
+        response_id=row["response_id"],
+        tenant=row["tenant"],
+        endpoint=row["endpoint"],
+        status=Status(row["status"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        attempts=row["attempts"],
+        error_type=row["error_type"],
+        error=row["error"],
+        queue_position=queue_position,
+    )
+
+
+class SQLiteBackend(Backend):
+    def __init__(self, url: str, options: BackendOptions | None = None) -> None:
+        super().__init__(url, options)
+        self.path = db_path_from_url(url)
+        self.bus = LocalBus(self.path)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="inferq-sqlite")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self._pending: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._secret: bytes | None = None
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._wconn = await self._write(lambda _: _connect(self.path))
+        await self._write(lambda conn: conn.executescript(sql.SCHEMA))
+        self._rconn = _connect(self.path)
+        await self.bus.start()
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        await self.bus.close()
+        if self._wconn is not None:
+            await self._write(lambda conn: conn.close())
+            self._wconn = None
+        if self._rconn is not None:
+            self._rconn.close()
+            self._rconn = None
+        self._writer.shutdown(wait=True)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` with the writer connection on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, lambda: fn(self._wconn)  # type: ignore[arg-type]
+        )
+
+    def _read(self, query: str, *args: Any) -> list[sqlite3.Row]:
+        assert self._rconn is not None, "backend not started"
+        return self._rconn.execute(query, args).fetchall()
+
+    async def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = await self._write(_ensure_secret)
+        return self._secret
+
+    # submit and read -------------------------------------------------------------
+
+    async def _enqueue(
+        self, submission: Submission, response_id: str, body_hash: str
+    ) -> tuple[RequestRecord, bool]:
+        future: asyncio.Future[tuple[RequestRecord, bool]] = asyncio.get_running_loop().create_future()
+        self._pending.append((submission, response_id, body_hash, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        """Group commit: write everything gathered so far in one transaction, repeat."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                now, retention = clock.now(), self.options.retention_s
+                try:
+                    results = await self._write(lambda c: _insert_batch(c, batch, now, retention))
+                except Exception as exc:  # the batch failed as a whole: tell every submitter
+                    for *_, future in batch:
+                        future.set_exception(exc)
+                    continue
+                for (*_, future), result in zip(batch, results, strict=True):
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._flusher = None
+
+    async def _get(self, tenant: str, response_id: str) -> RequestRecord | None:
+        rows = self._read(sql.GET, response_id, tenant)
+        if not rows:
+            return None
+        row = rows[0]
+        position = None
+        if row["status"] == Status.PENDING:
+            position = self._read(sql.QUEUE_POSITION, row["endpoint"], row["seq"])[0][0]
+        return _record(row, position)
+
+    async def _get_output(self, tenant: str, response_id: str) -> bytes | None:
+        rows = self._read(sql.GET_OUTPUT, response_id, tenant)
+        return bytes(rows[0][0]) if rows else None
+
+    async def list(
+        self,
+        tenant: str,
+        *,
+        status: Status | None = None,
+        endpoint: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RequestRecord]:
+        before_seq = 2**62
+        if before is not None:
+            rows = self._read("SELECT seq FROM requests WHERE response_id=? AND tenant=?", before, tenant)
+            if not rows:
+                return []
+            before_seq = rows[0][0]
+        status_value = status.value if status is not None else None
+        rows = self._read(sql.LIST, tenant, before_seq, status_value, status_value, endpoint, endpoint, limit)
+        return [_record(row) for row in rows]
+
+    async def _cancel(self, tenant: str, response_id: str, now: float) -> RequestRecord | None:
+        retention = self.options.retention_s
+        await self._write(lambda c: _tx(c, sql.CANCEL, (now, now + retention, response_id, tenant)))
+        return await self._get(tenant, response_id)
+
+    # worker side ---------------------------------------------------------------
+
+    async def claim(self, endpoint: str, worker_id: str) -> Claim | None:
+        now, lease_id = clock.now(), secrets.token_hex(16)
+        args = (now, lease_id, now + self.options.lease_s, worker_id, endpoint)
+        row = await self._write(lambda c: _claim(c, args))
+        if row is None:
+            return None
+        return Claim(record=_record(row), inputs=bytes(row["data"]), lease_id=lease_id)
+
+    async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
+        now = clock.now()
+        expires = now + self.options.lease_s
+
+        def beat(conn: sqlite3.Connection) -> set[str]:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(sql.UPSERT_WORKER, (worker.worker_id, worker.endpoint, worker.ready, now))
+            held = {
+                row[0]
+                for lease_id in lease_ids
+                for row in conn.execute(sql.RENEW_LEASE, (expires, lease_id)).fetchall()
+            }
+            conn.execute("COMMIT")
+            return set(lease_ids) - held
+
+        return await self._write(beat)
+
+    async def _finish(
+        self,
+        claim: Claim,
+        status: Status,
+        output: bytes | None,
+        error_type: str | None,
+        error: str | None,
+        now: float,
+    ) -> bool:
+        args = (status.value, now, now + self.options.retention_s, error_type, error, claim.lease_id)
+        return await self._write(lambda c: _finish(c, args, output))
+
+    async def remove_worker(self, worker_id: str) -> None:
+        await self._write(lambda c: _tx(c, "DELETE FROM workers WHERE worker_id=?", (worker_id,)))
+
+    async def endpoint_ready(self, endpoint: str) -> bool:
+        since = clock.now() - self.options.lease_s
+        return bool(self._read(sql.READY_WORKER, endpoint, since))
+
+    # maintenance ---------------------------------------------------------------
+
+    async def _reap_leases(self, now: float) -> tuple[list[str], list[str]]:
+        args = (self.options.max_attempts, now, now + self.options.retention_s)
+        return await self._write(lambda c: _reap(c, now, args))
+
+    async def expire(self, now: float, limit: int = 1000) -> int:
+        return await self._write(lambda c: _expire(c, now, limit))
+
+    # tokens --------------------------------------------------------------------
+
+    async def create_token(self, name: str, *, admin: bool = False) -> tuple[TokenInfo, str]:
+        token_id, token = new_token()
+        info = TokenInfo(id=token_id, name=name, created_at=clock.now(), admin=admin)
+        args = (info.id, info.name, token_hash(token), info.admin, info.created_at)
+        await self._write(lambda c: _tx(c, sql.INSERT_TOKEN, args))
+        return info, token
+
+    async def list_tokens(self) -> list[TokenInfo]:
+        return [_token(row) for row in self._read("SELECT * FROM tokens ORDER BY created_at")]
+
+    async def revoke_token(self, token_id: str) -> bool:
+        args = (clock.now(), token_id)
+        return bool(await self._write(lambda c: _tx(c, sql.REVOKE_TOKEN, args)))
+
+    async def authenticate(self, token: str) -> TokenInfo | None:
+        rows = self._read("SELECT * FROM tokens WHERE hash=? AND revoked_at IS NULL", token_hash(token))
+        return _token(rows[0]) if rows else None
+
+
+def _token(row: sqlite3.Row) -> TokenInfo:
+    return TokenInfo(row["id"], row["name"], row["created_at"], row["revoked_at"], bool(row["admin"]))
+
+
+def _tx(conn: sqlite3.Connection, query: str, args: tuple[Any, ...]) -> int:
+    """One statement in its own transaction; returns the rows changed."""
+    return conn.execute(query, args).rowcount
+
+
+def _ensure_secret(conn: sqlite3.Connection) -> bytes:
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('id_secret', ?)", (secrets.token_bytes(32),))
+    return bytes(conn.execute("SELECT value FROM meta WHERE key='id_secret'").fetchone()[0])
+
+
+def _insert_batch(
+    conn: sqlite3.Connection, batch: list[_Pending], now: float, retention: float
+) -> list[tuple[RequestRecord, bool] | Exception]:
+    results: list[tuple[RequestRecord, bool] | Exception] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for submission, response_id, body_hash, _ in batch:
+            results.append(_insert_one(conn, submission, response_id, body_hash, now, retention))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return results
+
+
+def _insert_one(
+    conn: sqlite3.Connection, sub: Submission, response_id: str, body_hash: str, now: float, retention: float
+) -> tuple[RequestRecord, bool] | Exception:
+    if sub.idempotency_key is not None:
+        row = conn.execute(sql.BY_IDEMPOTENCY_KEY, (sub.tenant, sub.idempotency_key)).fetchone()
+        if row is not None:
+            if row["body_hash"] != body_hash:
+                return Conflict(
+                    "Idempotency-Key was already used with a different body",
+                    response_id=row["response_id"],
+                )
+            return _record(row), False
+    args = (response_id, sub.tenant, sub.endpoint, now, now + retention, sub.idempotency_key, body_hash)
+    row = conn.execute(sql.INSERT_REQUEST, args).fetchone()
+    conn.execute("INSERT INTO inputs(seq, data) VALUES (?, ?)", (row["seq"], sub.inputs))
+    return _record(row), True
+
+
+def _claim(conn: sqlite3.Connection, args: tuple[Any, ...]) -> sqlite3.Row | None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(sql.CLAIM, args).fetchone()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return row
+
+
+def _finish(conn: sqlite3.Connection, args: tuple[Any, ...], output: bytes | None) -> bool:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(sql.FINISH, args).fetchone()
+        if row is not None and output is not None:
+            conn.execute("INSERT INTO outputs(seq, data) VALUES (?, ?)", (row[0], output))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return row is not None
+
+
+def _reap(conn: sqlite3.Connection, now: float, fail_args: tuple[Any, ...]) -> tuple[list[str], list[str]]:
+    conn.execute("BEGIN IMMEDIATE")
+    failed = [row[0] for row in conn.execute(sql.FAIL_LOST, fail_args).fetchall()]
+    requeued = [row[0] for row in conn.execute(sql.REQUEUE_LOST, (now,)).fetchall()]
+    conn.execute("COMMIT")
+    return failed, requeued
+
+
+def _expire(conn: sqlite3.Connection, now: float, limit: int) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    seqs = [row[0] for row in conn.execute(sql.EXPIRED, (now, limit)).fetchall()]
+    for table in ("inputs", "outputs", "requests"):
+        conn.executemany(f"DELETE FROM {table} WHERE seq=?", [(s,) for s in seqs])  # noqa: S608
+    conn.execute("COMMIT")
+    if seqs:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return len(seqs)

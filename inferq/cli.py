@@ -1,0 +1,163 @@
+"""The ``inferq`` command: flags map onto Settings and the functions that do the work."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from inferq.domain.clock import isoformat
+from inferq.domain.durations import parse_duration
+from inferq.service.loader import EndpointSpecError, parse_endpoints
+from inferq.settings import Settings, default_backend_url
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def backend_option(fn: F) -> F:
+    return click.option(
+        "--backend", envvar="INFERQ_BACKEND", default=default_backend_url, show_default="~/.local/share/inferq/inferq.db",
+        help="sqlite:///path (embedded default) or redis://host:port/db.",
+    )(fn)  # fmt: skip
+
+
+def queue_options(fn: F) -> F:
+    """Options that gateways and workers must agree on."""
+    options = [
+        click.option("--retention", "retention_s", type=Duration(), default="24h", envvar="INFERQ_RETENTION",
+                     show_default=True, help="Keep inputs and outputs this long after a request ends."),
+        click.option("--lease", "lease_s", type=Duration(), default="30s", envvar="INFERQ_LEASE",
+                     show_default=True, help="A worker silent this long loses its requests to another."),
+        click.option("--max-attempts", type=click.IntRange(1), default=3, envvar="INFERQ_MAX_ATTEMPTS",
+                     show_default=True, help="Lost workers a request survives before it fails."),
+        click.option("--concurrency", type=click.IntRange(1), default=1, envvar="INFERQ_CONCURRENCY",
+                     show_default=True, help="Requests each worker runs at once."),
+    ]  # fmt: skip
+    return functools.reduce(lambda f, option: option(f), reversed(options), fn)
+
+
+def _endpoints(spec: str) -> dict[str, str]:
+    try:
+        return parse_endpoints(spec)
+    except EndpointSpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="--endpoints") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="info", envvar="INFERQ_LOG_LEVEL", show_default=True)
+def main(log_level: str) -> None:
+    """inferq: submit a request, get a future at once, collect the result when it is ready."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", envvar="INFERQ_HOST", show_default=True)
+@click.option("--port", type=int, default=8000, envvar="INFERQ_PORT", show_default=True)
+@backend_option
+@click.option("--endpoints", default="whisper,echo", envvar="INFERQ_ENDPOINTS", show_default=True,
+              help="Comma-separated: built-in names, or NAME=module:Class / NAME=path/file.py:Class.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1), default=1, envvar="INFERQ_WORKERS", show_default=True,
+              help="Worker processes per endpoint.")  # fmt: skip
+@click.option("--no-workers", is_flag=True, envvar="INFERQ_NO_WORKERS", help="Run the gateway alone.")
+@click.option("--public-url", envvar="INFERQ_PUBLIC_URL", help="Base of poll URLs when behind a proxy.")
+@click.option("--sync-timeout", "sync_timeout_s", type=Duration(), default="300s", envvar="INFERQ_SYNC_TIMEOUT",
+              show_default=True, help="How long a synchronous predict waits before answering 504.")  # fmt: skip
+@queue_options
+def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
+    """Run the gateway and a worker per endpoint.
+
+    \b
+    Examples:
+      inferq serve                                  # whisper and echo on the embedded store
+      inferq serve --endpoints echo --port 9000
+      inferq serve --no-workers --backend redis://10.0.0.5:6379/0
+    """
+    from inferq.serve import serve as run_serve
+
+    settings = Settings(endpoints=_endpoints(endpoints), run_workers=not no_workers, **options)
+    _run(run_serve(settings, announce=click.echo))
+
+
+@main.command()
+@backend_option
+@click.option("--endpoint", required=True, envvar="INFERQ_ENDPOINT",
+              help="A built-in name, or NAME=module:Class.")  # fmt: skip
+@queue_options
+def worker(endpoint: str, **options: Any) -> None:
+    """Run one worker for ENDPOINT (scale-out: as many as you like, on any machine).
+
+    \b
+    Example:
+      inferq worker --backend redis://10.0.0.5:6379/0 --endpoint whisper
+    """
+    from inferq.worker.process import run_worker
+
+    (name, target), *_ = _endpoints(endpoint).items()
+    _run(run_worker(Settings(endpoints={name: target}, **options), name, target))
+
+
+@main.group()
+def token() -> None:
+    """Create, list and revoke API tokens."""
+
+
+async def _with_backend(url: str, action: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:
+    from inferq.backends import open_backend
+
+    backend = open_backend(url)
+    await backend.start()
+    try:
+        return await action(backend)
+    finally:
+        await backend.close()
+
+
+@token.command("create")
+@backend_option
+@click.option("--name", default="default", show_default=True)
+def token_create(backend: str, name: str) -> None:
+    """Mint a token; it is shown once, alone on the last line."""
+    info, secret = _run(_with_backend(backend, lambda b: b.create_token(name)))
+    click.echo(f"created {info.id} ({info.name})")
+    click.echo(secret)
+
+
+@token.command("list")
+@backend_option
+def token_list(backend: str) -> None:
+    """Show every token's id, name and state (never the token itself)."""
+    for info in _run(_with_backend(backend, lambda b: b.list_tokens())):
+        state = f"revoked {isoformat(info.revoked_at)}" if info.revoked_at else "active"
+        click.echo(f"{info.id}\t{info.name}\t{isoformat(info.created_at)}\t{state}")
+
+
+@token.command("revoke")
+@backend_option
+@click.argument("token_id")
+def token_revoke(backend: str, token_id: str) -> None:
+    """Revoke TOKEN_ID at once: requests made with it stop being served."""
+    if not _run(_with_backend(backend, lambda b: b.revoke_token(token_id))):
+        raise click.ClickException(f"no active token {token_id!r}")
+    click.echo(f"revoked {token_id}")

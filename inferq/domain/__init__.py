@@ -1,0 +1,1 @@
+"""Pure rules of inferq: statuses, request records, time. No I/O, no frameworks."""

@@ -1,0 +1,1 @@
+"""The stateless HTTP gateway: validates, authenticates, enqueues, answers and waits."""

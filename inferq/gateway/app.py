@@ -1,0 +1,111 @@
+"""The gateway application, assembled explicitly from routes, middleware and handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.routing import Route
+
+from inferq.backends.base import BackendUnavailable
+from inferq.domain import clock
+from inferq.errors import APIError
+from inferq.gateway import predict, requests, responses
+from inferq.gateway.auth import TokenAuth
+from inferq.service.loader import load_service
+from inferq.service.schema import input_model
+
+if TYPE_CHECKING:
+    import pydantic
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from inferq.backends.base import Backend
+    from inferq.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: How often the gateway requeues lost leases and sweeps expired requests.
+MAINTENANCE_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """An endpoint as the gateway knows it: its name and input model, never its model runtime."""
+
+    name: str
+    target: str
+    inputs: type[pydantic.BaseModel]
+
+
+async def healthz(request: Request) -> Response:
+    return responses.json_response({"status": "ok"})
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/v1/requests", requests.list_requests, methods=["GET"]),
+        Route("/v1/requests/{response_id}", requests.get_request, methods=["GET"]),
+        Route("/v1/requests/{response_id}/response", requests.get_response, methods=["GET"]),
+        Route("/v1/requests/{response_id}/cancel", requests.cancel_request, methods=["POST"]),
+        Route("/{endpoint}/predict", predict.predict, methods=["POST"]),
+        Route("/{endpoint}/infer", predict.predict, methods=["POST"]),
+        Route("/{endpoint}/healthcheck", predict.healthcheck, methods=["GET"]),
+    ]
+
+
+async def maintain(backend: Backend, interval: float = MAINTENANCE_INTERVAL_S) -> None:
+    """Requeue requests of dead workers and delete expired ones, forever."""
+    while True:
+        try:
+            await backend.reap_leases()
+            while await backend.expire(clock.now()) > 0:
+                await asyncio.sleep(0)
+        except Exception:
+            log.exception("maintenance pass failed; retrying")
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings, backend: Backend) -> Starlette:
+    """The gateway for ``settings.endpoints`` over a started ``backend``, which the caller closes."""
+    endpoints = {
+        name: Endpoint(name, target, input_model(load_service(target)))
+        for name, target in settings.endpoints.items()
+    }
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        maintenance = asyncio.create_task(maintain(backend))
+        try:
+            yield
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+
+    app = Starlette(
+        routes=routes(),
+        middleware=[
+            Middleware(AuthenticationMiddleware, backend=TokenAuth(backend), on_error=responses.on_auth_error)
+        ],
+        exception_handlers={
+            APIError: responses.on_api_error,
+            HTTPException: responses.on_http_exception,
+            BackendUnavailable: responses.on_backend_unavailable,
+            Exception: responses.on_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.backend = backend
+    app.state.endpoints = endpoints
+    return app

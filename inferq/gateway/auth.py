@@ -1,0 +1,51 @@
+"""Bearer tokens → the tenant a request acts for. Knows nothing of responses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+    from inferq.backends.base import Backend
+    from inferq.tokens import TokenInfo
+
+#: Paths anyone may call: liveness probes carry no token.
+PUBLIC_PATHS = frozenset({"/healthz"})
+
+
+class Tenant(BaseUser):
+    """The token a request was made with; its id scopes every request it can see."""
+
+    def __init__(self, token: TokenInfo) -> None:
+        self.token = token
+
+    @property
+    def id(self) -> str:
+        return self.token.id
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.token.name
+
+
+class TokenAuth(AuthenticationBackend):
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        if conn.url.path in PUBLIC_PATHS:
+            return None
+        scheme, _, token = conn.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("missing token: send 'Authorization: Bearer <token>'")
+        info = await self.backend.authenticate(token.strip())
+        if info is None:
+            raise AuthenticationError("invalid or revoked token")
+        return AuthCredentials(["authenticated"]), Tenant(info)

@@ -1,0 +1,1 @@
+"""Built-in services: ``echo`` for trying inferq without a model, ``whisper`` for speech."""

@@ -1,0 +1,128 @@
+"""``inferq serve``: the gateway in this process, workers as supervised child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from inferq.backends import open_backend
+from inferq.gateway.app import create_app
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from inferq.backends.base import Backend
+    from inferq.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: A child that stops this long after starting is restarted at once; quicker deaths back off.
+STABLE_AFTER_S = 10.0
+MAX_BACKOFF_S = 30.0
+STOP_GRACE_S = 10.0
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child when the supervisor dies, so no worker is orphaned."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def worker_argv(settings: Settings, endpoint: str) -> list[str]:
+    """The ``inferq worker`` command line that runs ``endpoint`` with these settings."""
+    return [
+        sys.executable, "-m", "inferq", "worker",
+        "--backend", settings.backend,
+        "--endpoint", f"{endpoint}={settings.endpoints[endpoint]}",
+        "--concurrency", str(settings.concurrency),
+        "--retention", str(settings.retention_s),
+        "--lease", str(settings.lease_s),
+        "--max-attempts", str(settings.max_attempts),
+    ]  # fmt: skip
+
+
+class Supervisor:
+    """Keeps ``settings.workers`` worker processes per endpoint alive until stopped."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.children: dict[tuple[str, int], asyncio.subprocess.Process] = {}
+        self._stopping = False
+
+    async def run(self) -> None:
+        slots = [
+            self._keep_alive(endpoint, index)
+            for endpoint in self.settings.endpoints
+            for index in range(self.settings.workers)
+        ]
+        await asyncio.gather(*slots)
+
+    async def _keep_alive(self, endpoint: str, index: int) -> None:
+        backoff = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            started = loop.time()
+            argv = worker_argv(self.settings, endpoint)
+            child = await asyncio.create_subprocess_exec(*argv, preexec_fn=_die_with_parent)
+            self.children[(endpoint, index)] = child
+            code = await child.wait()
+            if self._stopping:
+                return
+            lived = loop.time() - started
+            backoff = 0.0 if lived > STABLE_AFTER_S else min(MAX_BACKOFF_S, max(1.0, backoff * 2))
+            log.warning("worker %s[%d] exited with %s; restarting in %.0f s", endpoint, index, code, backoff)
+            await asyncio.sleep(backoff)
+
+    async def stop(self) -> None:
+        """SIGTERM every child, then SIGKILL those still alive after the grace period."""
+        self._stopping = True
+        alive = [c for c in self.children.values() if c.returncode is None]
+        for child in alive:
+            with contextlib.suppress(ProcessLookupError):
+                child.terminate()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(c.wait() for c in alive)), STOP_GRACE_S)
+        except TimeoutError:
+            for child in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
+
+
+async def ensure_first_token(backend: Backend, announce: Callable[[str], None]) -> None:
+    """On a store with no token yet, mint one and show it (once: it is stored hashed)."""
+    if await backend.list_tokens():
+        return
+    _, token = await backend.create_token("default")
+    announce(f"Created the first API token (shown once; `inferq token create` makes more):\n{token}")
+
+
+async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
+    """Run the gateway (and, unless disabled, the workers) until SIGINT or SIGTERM."""
+    backend = open_backend(settings.backend, options=settings.backend_options())
+    await backend.start()
+    await ensure_first_token(backend, announce)
+    app = create_app(settings, backend)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+        loop="auto", http="auto", lifespan="on", timeout_graceful_shutdown=5,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    supervisor = Supervisor(settings) if settings.run_workers else None
+    workers = asyncio.create_task(supervisor.run()) if supervisor else None
+    announce(f"inferq serving {', '.join(settings.endpoints)} on http://{settings.host}:{settings.port}")
+    try:
+        await server.serve()
+    finally:
+        if supervisor is not None and workers is not None:
+            await supervisor.stop()
+            workers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await workers
+        await backend.close()

@@ -1,0 +1,47 @@
+"""One Settings object for every process, built once from flags, ``INFERQ_*`` and defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inferq.backends.base import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETENTION_S, BackendOptions
+
+#: A synchronous ``predict`` waits this long before answering 504 with the future's id.
+DEFAULT_SYNC_TIMEOUT_S = 300.0
+#: Request bodies above this are refused with 413 (base64 audio of ~45 minutes fits).
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def default_backend_url() -> str:
+    """The embedded store: ``$XDG_DATA_HOME/inferq/inferq.db`` (``~/.local/share`` by default)."""
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return f"sqlite:///{data_home / 'inferq' / 'inferq.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    backend: str = field(default_factory=default_backend_url)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    endpoints: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
+    run_workers: bool = True
+    concurrency: int = 1
+    public_url: str | None = None
+    retention_s: float = DEFAULT_RETENTION_S
+    lease_s: float = DEFAULT_LEASE_S
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    sync_timeout_s: float = DEFAULT_SYNC_TIMEOUT_S
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "concurrency", "max_attempts", "max_body_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    def backend_options(self) -> BackendOptions:
+        return BackendOptions(
+            retention_s=self.retention_s, lease_s=self.lease_s, max_attempts=self.max_attempts
+        )

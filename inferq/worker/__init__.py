@@ -1,0 +1,1 @@
+"""Workers: processes that load one Service and run the requests they claim."""

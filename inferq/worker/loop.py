@@ -1,0 +1,112 @@
+"""The worker loop: claim → infer → complete, with lease heartbeats, woken by notification."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from inferq.backends.base import WorkerInfo
+from inferq.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from inferq.backends.base import Backend
+    from inferq.domain.records import Claim
+    from inferq.service.base import Service
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id(endpoint: str) -> str:
+    return f"{endpoint}@{socket.gethostname()}/{secrets.token_hex(4)}"
+
+
+class Worker:
+    """Runs one Service for one endpoint, ``concurrency`` requests at a time.
+
+    ``infer`` runs in a thread so that heartbeats and wake-ups keep flowing while the
+    model works; a lease this worker lost (cancelled, or expired and given to another
+    worker) makes its result be discarded rather than stored twice.
+    """
+
+    def __init__(self, backend: Backend, endpoint: str, service: Service, *, concurrency: int = 1) -> None:
+        self.backend = backend
+        self.endpoint = endpoint
+        self.service = service
+        self.concurrency = concurrency
+        self.worker_id = new_worker_id(endpoint)
+        self.ready = False
+        self._leases: set[str] = set()
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.backend.options.lease_s / 3
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Set the service up, then serve until ``stop`` is set."""
+        beats = asyncio.create_task(self._heartbeats())
+        try:
+            await asyncio.to_thread(self.service.setup)
+            self.ready = True
+            await self._beat()
+            log.info("worker %s ready", self.worker_id)
+            slots = [asyncio.create_task(self._serve(stop)) for _ in range(self.concurrency)]
+            await asyncio.gather(*slots)
+        finally:
+            beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beats
+            await self.backend.remove_worker(self.worker_id)
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            claim = await self.backend.claim(self.endpoint, self.worker_id)
+            if claim is None:
+                await self._idle(stop)
+                continue
+            self._leases.add(claim.lease_id)
+            try:
+                await self._run(claim)
+            finally:
+                self._leases.discard(claim.lease_id)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for a work notification or a stop, whichever comes first."""
+        stopping = asyncio.create_task(stop.wait())
+        waiting = asyncio.create_task(self.backend.wait_for_work(self.endpoint, self.heartbeat_interval))
+        await asyncio.wait({stopping, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        waiting.cancel()
+
+    async def _run(self, claim: Claim) -> None:
+        try:
+            inputs: dict[str, Any] = orjson.loads(claim.inputs)
+            output = await asyncio.to_thread(self.service.infer, **inputs)
+            body = orjson.dumps(output)
+        except InvalidInput as exc:
+            await self.backend.fail(claim, InvalidInput.type, exc.message)
+        except Exception as exc:
+            log.warning("request %s failed: %s", claim.record.response_id, type(exc).__name__)
+            await self.backend.fail(claim, "inference_failed", f"{type(exc).__name__}: {exc}")
+        else:
+            if not await self.backend.complete(claim, body):
+                log.info("request %s: lease lost, result discarded", claim.record.response_id)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            try:
+                await self._beat()
+            except Exception as exc:  # the store is down: keep the model, try again
+                log.warning("heartbeat failed: %s", exc)
+            await asyncio.sleep(self.heartbeat_interval)
+
+    async def _beat(self) -> None:
+        info = WorkerInfo(self.worker_id, self.endpoint, self.ready)
+        lost = await self.backend.heartbeat(info, sorted(self._leases))
+        for lease_id in lost:
+            log.info("lease %s lost (cancelled or expired)", lease_id)

@@ -1,0 +1,31 @@
+"""A worker process: open the backend, run one Worker until SIGTERM, leave cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+from inferq.backends import open_backend
+from inferq.service.loader import load_service
+from inferq.worker.loop import Worker
+
+if TYPE_CHECKING:
+    from inferq.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(settings: Settings, endpoint: str, target: str) -> None:
+    backend = open_backend(settings.backend, options=settings.backend_options())
+    service = load_service(target)()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await backend.start()
+    try:
+        await Worker(backend, endpoint, service, concurrency=settings.concurrency).run(stop)
+    finally:
+        await backend.close()
