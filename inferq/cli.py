@@ -13,7 +13,7 @@ import click
 from inferq.domain.clock import isoformat
 from inferq.domain.durations import parse_duration
 from inferq.service.loader import EndpointSpecError, parse_endpoints
-from inferq.settings import Settings, default_backend_url
+from inferq.settings import DEFAULT_MAX_BODY_BYTES, Settings, default_backend_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,6 +84,8 @@ def main(log_level: str) -> None:
 @click.option("--public-url", envvar="INFERQ_PUBLIC_URL", help="Base of poll URLs when behind a proxy.")
 @click.option("--sync-timeout", "sync_timeout_s", type=Duration(), default="300s", envvar="INFERQ_SYNC_TIMEOUT",
               show_default=True, help="How long a synchronous predict waits before answering 504.")  # fmt: skip
+@click.option("--max-body", "max_body_bytes", type=click.IntRange(1), default=DEFAULT_MAX_BODY_BYTES,
+              envvar="INFERQ_MAX_BODY", show_default=True, help="Largest request body in bytes (413 above).")  # fmt: skip
 @queue_options
 def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
     """Run the gateway and a worker per endpoint.
