@@ -1,0 +1,71 @@
+"""Malformed, oversized and wrongly typed input: a clear 4xx naming the problem, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import Server
+
+ASYNC = {"X-OctoAI-Async": "1"}
+
+
+@pytest.fixture
+def server(serve: Callable[..., Server]) -> Server:
+    return serve("--max-body", "1024")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "kind", "needle"),
+    [
+        (b"{not json", {}, 400, "invalid_json", "not valid JSON"),
+        (b"", {}, 400, "invalid_json", "not valid JSON"),
+        (b"[1, 2]", {}, 422, "invalid_input", "JSON object"),
+        (b'"text"', {}, 422, "invalid_input", "JSON object"),
+        (b'{"delay_s": "soon"}', {}, 422, "invalid_input", "delay_s"),
+        (b'{"delay_s": 61}', {}, 422, "invalid_input", "delay_s"),
+        (b'{"delay_s": -1}', {}, 422, "invalid_input", "delay_s"),
+        (b'{"a": "' + b"x" * 2000 + b'"}', {}, 413, "payload_too_large", "1024"),
+        (b"a=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", "JSON"),
+        (b"{}", {"Idempotency-Key": ""}, 422, "invalid_input", "Idempotency-Key"),
+    ],
+    ids=["malformed", "empty", "array", "string", "wrong-type", "too-big-number", "negative", "oversized",
+         "form", "empty-idempotency-key"],  # fmt: skip
+)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_bad_bodies_get_a_clear_error(
+    server: Server, body: bytes, headers: dict[str, str], status: int, kind: str, needle: str, mode: str
+) -> None:
+    headers = {"Content-Type": "application/json", **headers, **(ASYNC if mode == "async" else {})}
+    with server.http() as http:
+        answer = http.post("/echo/predict", content=body, headers=headers)
+        assert answer.status_code == status, answer.text
+        assert answer.json()["error"]["type"] == kind
+        assert needle in answer.json()["error"]["message"]
+        assert http.get("/v1/requests").json()["results"] == []  # nothing was queued
+
+
+def test_the_field_is_named(server: Server) -> None:
+    with server.http() as http:
+        error = http.post("/echo/predict", json={"delay_s": "x"}).json()["error"]
+    assert error["field"] == "delay_s"
+
+
+@pytest.mark.parametrize("wait", ["abc", "-1", "61", "nan"])
+def test_bad_wait_is_422(server: Server, wait: str) -> None:
+    with server.http() as http:
+        future = http.post("/echo/predict", json={}, headers=ASYNC).json()
+        answer = http.get(future["poll_url"], params={"wait": wait})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "wait"
+
+
+def test_unknown_routes_and_methods_are_json_errors(server: Server) -> None:
+    with server.http() as http:
+        missing = http.post("/nope/predict", json={})
+        wrong_method = http.get("/echo/predict")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "not_found"
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["type"] == "method_not_allowed"
