@@ -103,6 +103,21 @@ async def ensure_first_token(backend: Backend, announce: Callable[[str], None]) 
     announce(f"Created the first API token (shown once; `inferq token create` makes more):\n{token}")
 
 
+def _exit_gracefully_on_signals(server: uvicorn.Server) -> None:
+    """Make SIGINT/SIGTERM stop the server and then the workers, exiting 0.
+
+    uvicorn re-raises a captured signal through the handler it found installed, after
+    shutting down; with the default handler that would kill this process before its
+    workers are stopped and the store is closed.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+
+
 async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
     """Run the gateway (and, unless disabled, the workers) until SIGINT or SIGTERM."""
     backend = open_backend(settings.backend, options=settings.backend_options())
@@ -114,6 +129,7 @@ async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
         loop="auto", http="auto", lifespan="on", timeout_graceful_shutdown=5,
     )  # fmt: skip
     server = uvicorn.Server(config)
+    _exit_gracefully_on_signals(server)
     supervisor = Supervisor(settings) if settings.run_workers else None
     workers = asyncio.create_task(supervisor.run()) if supervisor else None
     announce(f"inferq serving {', '.join(settings.endpoints)} on http://{settings.host}:{settings.port}")

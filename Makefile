@@ -1,0 +1,23 @@
+# Everything runs from .venv, created and filled on first use.
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: serve test bench
+
+$(INSTALLED): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[server,whisper,test]"
+	touch $(INSTALLED)
+
+serve: $(INSTALLED)
+	$(VENV)/bin/inferq serve
+
+test: $(INSTALLED)
+	scripts/system-deps
+	$(PY) -m pytest
+
+bench: $(INSTALLED)
+	scripts/system-deps
+	$(PY) -m bench
