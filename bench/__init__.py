@@ -1,0 +1,1 @@
+"""Benchmarks: each inferq figure beside a reference measured in the same run."""
