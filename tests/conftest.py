@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -124,15 +125,35 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+REDIS_URL = os.environ.get("INFERQ_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+def backend_url(tmp_path: Path) -> Iterator[str]:
+    """The store the ``serve`` fixture uses: SQLite in tmp_path, or Redis under a key prefix of
+    this test's own (``INFERQ_TEST_BACKEND=redis``), deleted afterwards."""
+    if os.environ.get("INFERQ_TEST_BACKEND", "sqlite") != "redis":
+        yield f"sqlite:///{tmp_path / 'inferq.db'}"
+        return
+    import redis
+
+    prefix = f"iqtest-{secrets.token_hex(6)}"
+    yield f"{REDIS_URL}?prefix={prefix}"
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path, backend_url: str) -> Iterator[Callable[..., Server]]:
     """Start ``inferq serve`` with extra CLI args; every server is stopped at the end."""
     servers: list[Server] = []
 
     def start(*args: str, endpoints: str = "echo", wait_for: tuple[str, ...] | None = None,
               backend: str | None = None, env: dict[str, str] | None = None) -> Server:  # fmt: skip
         server = Server(
-            backend=backend or f"sqlite:///{tmp_path / 'inferq.db'}",
+            backend=backend or backend_url,
             args=["--endpoints", endpoints, *args],
             log_path=tmp_path / f"serve-{len(servers)}.log",
             env=env or {},
