@@ -18,7 +18,7 @@ from starlette.routing import Route
 from inferq.backends.base import BackendUnavailable
 from inferq.domain import clock
 from inferq.errors import APIError
-from inferq.gateway import predict, requests, responses
+from inferq.gateway import openapi, predict, requests, responses
 from inferq.gateway.auth import TokenAuth
 from inferq.service.loader import load_service
 from inferq.service.schema import input_model
@@ -53,6 +53,8 @@ async def healthz(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/docs", openapi.docs, methods=["GET"]),
         Route("/v1/requests", requests.list_requests, methods=["GET"]),
         Route("/v1/requests/{response_id}", requests.get_request, methods=["GET"]),
         Route("/v1/requests/{response_id}/response", requests.get_response, methods=["GET"]),
@@ -108,4 +110,5 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
     app.state.settings = settings
     app.state.backend = backend
     app.state.endpoints = endpoints
+    app.state.openapi = openapi.openapi_document(endpoints)
     return app

@@ -121,3 +121,14 @@ def test_idempotency_key_returns_the_same_future(echo_server: Server) -> None:
     assert other.status_code == 409
     assert other.json()["error"]["response_id"] == first["response_id"]
     assert len(listed) == 1
+
+
+def test_openapi_publishes_each_endpoint_s_inputs(echo_server: Server) -> None:
+    with echo_server.http() as http:
+        document = http.get("/openapi.json").json()
+        page = http.get("/docs")
+    body = document["paths"]["/echo/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["delay_s"] == {"default": 0, "maximum": 60, "minimum": 0, "title": "Delay S",
+                                             "type": "number"}  # fmt: skip
+    assert "/v1/requests/{response_id}" in document["paths"]
+    assert page.status_code == 200 and "delay_s" in page.text
