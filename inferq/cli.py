@@ -54,6 +54,8 @@ def queue_options(fn: F) -> F:
                      show_default=True, help="Lost workers a request survives before it fails."),
         click.option("--concurrency", type=click.IntRange(1), default=1, envvar="INFERQ_CONCURRENCY",
                      show_default=True, help="Requests each worker runs at once."),
+        click.option("--timeout", "timeout_s", type=Duration(), default=None, envvar="INFERQ_TIMEOUT",
+                     help="Fail a request running longer (for Services that set no timeout_s) and replace its worker."),
     ]  # fmt: skip
     return functools.reduce(lambda f, option: option(f), reversed(options), fn)
 

@@ -45,6 +45,7 @@ def worker_argv(settings: Settings, endpoint: str) -> list[str]:
         "--retention", str(settings.retention_s),
         "--lease", str(settings.lease_s),
         "--max-attempts", str(settings.max_attempts),
+        *(["--timeout", str(settings.timeout_s)] if settings.timeout_s else []),
     ]  # fmt: skip
 
 

@@ -34,6 +34,7 @@ class Settings:
     lease_s: float = DEFAULT_LEASE_S
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     sync_timeout_s: float = DEFAULT_SYNC_TIMEOUT_S
+    timeout_s: float | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def __post_init__(self) -> None:

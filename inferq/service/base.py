@@ -18,8 +18,9 @@ class Service:
     ``infer`` runs in a worker thread of the worker process, never in the gateway.
     """
 
-    #: Shown in ``/docs``; defaults to the class docstring.
-    description: ClassVar[str | None] = None
+    #: A request running longer fails with "timed out after N s" and its worker process
+    #: is replaced (a thread cannot be stopped). None: ``--timeout``, else no limit.
+    timeout_s: ClassVar[float | None] = None
 
     def setup(self) -> None:
         """Load weights and warm up; called once before the first ``infer``."""

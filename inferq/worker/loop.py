@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class ModelStuck(Exception):
+    """``infer`` outlived its timeout. Its thread cannot be stopped, so the process must be replaced."""
+
+
 def new_worker_id(endpoint: str) -> str:
     return f"{endpoint}@{socket.gethostname()}/{secrets.token_hex(4)}"
 
@@ -34,11 +38,20 @@ class Worker:
     worker) makes its result be discarded rather than stored twice.
     """
 
-    def __init__(self, backend: Backend, endpoint: str, service: Service, *, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        endpoint: str,
+        service: Service,
+        *,
+        concurrency: int = 1,
+        timeout_s: float | None = None,
+    ) -> None:
         self.backend = backend
         self.endpoint = endpoint
         self.service = service
         self.concurrency = concurrency
+        self.timeout_s = service.timeout_s or timeout_s
         self.worker_id = new_worker_id(endpoint)
         self.ready = False
         self._leases: set[str] = set()
@@ -86,8 +99,12 @@ class Worker:
     async def _run(self, claim: Claim) -> None:
         try:
             inputs: dict[str, Any] = orjson.loads(claim.inputs)
-            output = await asyncio.to_thread(self.service.infer, **inputs)
+            running = asyncio.to_thread(self.service.infer, **inputs)
+            output = await asyncio.wait_for(running, self.timeout_s)
             body = orjson.dumps(output)
+        except TimeoutError:
+            await self.backend.fail(claim, "timeout", f"timed out after {self.timeout_s:g} s")
+            raise ModelStuck(f"request {claim.record.response_id} timed out") from None
         except InvalidInput as exc:
             await self.backend.fail(claim, InvalidInput.type, exc.message)
         except Exception as exc:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from typing import TYPE_CHECKING
 
 from inferq.backends import open_backend
 from inferq.service.loader import load_service
-from inferq.worker.loop import Worker
+from inferq.worker.loop import ModelStuck, Worker
+
+#: Exit status of a worker whose model outlived its timeout.
+EXIT_MODEL_STUCK = 70
 
 if TYPE_CHECKING:
     from inferq.settings import Settings
@@ -25,7 +29,11 @@ async def run_worker(settings: Settings, endpoint: str, target: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await backend.start()
+    worker = Worker(backend, endpoint, service, concurrency=settings.concurrency, timeout_s=settings.timeout_s)
     try:
-        await Worker(backend, endpoint, service, concurrency=settings.concurrency).run(stop)
-    finally:
+        await worker.run(stop)
+    except ModelStuck as exc:
+        log.error("%s; exiting so that a fresh worker replaces this one", exc)
         await backend.close()
+        os._exit(EXIT_MODEL_STUCK)  # interpreter shutdown would wait for the stuck thread
+    await backend.close()
