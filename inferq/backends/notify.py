@@ -104,6 +104,7 @@ class LocalBus(Bus):
         self._path: Path | None = None
         self._peers: list[str] = []
         self._peers_read_at = 0.0
+        self._outbox: set[str] = set()
 
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -130,25 +131,38 @@ class LocalBus(Bus):
         assert self._sock is not None
         while True:
             try:
-                data = self._sock.recv(4096)
+                data = self._sock.recv(65536)
             except (BlockingIOError, InterruptedError):
                 return
-            self._deliver(data.decode())
+            for topic in data.decode().split("\n"):
+                self._deliver(topic)
 
     def _send(self, topic: str) -> None:
+        """Queue ``topic``; everything queued in one loop iteration leaves in one datagram per peer."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.add(topic)
+
+    def _flush(self) -> None:
+        topics, self._outbox = self._outbox, set()
         if self._sock is None:
-            self._deliver(topic)
+            for topic in topics:
+                self._deliver(topic)
             return
-        data = topic.encode()
-        for peer in self._current_peers():
-            try:
-                self._sock.sendto(data, peer)
-            except (ConnectionRefusedError, FileNotFoundError):
-                with contextlib.suppress(OSError):
-                    os.unlink(peer)
-                self._peers_read_at = 0.0
-            except (BlockingIOError, OSError) as exc:
-                log.debug("notification to %s dropped: %s", peer, exc)
+        for datagram in _pack(topics):
+            for peer in self._current_peers():
+                self._send_to(peer, datagram)
+
+    def _send_to(self, peer: str, datagram: bytes) -> None:
+        assert self._sock is not None
+        try:
+            self._sock.sendto(datagram, peer)
+        except (ConnectionRefusedError, FileNotFoundError):
+            with contextlib.suppress(OSError):
+                os.unlink(peer)
+            self._peers_read_at = 0.0
+        except OSError as exc:  # a full receiver: it has its own safety timeouts
+            log.debug("notification to %s dropped: %s", peer, exc)
 
     def _current_peers(self) -> list[str]:
         if time.monotonic() - self._peers_read_at > self._PEER_REFRESH_S:
@@ -156,3 +170,18 @@ class LocalBus(Bus):
                 self._peers = [e.path for e in os.scandir(self.directory) if e.name.endswith(".sock")]
             self._peers_read_at = time.monotonic()
         return self._peers
+
+
+def _pack(topics: set[str], limit: int = 8192) -> Iterator[bytes]:
+    """Newline-joined topics in datagrams of at most ``limit`` bytes."""
+    batch: list[bytes] = []
+    size = 0
+    for topic in topics:
+        data = topic.encode()
+        if batch and size + len(data) + 1 > limit:
+            yield b"\n".join(batch)
+            batch, size = [], 0
+        batch.append(data)
+        size += len(data) + 1
+    if batch:
+        yield b"\n".join(batch)
