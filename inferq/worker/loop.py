@@ -106,7 +106,8 @@ class Worker:
             await self.backend.fail(claim, "timeout", f"timed out after {self.timeout_s:g} s")
             raise ModelStuck(f"request {claim.record.response_id} timed out") from None
         except InvalidInput as exc:
-            await self.backend.fail(claim, InvalidInput.type, exc.message)
+            field = exc.details.get("field")
+            await self.backend.fail(claim, InvalidInput.type, f"{field}: {exc.message}" if field else exc.message)
         except Exception as exc:
             log.warning("request %s failed: %s", claim.record.response_id, type(exc).__name__)
             await self.backend.fail(claim, "inference_failed", f"{type(exc).__name__}: {exc}")
