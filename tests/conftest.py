@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -171,3 +172,30 @@ def serve(tmp_path: Path, backend_url: str) -> Iterator[Callable[..., Server]]:
 def echo_server(serve: Callable[..., Server]) -> Server:
     """A server with the echo endpoint, its worker ready."""
     return serve()
+
+
+@pytest.fixture(scope="module")
+def whisper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One Whisper server per module: the model loads once. Audio is capped at 20 s."""
+    tmp = tmp_path_factory.mktemp("whisper")
+    server = Server(
+        f"sqlite:///{tmp / 'inferq.db'}",
+        ["--endpoints", "whisper", "--sync-timeout", "120s"],
+        tmp / "serve.log",
+        env={"INFERQ_WHISPER_MAX_DURATION_S": "20"},
+    )
+    server.start(wait_for=("whisper",))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def seashells(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Speech saying :data:`tests.audio.SEASHELLS`, as the seed's WAV file."""
+    from tests.audio import SEASHELLS, make_speech
+
+    return make_speech(tmp_path_factory.mktemp("audio") / "she_sells_seashells.wav", SEASHELLS)
+
+
+def b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()

@@ -1,0 +1,65 @@
+"""The whisper endpoint through HTTP: real speech, every common container, the same text as in process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.audio import SEASHELLS, make_speech
+from tests.conftest import Server, b64
+from tests.whisper_reference import direct_transcribe
+
+ASYNC = {"X-OctoAI-Async": "1"}
+
+
+def test_transcribes_speech_synchronously_and_asynchronously_alike(whisper_server: Server, seashells: Path) -> None:
+    inputs = {"audio": b64(seashells), "language": "en", "task": "transcribe"}
+    with whisper_server.http() as http:
+        sync = http.post("/whisper/predict", json=inputs)
+        future = http.post("/whisper/predict", json=inputs, headers=ASYNC).json()
+        state = http.get(future["poll_url"], params={"wait": 60}).json()
+        fetched = http.get(state["response_url"])
+    assert sync.status_code == 200, sync.text
+    response = sync.json()["response"]
+    assert "She sells seashells by the seashore" in response["segments"][0]["text"]
+    assert response["language"] == "en"
+    assert 1.0 < response["duration"] < 10.0
+    assert set(response["segments"][0]) == {"id", "start", "end", "text"}
+    assert fetched.content == sync.content
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rate", "channels"),
+    [("wav", 16000, 1), ("wav", 44100, 2), ("flac", 48000, 2), ("ogg", 22050, 1), ("mp3", 44100, 2),
+     ("m4a", 44100, 1), ("webm", 48000, 2)],  # fmt: skip
+    ids=lambda v: str(v),
+)
+def test_every_common_container_gives_what_faster_whisper_gives_in_process(
+    whisper_server: Server, tmp_path: Path, fmt: str, rate: int, channels: int
+) -> None:
+    clip = make_speech(tmp_path / f"clip.{fmt}", SEASHELLS, rate=rate, channels=channels, fmt=fmt)
+    with whisper_server.http() as http:
+        answer = http.post("/whisper/predict", json={"audio": b64(clip)})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["response"]["text"] == direct_transcribe(clip)
+
+
+def test_word_timestamps_when_asked(whisper_server: Server, seashells: Path) -> None:
+    with whisper_server.http() as http:
+        segment = http.post("/whisper/predict", json={"audio": b64(seashells), "word_timestamps": True}).json()[
+            "response"
+        ]["segments"][0]
+    words = [w["word"].strip(" .") for w in segment["words"]]
+    assert words[:3] == ["She", "sells", "seashells"]
+    assert all(w["start"] <= w["end"] for w in segment["words"])
+
+
+def test_options_reach_the_model(whisper_server: Server, seashells: Path) -> None:
+    options = {"beam_size": 1, "temperature": 0.0, "vad_filter": True, "prompt": "Seashells."}
+    with whisper_server.http() as http:
+        answer = http.post("/whisper/predict", json={"audio": b64(seashells), **options})
+    assert answer.status_code == 200
+    assert answer.json()["response"]["text"] == direct_transcribe(
+        seashells, beam_size=1, temperature=0.0, vad_filter=True, initial_prompt="Seashells."
+    )
