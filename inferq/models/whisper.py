@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 MODEL_ENV = "INFERQ_WHISPER_MODEL"
 COMPUTE_TYPE_ENV = "INFERQ_WHISPER_COMPUTE_TYPE"
 MAX_DURATION_ENV = "INFERQ_WHISPER_MAX_DURATION_S"
+#: Threads per model; with N workers on N cores, 1 each beats N threads in one model.
+CPU_THREADS_ENV = "INFERQ_WHISPER_CPU_THREADS"
 DEFAULT_COMPUTE_TYPE = "int8"
 DEFAULT_MAX_DURATION_S = 1800.0
 
@@ -49,14 +51,15 @@ def model_dir() -> Path:
 
 
 def load_model() -> WhisperModel:
-    """The model, int8 (or ``$INFERQ_WHISPER_COMPUTE_TYPE``) on the CPU with a thread per core."""
+    """The model, int8 (or ``$INFERQ_WHISPER_COMPUTE_TYPE``) on the CPU with a thread per core
+    (or ``$INFERQ_WHISPER_CPU_THREADS``)."""
     from faster_whisper import WhisperModel
 
     return WhisperModel(
         str(model_dir()),
         device="cpu",
         compute_type=os.environ.get(COMPUTE_TYPE_ENV, DEFAULT_COMPUTE_TYPE),
-        cpu_threads=os.cpu_count() or 0,
+        cpu_threads=int(os.environ.get(CPU_THREADS_ENV) or os.cpu_count() or 0),
         local_files_only=True,
     )
 
