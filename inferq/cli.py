@@ -18,7 +18,7 @@ from inferq.settings import DEFAULT_MAX_BODY_BYTES, Settings, default_backend_ur
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in click's stubs
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:

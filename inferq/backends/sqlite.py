@@ -310,7 +310,7 @@ def _insert_one(
 def _claim(conn: sqlite3.Connection, args: tuple[Any, ...]) -> sqlite3.Row | None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        row = conn.execute(sql.CLAIM, args).fetchone()
+        row: sqlite3.Row | None = conn.execute(sql.CLAIM, args).fetchone()
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

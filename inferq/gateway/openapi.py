@@ -51,8 +51,11 @@ def _endpoint_paths(endpoint: Endpoint) -> dict[str, Any]:
         ),
     }  # fmt: skip
     health = {"summary": f"Is {endpoint.name} ready?", "responses": _answers(_json({"type": "object"}, "ready"), 404, 503)}
-    paths = {f"/{endpoint.name}/predict": {"post": predict}, f"/{endpoint.name}/infer": {"post": predict}}
-    paths[f"/{endpoint.name}/healthcheck"] = {"get": health}
+    paths: dict[str, Any] = {
+        f"/{endpoint.name}/predict": {"post": predict},
+        f"/{endpoint.name}/infer": {"post": predict},
+        f"/{endpoint.name}/healthcheck": {"get": health},
+    }
     return {"paths": paths, "defs": defs}
 
 
