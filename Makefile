@@ -16,6 +16,7 @@ serve: $(INSTALLED)
 
 test: $(INSTALLED)
 	scripts/system-deps
+	scripts/redis-up
 	$(PY) -m pytest
 
 bench: $(INSTALLED)

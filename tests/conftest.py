@@ -129,11 +129,17 @@ def _group_alive(pgid: int) -> bool:
 REDIS_URL = os.environ.get("INFERQ_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture
-def backend_url(tmp_path: Path) -> Iterator[str]:
-    """The store the ``serve`` fixture uses: SQLite in tmp_path, or Redis under a key prefix of
-    this test's own (``INFERQ_TEST_BACKEND=redis``), deleted afterwards."""
-    if os.environ.get("INFERQ_TEST_BACKEND", "sqlite") != "redis":
+@pytest.fixture(params=["sqlite", "redis"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store behind the ``serve`` fixture: every HTTP test runs on both backends.
+
+    SQLite lives in tmp_path; Redis gets a key prefix of this test's own, deleted afterwards.
+    ``INFERQ_TEST_BACKENDS=sqlite`` narrows the run.
+    """
+    kind = request.param
+    if kind not in os.environ.get("INFERQ_TEST_BACKENDS", "sqlite,redis").split(","):
+        pytest.skip(f"INFERQ_TEST_BACKENDS leaves out {kind}")
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'inferq.db'}"
         return
     import redis

@@ -79,6 +79,12 @@ class Bus(ABC):
         for event in self._waiters.get(topic, ()):
             event.set()
 
+    def _deliver_all(self) -> None:
+        """Wake every waiter: after a gap in which notifications may have been lost."""
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+
     @property
     def waiting(self) -> int:
         """How many waiters this process holds (for metrics and leak tests)."""

@@ -72,6 +72,8 @@ async def maintain(backend: Backend, interval: float = MAINTENANCE_INTERVAL_S) -
             await backend.reap_leases()
             while await backend.expire(clock.now()) > 0:
                 await asyncio.sleep(0)
+        except BackendUnavailable as exc:
+            log.warning("maintenance skipped: %s", exc)
         except Exception:
             log.exception("maintenance pass failed; retrying")
         await asyncio.sleep(interval)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 
+from inferq.backends.base import BackendUnavailable
+
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
@@ -35,6 +37,10 @@ class Tenant(BaseUser):
         return self.token.name
 
 
+class StoreUnavailable(AuthenticationError):
+    """The token could not be checked because the store is down: 503, not 401."""
+
+
 class TokenAuth(AuthenticationBackend):
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -45,7 +51,10 @@ class TokenAuth(AuthenticationBackend):
         scheme, _, token = conn.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("missing token: send 'Authorization: Bearer <token>'")
-        info = await self.backend.authenticate(token.strip())
+        try:
+            info = await self.backend.authenticate(token.strip())
+        except BackendUnavailable as exc:
+            raise StoreUnavailable(str(exc)) from exc
         if info is None:
             raise AuthenticationError("invalid or revoked token")
         return AuthCredentials(["authenticated"]), Tenant(info)

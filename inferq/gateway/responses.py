@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from inferq.backends.base import BackendUnavailable
 from inferq.errors import APIError, ServiceUnavailable
+from inferq.gateway.auth import StoreUnavailable
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection, Request
@@ -50,5 +51,7 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
+    if isinstance(exc, StoreUnavailable):
+        return error_response(ServiceUnavailable(f"the store is unavailable: {exc}", retry_after=1))
     body = {"error": {"type": "unauthorized", "message": str(exc)}}
     return json_response(body, 401, {"WWW-Authenticate": "Bearer"})

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from inferq.backends.base import WorkerInfo
+from inferq.backends.base import BackendUnavailable, WorkerInfo
 from inferq.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from inferq.service.base import Service
 
 log = logging.getLogger(__name__)
+
+#: While the store is down a worker keeps its model and retries claims, backing off up to this.
+MAX_OUTAGE_BACKOFF_S = 5.0
 
 
 class ModelStuck(Exception):
@@ -77,8 +80,16 @@ class Worker:
             await self.backend.remove_worker(self.worker_id)
 
     async def _serve(self, stop: asyncio.Event) -> None:
+        outage = 0
         while not stop.is_set():
-            claim = await self.backend.claim(self.endpoint, self.worker_id)
+            try:
+                claim = await self.backend.claim(self.endpoint, self.worker_id)
+            except BackendUnavailable as exc:
+                outage += 1
+                log.warning("claim failed (%s); retrying", exc)
+                await asyncio.sleep(min(MAX_OUTAGE_BACKOFF_S, 0.1 * 2**outage))
+                continue
+            outage = 0
             if claim is None:
                 await self._idle(stop)
                 continue

@@ -6,6 +6,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Server, wait_until
 
 ASYNC = {"X-OctoAI-Async": "1"}
@@ -16,9 +18,9 @@ def _store_files(server: Server) -> list[Path]:
     return [p for p in db.parent.iterdir() if p.name.startswith(db.name)]
 
 
-def test_expired_requests_are_404_expired_and_no_file_holds_their_data(
-    serve: Callable[..., Server],
-) -> None:
+# Files are SQLite's; Redis's key expiry is checked by SCAN in tests/backends/test_redis_only.py.
+@pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)
+def test_expired_requests_are_404_expired_and_no_file_holds_their_data(serve: Callable[..., Server]) -> None:
     server = serve("--retention", "2s")
     marker = f"secret-{secrets.token_hex(8)}"
     with server.http() as http:

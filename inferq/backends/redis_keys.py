@@ -1,0 +1,98 @@
+"""Every Redis key the Redis backend uses, named in one place (arq's ``constants.py``).
+
+Keys are ``{prefix}:{stem}:{id}`` or ``{prefix}:{name}``. The Lua scripts build the same
+names from the same tables (:func:`lua_prelude`), so Python and Lua cannot disagree.
+
+Per request: ``req:<id>`` (hash: the state), ``in:<id>`` and ``out:<id>`` (payloads, so a
+status change never rewrites them), ``idem:<tenant>:<key>`` (hash: response_id and body
+hash). All four get a TTL when the request ends and none before. Shared: ``queue:<endpoint>``
+(stream, consumer group :data:`GROUP`), ``tenant:<tenant>`` (zset of ids by sequence, for
+listing), ``expiry`` (zset of ``"<tenant> <id>"`` by expires_at, for the sweep),
+``ready:<endpoint>`` (zset of ready workers by last heartbeat, Redis time in ms),
+``endpoints`` (set), ``seq`` (counter), ``secret``, ``token:<id>`` (hash),
+``tokhash:<sha256>`` (→ token id, deleted on revocation), ``tokens`` (zset by creation),
+and ``notify``, the pub/sub channel.
+"""
+
+from __future__ import annotations
+
+#: The one consumer group of every endpoint's stream.
+GROUP = "workers"
+
+#: Keys that exist once per deployment: name → suffix after ``{prefix}:``.
+SINGLE = {
+    "secret": "secret",
+    "seq": "seq",
+    "expiry": "expiry",
+    "endpoints": "endpoints",
+    "tokens": "tokens",
+    "notify": "notify",
+}
+
+#: Keys that exist once per id: name → stem, as ``{prefix}:{stem}:{id}``.
+PER_ID = {
+    "request": "req",
+    "inputs": "in",
+    "outputs": "out",
+    "idempotency": "idem",
+    "tenant": "tenant",
+    "queue": "queue",
+    "ready": "ready",
+    "token": "token",
+    "token_hash": "tokhash",
+}
+
+
+class Keys:
+    """Key names under one prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def _single(self, name: str) -> str:
+        return f"{self.prefix}:{SINGLE[name]}"
+
+    def _per_id(self, name: str, ident: str) -> str:
+        return f"{self.prefix}:{PER_ID[name]}:{ident}"
+
+    @property
+    def secret(self) -> str:
+        return self._single("secret")
+
+    @property
+    def endpoints(self) -> str:
+        return self._single("endpoints")
+
+    @property
+    def tokens(self) -> str:
+        return self._single("tokens")
+
+    @property
+    def notify(self) -> str:
+        return self._single("notify")
+
+    def request(self, response_id: str) -> str:
+        return self._per_id("request", response_id)
+
+    def outputs(self, response_id: str) -> str:
+        return self._per_id("outputs", response_id)
+
+    def idempotency(self, tenant: str, key: str) -> str:
+        return self._per_id("idempotency", f"{tenant}:{key}")
+
+    def tenant(self, tenant: str) -> str:
+        return self._per_id("tenant", tenant)
+
+    def token(self, token_id: str) -> str:
+        return self._per_id("token", token_id)
+
+    def token_hash(self, digest: str) -> str:
+        return self._per_id("token_hash", digest)
+
+
+def lua_prelude() -> str:
+    """Lua key builders mirroring :class:`Keys`; every script takes the prefix as ``ARGV[1]``."""
+    lines = ["local P = ARGV[1]", f"local GROUP = '{GROUP}'"]
+    lines += [f"local K_{name} = P .. ':{suffix}'" for name, suffix in SINGLE.items()]
+    lines += [f"local function k_{name}(x) return P .. ':{stem}:' .. x end" for name, stem in PER_ID.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,292 @@
+"""The Redis backend's Lua scripts: every state change is one script, so it is atomic.
+
+A script runs alone on the server, so "complete only while holding the lease", "claim
+exactly one entry" and "end a request and start its retention clock" need no WATCH
+retries. Every script takes the key prefix as ``ARGV[1]`` and builds key names with the
+builders of :mod:`inferq.backends.redis_keys`. Times and durations come from Python as
+strings (Lua would round floats to 14 digits); lease idleness and worker liveness use
+Redis's own clock (stream idle times, ``TIME``), so machines whose clocks disagree still
+agree on who holds a lease.
+
+A request's stream entry id is ``<seq>-0`` (its global sequence number), so the entry,
+the listing order and the queue position all derive from one number.
+"""
+
+from __future__ import annotations
+
+from inferq.backends.redis_keys import lua_prelude
+
+_HELPERS = """
+local function fields(flat)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+-- Acknowledge and delete: the stream keeps nothing of a request that left the queue.
+local function drop_entry(queue, entry)
+  redis.call('XACK', queue, GROUP, entry)
+  redis.call('XDEL', queue, entry)
+end
+
+-- End a request and start the retention clock of every key it owns.
+local function finish(id, status, now, expires_at, retention_ms, error_type, message)
+  local req = k_request(id)
+  local r = redis.call('HMGET', req, 'tenant', 'endpoint', 'seq', 'idem_key')
+  redis.call('HSET', req, 'status', status, 'completed_at', now, 'expires_at', expires_at)
+  if error_type then redis.call('HSET', req, 'error_type', error_type, 'error', message) end
+  drop_entry(k_queue(r[2]), r[3] .. '-0')
+  for _, key in ipairs({req, k_inputs(id), k_outputs(id)}) do redis.call('PEXPIRE', key, retention_ms) end
+  if r[4] then redis.call('PEXPIRE', r[4], retention_ms) end
+  redis.call('ZADD', K_expiry, expires_at, r[1] .. ' ' .. id)
+end
+
+-- Call visit(entry, idle, id) on each entry idle for lease_ms or more, oldest first,
+-- until it returns true.
+local function each_expired(queue, lease_ms, visit)
+  local start = '-'
+  while true do
+    local page = redis.call('XPENDING', queue, GROUP, 'IDLE', lease_ms, start, '+', 100)
+    for _, p in ipairs(page) do
+      local found = redis.call('XRANGE', queue, p[1], p[1])
+      if #found == 0 then redis.call('XACK', queue, GROUP, p[1])
+      elseif visit(p[1], p[3], found[1][2][2]) then return true end
+    end
+    if #page < 100 then return false end
+    start = '(' .. page[#page][1]
+  end
+end
+
+-- An entry idle past the caller's lease: the request's status if it may run again; false
+-- when its holder's own (longer) lease still runs, or when it ends here (failed after
+-- max_attempts, appended to failed; or already over).
+local function may_rerun(queue, entry, idle, id, max_attempts, now, expires_at, retention_ms, failed)
+  local h = redis.call('HMGET', k_request(id), 'status', 'attempts', 'lease_ms')
+  if h[1] == 'pending' then return h[1] end
+  if h[1] ~= 'running' then drop_entry(queue, entry); return false end
+  if idle < tonumber(h[3]) then return false end
+  if tonumber(h[2]) < tonumber(max_attempts) then return h[1] end
+  redis.call('HDEL', k_request(id), 'lease_id')
+  finish(id, 'failed', now, expires_at, retention_ms, 'inference_failed',
+    'its worker was lost ' .. h[2] .. ' times (no heartbeat within the lease); giving up')
+  failed[#failed + 1] = id
+  return false
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
+
+def _script(body: str) -> str:
+    return lua_prelude() + _HELPERS + body
+
+
+# ARGV: prefix, id, tenant, endpoint, now, expires_at, body_hash, inputs, idempotency key ('' for none)
+# → {'created'|'exists', request} | {'conflict', id of the first request}
+ENQUEUE = _script("""
+local id, tenant, endpoint, idem = ARGV[2], ARGV[3], ARGV[4], ARGV[9]
+local req = k_request(id)
+-- the id is fresh for each submit: finding it means this is a replay of our own call
+if redis.call('EXISTS', req) == 1 then return {'created', redis.call('HGETALL', req)} end
+if idem ~= '' then
+  local prior = redis.call('HMGET', idem, 'response_id', 'body_hash')
+  if prior[1] and redis.call('EXISTS', k_request(prior[1])) == 1 then
+    if prior[2] ~= ARGV[7] then return {'conflict', prior[1]} end
+    return {'exists', redis.call('HGETALL', k_request(prior[1]))}
+  end
+  redis.call('DEL', idem)
+  redis.call('HSET', idem, 'response_id', id, 'body_hash', ARGV[7])
+end
+local seq = redis.call('INCR', K_seq)
+redis.call('HSET', req, 'response_id', id, 'tenant', tenant, 'endpoint', endpoint, 'status', 'pending',
+  'created_at', ARGV[5], 'expires_at', ARGV[6], 'attempts', 0, 'seq', seq)
+if idem ~= '' then redis.call('HSET', req, 'idem_key', idem) end
+redis.call('SET', k_inputs(id), ARGV[8])
+redis.call('ZADD', k_tenant(tenant), seq, id)
+local queue = k_queue(endpoint)
+if redis.call('EXISTS', queue) == 0 then
+  redis.call('XGROUP', 'CREATE', queue, GROUP, '0', 'MKSTREAM')
+  redis.call('SADD', K_endpoints, endpoint)
+end
+redis.call('XADD', queue, seq .. '-0', 'id', id)
+return {'created', redis.call('HGETALL', req)}
+""")
+
+# ARGV: prefix, id, tenant → {request, queue position or -1} | nil
+GET = _script("""
+local flat = redis.call('HGETALL', k_request(ARGV[2]))
+local h = fields(flat)
+if h.tenant ~= ARGV[3] then return false end
+if h.status ~= 'pending' then return {flat, -1} end
+local queue, seq, last = k_queue(h.endpoint), tonumber(h.seq), 0
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', queue)) do
+  local g = fields(group)
+  if g.name == GROUP then last = tonumber(string.match(g['last-delivered-id'], '^%d+')) end
+end
+-- delivered before, so a lost lease put it back: it goes ahead of every new entry
+if seq <= last then return {flat, 0} end
+return {flat, #redis.call('XRANGE', queue, '(' .. last .. '-0', '(' .. seq .. '-0')}
+""")
+
+# ARGV: prefix, id, tenant, now, expires_at, retention_ms → request | nil
+CANCEL = _script("""
+local req = k_request(ARGV[2])
+local h = redis.call('HMGET', req, 'tenant', 'status')
+if h[1] ~= ARGV[3] then return false end
+if h[2] == 'pending' or h[2] == 'running' then
+  redis.call('HDEL', req, 'lease_id')
+  finish(ARGV[2], 'cancelled', ARGV[4], ARGV[5], ARGV[6], false, false)
+end
+return redis.call('HGETALL', req)
+""")
+
+# ARGV: prefix, endpoint, worker_id, lease nonce, now, lease_ms, max_attempts, expires_at, retention_ms
+# → {ids failed for lost leases, {request, inputs} | nil}
+CLAIM = _script("""
+local queue, worker, now = k_queue(ARGV[2]), ARGV[3], ARGV[5]
+local failed, claimed = {}, false
+if redis.call('EXISTS', queue) == 0 then return {failed, false} end
+local function take(id)
+  local req = k_request(id)
+  redis.call('HSET', req, 'status', 'running', 'lease_id', id .. '.' .. ARGV[4], 'lease_ms', ARGV[6],
+    'worker_id', worker, 'started_at', now)
+  redis.call('HINCRBY', req, 'attempts', 1)
+  return {redis.call('HGETALL', req), redis.call('GET', k_inputs(id))}
+end
+each_expired(queue, ARGV[6], function(entry, idle, id)
+  if not may_rerun(queue, entry, idle, id, ARGV[7], now, ARGV[8], ARGV[9], failed) then return false end
+  redis.call('XCLAIM', queue, GROUP, worker, 0, entry, 'JUSTID')
+  claimed = take(id)
+  return true
+end)
+while not claimed do
+  local read = redis.call('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', queue, '>')
+  if not read then break end
+  local entry = read[1][2][1]
+  if redis.call('HGET', k_request(entry[2][2]), 'status') == 'pending' then
+    claimed = take(entry[2][2])
+  else
+    drop_entry(queue, entry[1])
+  end
+end
+return {failed, claimed}
+""")
+
+# ARGV: prefix, worker_id, endpoint, ready ('1'/'0'), lease_ms, lease ids... → lease ids lost
+HEARTBEAT = _script("""
+local worker, lease_ms, ready, t = ARGV[2], tonumber(ARGV[5]), k_ready(ARGV[3]), now_ms()
+redis.call('SADD', K_endpoints, ARGV[3])
+if ARGV[4] == '1' then redis.call('ZADD', ready, t, worker) else redis.call('ZREM', ready, worker) end
+redis.call('ZREMRANGEBYSCORE', ready, '-inf', '(' .. (t - lease_ms))
+local lost = {}
+for i = 6, #ARGV do
+  local id = string.match(ARGV[i], '^[^.]+')
+  local h = redis.call('HMGET', k_request(id), 'status', 'lease_id', 'endpoint', 'seq')
+  if h[1] == 'running' and h[2] == ARGV[i] then
+    redis.call('XCLAIM', k_queue(h[3]), GROUP, worker, 0, h[4] .. '-0', 'JUSTID')
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
+""")
+
+# ARGV: prefix, id, lease_id, status, now, expires_at, retention_ms, error_type, error, output → 1 | 0
+# The lease id stays on a request its worker finished, so a replay of this call returns 1 again.
+FINISH = _script("""
+local id = ARGV[2]
+local h = redis.call('HMGET', k_request(id), 'status', 'lease_id')
+if h[2] ~= ARGV[3] then return 0 end
+if h[1] == ARGV[4] then return 1 end
+if h[1] ~= 'running' then return 0 end
+if ARGV[4] == 'completed' then redis.call('SET', k_outputs(id), ARGV[10]) end
+local error_type = false
+if ARGV[8] ~= '' then error_type = ARGV[8] end
+finish(id, ARGV[4], ARGV[5], ARGV[6], ARGV[7], error_type, ARGV[9])
+return 1
+""")
+
+# ARGV: prefix, endpoint, lease_ms, max_attempts, now, expires_at, retention_ms → {failed ids, requeued}
+REAP = _script("""
+local queue, lease_ms = k_queue(ARGV[2]), tonumber(ARGV[3])
+local failed, requeued = {}, 0
+if redis.call('EXISTS', queue) == 0 then return {failed, 0} end
+each_expired(queue, lease_ms, function(entry, idle, id)
+  if may_rerun(queue, entry, idle, id, ARGV[4], ARGV[5], ARGV[6], ARGV[7], failed) == 'running' then
+    redis.call('HSET', k_request(id), 'status', 'pending')
+    redis.call('HDEL', k_request(id), 'lease_id', 'worker_id')
+    requeued = requeued + 1
+  end
+  return false
+end)
+-- a consumer with nothing pending holds no state (XREADGROUP recreates it): forget idle ones
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', queue, GROUP)) do
+  local info = fields(c)
+  if info.pending == 0 and info.idle > lease_ms then
+    redis.call('XGROUP', 'DELCONSUMER', queue, GROUP, info.name)
+  end
+end
+return {failed, requeued}
+""")
+
+# ARGV: prefix, now, limit → how many requests were deleted
+EXPIRE = _script("""
+local gone = redis.call('ZRANGEBYSCORE', K_expiry, '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])
+for _, member in ipairs(gone) do
+  local tenant, id = string.match(member, '^(.*) (%S+)$')
+  local idem = redis.call('HGET', k_request(id), 'idem_key')
+  if idem then redis.call('DEL', idem) end
+  redis.call('DEL', k_request(id), k_inputs(id), k_outputs(id))
+  redis.call('ZREM', k_tenant(tenant), id)
+  redis.call('ZREM', K_expiry, member)
+end
+return #gone
+""")
+
+# ARGV: prefix, endpoint, lease_ms → how many ready workers heartbeated within the lease
+READY_WORKERS = _script("""
+return redis.call('ZCOUNT', k_ready(ARGV[2]), '(' .. (now_ms() - tonumber(ARGV[3])), '+inf')
+""")
+
+# ARGV: prefix, worker_id
+REMOVE_WORKER = _script("""
+for _, endpoint in ipairs(redis.call('SMEMBERS', K_endpoints)) do
+  redis.call('ZREM', k_ready(endpoint), ARGV[2])
+end
+return 0
+""")
+
+# ARGV: prefix, sha256 of the token → token hash fields | nil (unknown or revoked)
+AUTHENTICATE = _script("""
+local token_id = redis.call('GET', k_token_hash(ARGV[2]))
+if not token_id then return false end
+return redis.call('HGETALL', k_token(token_id))
+""")
+
+# ARGV: prefix, token id, now → 1 | 0 (no such live token)
+REVOKE_TOKEN = _script("""
+local token = k_token(ARGV[2])
+local h = redis.call('HMGET', token, 'hash', 'revoked_at')
+if not h[1] or h[2] then return 0 end
+redis.call('HSET', token, 'revoked_at', ARGV[3])
+redis.call('DEL', k_token_hash(h[1]))
+return 1
+""")
+
+SCRIPTS = {
+    "enqueue": ENQUEUE,
+    "get": GET,
+    "cancel": CANCEL,
+    "claim": CLAIM,
+    "heartbeat": HEARTBEAT,
+    "finish": FINISH,
+    "reap": REAP,
+    "expire": EXPIRE,
+    "ready_workers": READY_WORKERS,
+    "remove_worker": REMOVE_WORKER,
+    "authenticate": AUTHENTICATE,
+    "revoke_token": REVOKE_TOKEN,
+}

@@ -1,0 +1,275 @@
+"""Redis-only behaviours, through HTTP against real ``inferq serve`` and ``inferq worker`` processes:
+workers on other machines, several gateways, retention as key expiry, and Redis itself going away.
+
+Skipped (visibly) when no Redis answers on 127.0.0.1:6379; the restart test also needs
+``redis-server`` on PATH, because it starts and kills a Redis of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import REDIS_URL, Server, free_port, wait_until
+
+redis = pytest.importorskip("redis")
+
+ASYNC = {"X-OctoAI-Async": "1"}
+
+
+def _redis_answers() -> bool:
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except redis.RedisError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.skipif(not _redis_answers(), reason=f"no Redis answers at {REDIS_URL}"),
+    pytest.mark.parametrize("backend_url", ["redis"], indirect=True),
+]
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start ``inferq worker`` processes, as on other machines; every one is stopped at the end."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(backend: str, *args: str) -> subprocess.Popen[bytes]:
+        with (tmp_path / f"worker-{len(procs)}.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "inferq", "worker", "--backend", backend, "--endpoint", "echo", *args],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_worker_killed_mid_request_is_finished_by_another_worker(
+    serve: Callable[..., Server], backend_url: str, start_worker: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    gateway = serve("--no-workers", "--lease", "1s", backend=backend_url, wait_for=())
+    doomed, survivor = start_worker(backend_url, "--lease", "1s"), start_worker(backend_url, "--lease", "1s")
+    gateway.wait_ready("echo")
+    with gateway.http() as http:
+        futures = [
+            http.post("/echo/predict", json={"delay_s": 2, "i": i}, headers=ASYNC).json() for i in range(2)
+        ]
+
+        def both_running() -> bool:
+            return all(http.get(f["poll_url"]).json()["status"] == "running" for f in futures)
+
+        wait_until(both_running, what="each worker to run one request")
+        doomed.send_signal(signal.SIGKILL)
+        states = [http.get(f["poll_url"], params={"wait": 60}).json() for f in futures]
+        outputs = [http.get(s["response_url"]).json() for s in states]
+    assert [s["status"] for s in states] == ["completed", "completed"]
+    assert outputs == [{"echo": {"delay_s": 2, "i": i}} for i in range(2)]
+    assert sorted(s["attempts"] for s in states) == [1, 2]  # the killed worker's request ran again
+    assert survivor.poll() is None
+
+
+def test_two_gateways_share_one_redis_and_a_long_poll_on_either_wakes_on_completion(
+    serve: Callable[..., Server], backend_url: str, start_worker: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    submit_on = serve("--no-workers", backend=backend_url, wait_for=())
+    poll_on = serve("--no-workers", backend=backend_url, wait_for=())
+    start_worker(backend_url)
+    poll_on.wait_ready("echo")
+    with submit_on.http() as a, poll_on.http(token=submit_on.token) as b:
+        accepted = a.post("/echo/predict", json={"delay_s": 1, "via": "a"}, headers=ASYNC).json()
+        response_id = accepted["response_id"]
+        started = time.monotonic()
+        state = b.get(f"/v1/requests/{response_id}", params={"wait": 30}).json()
+        waited = time.monotonic() - started
+        output = b.get(f"/v1/requests/{response_id}/response")
+    assert state["status"] == "completed"
+    assert state["response_url"].startswith(poll_on.url)
+    assert waited < 10, f"the long poll took {waited:.1f} s: it slept instead of waking on completion"
+    assert output.json() == {"echo": {"delay_s": 1, "via": "a"}}
+
+
+def _contents(client: Any, key: bytes) -> bytes:
+    """Everything a key holds, as bytes to search (its logical content, by type)."""
+    kind = client.type(key).decode()
+    if kind == "string":
+        return bytes(client.get(key) or b"")
+    if kind == "hash":
+        return b" ".join(k + b"=" + v for k, v in client.hgetall(key).items())
+    if kind in ("zset", "set"):
+        members = client.zrange(key, 0, -1) if kind == "zset" else client.smembers(key)
+        return b" ".join(members)
+    if kind == "stream":
+        return repr((client.xrange(key), client.xinfo_groups(key))).encode()
+    return b""
+
+
+def test_after_retention_no_key_holds_anything_of_the_request(
+    serve: Callable[..., Server], backend_url: str
+) -> None:
+    server = serve("--retention", "2s", backend=backend_url)
+    prefix = backend_url.rpartition("prefix=")[2]
+    marker = f"secret-{secrets.token_hex(8)}"
+    with server.http() as http:
+        http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC)
+        cancelled = http.post("/echo/predict", json={"m": f"{marker}-x"}, headers=ASYNC).json()
+        http.post(f"{cancelled['poll_url']}/cancel").raise_for_status()
+        futures = [
+            http.post("/echo/predict", json={"m": f"{marker}-{i}"},
+                      headers={**ASYNC, "Idempotency-Key": f"{marker}-key-{i}"}).json()
+            for i in range(5)
+        ]  # fmt: skip
+        for future in futures:
+            state = http.get(future["poll_url"], params={"wait": 30}).json()
+            assert marker in http.get(state["response_url"]).text
+        needles = [marker.encode()] + [f["response_id"].encode() for f in [*futures, cancelled]]
+        client = redis.Redis.from_url(REDIS_URL)
+
+        def leftovers() -> list[bytes]:
+            keys = client.scan_iter(f"{prefix}:*", count=1000)
+            return [key for key in keys if any(n in key or n in _contents(client, key) for n in needles)]
+
+        assert leftovers()  # the check can see the data while it is retained
+        wait_until(lambda: all(http.get(f["poll_url"]).status_code == 404 for f in [*futures, cancelled]),
+                   30, "retention to delete the requests")  # fmt: skip
+        gone = http.get(futures[0]["poll_url"]).json()["error"]
+        listed = http.get("/v1/requests").json()["results"]
+    try:
+        wait_until(lambda: not leftovers(), 10, "no key to hold anything of the expired requests")
+    finally:
+        client.close()
+    assert gone["type"] == "expired"
+    assert listed == []
+
+
+@dataclass
+class RedisServer:
+    """A ``redis-server`` of the test's own, with an append-only file so it can crash and come back."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0?prefix=iqtest"
+
+    def start(self) -> RedisServer:
+        # appendfsync always: a 202 is on disk before it is sent, so even SIGKILL loses nothing
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory)]  # fmt: skip
+        with (self.directory / "redis.log").open("ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        try:
+            wait_until(lambda: client.ping(), 10, "redis-server up")
+        finally:
+            client.close()
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not on PATH")
+    server = RedisServer(tmp_path / "redis")
+    server.directory.mkdir()
+    yield server.start()
+    server.kill()
+
+
+def _while_down(server: Server) -> list[tuple[int, Any, float]]:
+    """Call every kind of route once: (status, JSON body, seconds) of each; status 0 when the
+    gateway dropped the connection. A call that hangs fails the test."""
+    answers: list[tuple[int, Any, float]] = []
+    headers = {"Authorization": f"Bearer {server.token}", **ASYNC}
+    for method, path in [("GET", "/v1/requests"), ("POST", "/echo/predict"), ("GET", "/echo/healthcheck"),
+                         ("GET", "/v1/requests/abc")]:  # fmt: skip
+        started = time.monotonic()
+        try:
+            answer = httpx.request(method, server.url + path, json={"x": 1} if method == "POST" else None,
+                                   headers=headers, timeout=15)  # fmt: skip
+        except httpx.TimeoutException:
+            pytest.fail(f"{method} {path} hung while Redis was down")
+        except httpx.TransportError:
+            answers.append((0, None, time.monotonic() - started))
+        else:
+            is_json = answer.headers.get("content-type", "").startswith("application/json")
+            body = answer.json() if is_json else answer.text
+            answers.append((answer.status_code, body, time.monotonic() - started))
+    return answers
+
+
+def test_while_redis_is_down_every_call_answers_503_at_once(
+    private_redis: RedisServer,
+    serve: Callable[..., Server],  # the server stops before its Redis
+) -> None:
+    server = serve(backend=private_redis.url)
+    private_redis.kill()
+    answers = _while_down(server)
+    assert [status for status, _, _ in answers] == [503] * len(answers), answers
+    assert all(body["error"]["type"] == "unavailable" for _, body, _ in answers)
+    assert all("Redis" in body["error"]["message"] for _, body, _ in answers)
+    assert max(seconds for _, _, seconds in answers) < 5
+
+
+def test_after_a_redis_crash_and_restart_the_gateway_recovers_and_accepted_requests_complete(
+    private_redis: RedisServer,
+    serve: Callable[..., Server],  # the server stops before its Redis
+) -> None:
+    server = serve("--lease", "2s", backend=private_redis.url)
+    with server.http() as http:
+        futures = [
+            http.post("/echo/predict", json={"delay_s": 0.5, "i": i}, headers=ASYNC).json() for i in range(4)
+        ]
+        private_redis.kill()
+        _while_down(server)
+        noticed = ("heartbeat failed", "exited with")  # the worker keeps trying, or its supervisor does
+        wait_until(
+            lambda: any(n in server.log() for n in noticed), 20, "the worker to notice that Redis is gone"
+        )
+        private_redis.start()
+        wait_until(
+            lambda: http.get("/v1/requests").status_code == 200, 30, "the gateway to recover by itself"
+        )
+        states = [http.get(f["poll_url"], params={"wait": 60}).json() for f in futures]
+        outputs = [http.get(s["response_url"]).json() for s in states]
+        # the notifications work again: a long poll wakes on completion, not at its end
+        later = http.post("/echo/predict", json={"delay_s": 0.5}, headers=ASYNC).json()
+        started = time.monotonic()
+        assert http.get(later["poll_url"], params={"wait": 30}).json()["status"] == "completed"
+        waited = time.monotonic() - started
+    assert [s["status"] for s in states] == ["completed"] * 4
+    assert outputs == [{"echo": {"delay_s": 0.5, "i": i}} for i in range(4)]
+    assert waited < 10, f"the long poll took {waited:.1f} s after the restart"
