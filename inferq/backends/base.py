@@ -158,7 +158,7 @@ class Backend(ABC):
                 done.clear()
 
     @abstractmethod
-    async def list(
+    async def list_requests(
         self,
         tenant: str,
         *,
@@ -190,12 +190,18 @@ class Backend(ABC):
 
     # worker side ---------------------------------------------------------------
 
-    @abstractmethod
     async def claim(self, endpoint: str, worker_id: str) -> Claim | None:
-        """Lease the oldest pending request of ``endpoint``, counting an attempt, or None.
+        """Lease the oldest pending request of ``endpoint``, counting an attempt, or None."""
+        claim, failed = await self._claim(endpoint, worker_id, clock.now())
+        for response_id in failed:
+            self.bus.publish_done(response_id)
+        return claim
 
-        A request whose lease expired goes back to the queue first (it failed with the
-        reason once it has had ``max_attempts``)."""
+    @abstractmethod
+    async def _claim(self, endpoint: str, worker_id: str, now: float) -> tuple[Claim | None, list[str]]:
+        """Lease the oldest pending request (lease until ``now + lease_s``) and return it with
+        the ids of requests this call failed. A backend may take over expired leases here
+        (failing those past ``max_attempts``) or leave that to ``_reap_leases``."""
 
     async def wait_for_work(self, endpoint: str, timeout: float) -> None:
         """Return when work may be there for ``endpoint``, or after ``timeout``."""

@@ -24,7 +24,6 @@ the 202" across a power cut). Not for Redis Cluster: scripts derive keys from th
 
 from __future__ import annotations
 
-import builtins
 import functools
 import secrets
 from collections.abc import Callable, Coroutine
@@ -243,7 +242,7 @@ class RedisBackend(Backend):
         return bytes(output) if output is not None else None
 
     @_translated
-    async def list(
+    async def list_requests(
         self,
         tenant: str,
         *,
@@ -284,21 +283,21 @@ class RedisBackend(Backend):
     # worker side ---------------------------------------------------------------
 
     @_translated
-    async def claim(self, endpoint: str, worker_id: str) -> Claim | None:
-        now, opts = clock.now(), self.options
+    async def _claim(self, endpoint: str, worker_id: str, now: float) -> tuple[Claim | None, list[str]]:
+        opts = self.options
         args = (endpoint, worker_id, secrets.token_hex(8), now, self._lease_ms, opts.max_attempts,
                 self._ends_at(now), self._retention_ms)  # fmt: skip
         failed, claimed = await self._run("claim", *args)
-        for response_id in failed:
-            self.bus.publish_done(response_id.decode())
+        failed_ids = [response_id.decode() for response_id in failed]
         if claimed is None:
-            return None
+            return None, failed_ids
         flat, inputs = claimed
         fields = _pairs(flat)
-        return Claim(record=_record(fields), inputs=bytes(inputs), lease_id=fields["lease_id"].decode())
+        lease_id = fields["lease_id"].decode()
+        return Claim(record=_record(fields), inputs=bytes(inputs), lease_id=lease_id), failed_ids
 
     @_translated
-    async def heartbeat(self, worker: WorkerInfo, lease_ids: builtins.list[str]) -> set[str]:
+    async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
         args = (worker.worker_id, worker.endpoint, int(worker.ready), self._lease_ms, *lease_ids)
         lost = await self._run("heartbeat", *args)
         return {lease_id.decode() for lease_id in lost}
@@ -328,11 +327,11 @@ class RedisBackend(Backend):
     # maintenance ---------------------------------------------------------------
 
     @_translated
-    async def _reap_leases(self, now: float) -> tuple[builtins.list[str], builtins.list[str]]:
+    async def _reap_leases(self, now: float) -> tuple[list[str], list[str]]:
         """Lease expiry is judged by Redis's clock (stream idle times), so ``now`` only
         stamps the requests that fail."""
-        ended: builtins.list[str] = []
-        requeued: builtins.list[str] = []
+        ended: list[str] = []
+        requeued: list[str] = []
         args = (self._lease_ms, self.options.max_attempts, now, self._ends_at(now), self._retention_ms)
         endpoints = cast("set[bytes]", await self._redis.smembers(self.keys.endpoints))
         for endpoint in sorted(raw.decode() for raw in endpoints):
@@ -364,8 +363,8 @@ class RedisBackend(Backend):
         return info, token
 
     @_translated
-    async def list_tokens(self) -> builtins.list[TokenInfo]:
-        ids = cast("builtins.list[bytes]", await self._redis.zrange(self.keys.tokens, 0, -1))
+    async def list_tokens(self) -> list[TokenInfo]:
+        ids = cast("list[bytes]", await self._redis.zrange(self.keys.tokens, 0, -1))
         rows = await _each(self._redis, [self.keys.token(token_id.decode()) for token_id in ids])
         return [_token({key.decode(): value for key, value in row.items()}) for row in rows if row]
 

@@ -160,7 +160,7 @@ class SQLiteBackend(Backend):
         rows = self._read(sql.GET_OUTPUT, response_id, tenant)
         return bytes(rows[0][0]) if rows else None
 
-    async def list(
+    async def list_requests(
         self,
         tenant: str,
         *,
@@ -186,13 +186,13 @@ class SQLiteBackend(Backend):
 
     # worker side ---------------------------------------------------------------
 
-    async def claim(self, endpoint: str, worker_id: str) -> Claim | None:
-        now, lease_id = clock.now(), secrets.token_hex(16)
+    async def _claim(self, endpoint: str, worker_id: str, now: float) -> tuple[Claim | None, list[str]]:
+        lease_id = secrets.token_hex(16)
         args = (now, lease_id, now + self.options.lease_s, worker_id, endpoint)
         row = await self._write(lambda c: _claim(c, args))
         if row is None:
-            return None
-        return Claim(record=_record(row), inputs=bytes(row["data"]), lease_id=lease_id)
+            return None, []
+        return Claim(record=_record(row), inputs=bytes(row["data"]), lease_id=lease_id), []
 
     async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
         now = clock.now()

@@ -80,7 +80,7 @@ async def list_requests(request: Request) -> Response:
         allowed = ", ".join(s.value for s in Status)
         raise InvalidInput(f"status must be one of {allowed}, got {status!r}", field="status")
     limit = int(_number(request, "limit", 50, 1, MAX_PAGE))
-    records = await request.app.state.backend.list(
+    records = await request.app.state.backend.list_requests(
         request.user.id,
         status=Status(status) if status else None,
         endpoint=params.get("endpoint"),
