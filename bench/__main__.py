@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,26 +24,10 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Server, free_port, wait_until
+from bench.common import BENCH, percentile, start_reference, wrk
+from tests.conftest import Server
 
-BENCH = Path(__file__).parent
 ASYNC = {"X-OctoAI-Async": "1"}
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
-def wrk(url: str, seconds: int, token: str | None = None) -> dict[str, Any]:
-    env = {**os.environ, **({"BENCH_TOKEN": token} if token else {})}
-    out = subprocess.run(
-        ["wrk", "-t1", "-c64", f"-d{seconds}s", "-s", str(BENCH / "post.lua"), url],
-        capture_output=True, text=True, check=True, env=env,
-    ).stdout  # fmt: skip
-    line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
-    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
-    return result
 
 
 def round_trips_inferq(server: Server, n: int) -> dict[str, float]:
@@ -84,19 +65,6 @@ def summarise(submits: list[float], trips: list[float]) -> dict[str, float]:
         "round_trip_p50_ms": percentile(trips, 50) * 1000,
         "round_trip_p99_ms": percentile(trips, 99) * 1000,
     }
-
-
-def start_reference() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=url) as http:
-        wait_until(lambda: http.get("/hello").status_code == 200, what="reference server")
-    return proc, url
 
 
 def one_run(seconds: int, trips: int) -> dict[str, Any]:
