@@ -19,14 +19,18 @@ from inferq.errors import (
     UnsupportedMediaType,
     WaitTimeout,
 )
+from inferq.sdk import AsyncClient, Client, InferenceFuture, as_completed
 
 __all__ = [
     "APIError",
+    "AsyncClient",
     "BadRequest",
+    "Client",
     "Conflict",
     "Expired",
     "GatewayTimeout",
     "InferenceFailed",
+    "InferenceFuture",
     "InferqError",
     "InvalidInput",
     "NotFound",
@@ -38,4 +42,5 @@ __all__ = [
     "UnsupportedMediaType",
     "WaitTimeout",
     "__version__",
+    "as_completed",
 ]

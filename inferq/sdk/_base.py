@@ -1,0 +1,258 @@
+"""What Client and AsyncClient share, with no I/O: settings, URLs, and every call as a flow.
+
+A *flow* is a generator that yields :class:`Call` (send this request) or :class:`Sleep`
+steps, receives each call's :class:`httpx.Response` (or has the transport error thrown
+in), and returns the method's result. Multi-step logic (collect a result, wait for a
+request, retry a health check) is written here once; the clients only drive flows,
+one with blocking calls and one with awaits (the httpx ``auth_flow`` pattern).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+import httpx
+
+from inferq._version import __version__
+from inferq.errors import (
+    APIError,
+    Conflict,
+    GatewayTimeout,
+    InferenceFailed,
+    InvalidInput,
+    RequestCancelled,
+    WaitTimeout,
+)
+from inferq.sdk.future import InferenceFuture
+from inferq.sdk.retry import NO_RETRY, parse_retry_after
+
+log = logging.getLogger("inferq.sdk")
+
+T = TypeVar("T")
+
+#: OctoAI's client waits this long for any answer, to ride out cold starts.
+DEFAULT_TIMEOUT_S = 900.0
+#: The longest ``?wait=`` the gateway holds a long poll.
+MAX_LONG_POLL_S = 60.0
+#: A long poll's read timeout is its wait plus this, so the server answers first.
+LONG_POLL_MARGIN_S = 15.0
+#: How often ``health_check`` asks again when the server gives no ``Retry-After``.
+HEALTH_INTERVAL_S = 1.0
+#: The header that makes ``/predict`` answer 202 with a future (OctoAI's name).
+ASYNC_HEADER = {"X-OctoAI-Async": "1"}
+#: Statuses of a request that will not change any more.
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request a flow wants sent (with the client's auth, retries and timeouts)."""
+
+    method: str
+    url: str
+    json: Any = None
+    params: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Seconds for each phase instead of the client's timeout, and for reading the answer.
+    timeout: float | None = None
+    read_timeout: float | None = None
+    #: False for calls whose flow retries on its own terms (the health check).
+    retry: bool = True
+
+    def options(self, default_timeout: float) -> dict[str, Any]:
+        """Keyword arguments for ``httpx.Client.request`` / ``httpx.AsyncClient.request``."""
+        timeout = self.timeout or default_timeout
+        return {
+            "json": self.json,
+            "params": self.params,
+            "headers": self.headers,
+            "timeout": httpx.Timeout(timeout, read=self.read_timeout or timeout),
+            "extensions": {} if self.retry else {NO_RETRY: False},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """A pause a flow asks for (between health checks)."""
+
+    seconds: float
+
+
+Step = Call | Sleep
+Flow = Generator[Step, "httpx.Response | None", T]
+
+
+def resolve_token(token: str | None) -> str | None:
+    """The argument, then ``INFERQ_TOKEN``, then ``OCTOAI_TOKEN`` (so OctoAI scripts run as is)."""
+    return token or os.environ.get("INFERQ_TOKEN") or os.environ.get("OCTOAI_TOKEN") or None
+
+
+def decode(response: httpx.Response | None) -> Any:
+    """The JSON body of a success, or the server's error rebuilt as its :class:`APIError` class."""
+    assert response is not None, "a Call is always answered with a response"
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    if response.status_code >= 400:
+        raise APIError.from_body(response.status_code, body)
+    return body
+
+
+def check_state(state: dict[str, Any]) -> bool:
+    """True when completed; raise for failed or cancelled, so no caller waits forever."""
+    status = state.get("status")
+    if status == "failed":
+        error = state.get("error") or {}
+        kind = InvalidInput if error.get("type") == InvalidInput.type else InferenceFailed
+        raise kind(str(error.get("message") or "inference failed"), response_id=state.get("response_id"))
+    if status == "cancelled":
+        raise RequestCancelled(f"request {state.get('response_id')} was cancelled")
+    return status == "completed"
+
+
+def long_poll(future: InferenceFuture, wait: float) -> Call:
+    """``GET poll_url?wait=S``: answers when the request ends or after ``S`` seconds."""
+    wait = max(0.001, min(wait, MAX_LONG_POLL_S))
+    return Call(
+        "GET", future.poll_url, params={"wait": f"{wait:.3f}"}, read_timeout=wait + LONG_POLL_MARGIN_S
+    )
+
+
+def settle_flow(
+    future: InferenceFuture, timeout: float | None, stopped: Callable[[], bool] = lambda: False
+) -> Flow[dict[str, Any] | None]:
+    """Long-poll until the request is terminal: its state, or None once ``timeout`` ran out
+    (or ``stopped()`` says the caller lost interest)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not stopped():
+        remaining = MAX_LONG_POLL_S if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        state: dict[str, Any] = decode((yield long_poll(future, remaining)))
+        if state.get("status") in TERMINAL:
+            return state
+    return None
+
+
+class BaseClient:
+    """Settings and request flows; :class:`Client` and :class:`AsyncClient` add the I/O.
+
+    ``url`` arguments may be absolute (``http://host:8000/whisper/predict``, as in OctoAI
+    scripts), a path (``/whisper/predict``) or an endpoint name (``whisper``), the last
+    two relative to ``base_url`` (argument, then ``INFERQ_BASE_URL``).
+    """
+
+    def __init__(
+        self, token: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> None:
+        self.token = resolve_token(token)
+        self.base_url = (base_url or os.environ.get("INFERQ_BASE_URL") or "").rstrip("/") or None
+        self.timeout = timeout
+        if self.token is None:
+            log.warning("no token: pass token= or set INFERQ_TOKEN; the server will answer 401")
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": f"inferq-python/{__version__}", "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _url(self, url: str, action: str) -> str:
+        """An absolute URL for ``url``; a bare endpoint name gets ``/{action}`` appended."""
+        if url.startswith(("http://", "https://")):
+            return url
+        if self.base_url is None:
+            raise ValueError(f"{url!r} is not an absolute URL: pass base_url= or set INFERQ_BASE_URL")
+        path = url.strip("/")
+        if "/" not in path:
+            path = f"{path}/{action}"
+        return f"{self.base_url}/{path}"
+
+    def _future(self, body: Mapping[str, Any]) -> InferenceFuture:
+        return InferenceFuture.model_validate(body).bind(self)
+
+    # flows ---------------------------------------------------------------------
+
+    def _health_check_flow(self, url: str, timeout: float) -> Flow[int]:
+        deadline = time.monotonic() + timeout
+        url = self._url(url, "healthcheck")
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                response = yield Call("GET", url, timeout=max(1.0, min(remaining, 30.0)), retry=False)
+            except httpx.TransportError:
+                if time.monotonic() >= deadline:
+                    raise
+                pause = HEALTH_INTERVAL_S
+            else:
+                assert response is not None
+                if response.status_code < 400:
+                    return response.status_code
+                if response.status_code != 429 and response.status_code < 500:
+                    decode(response)
+                if time.monotonic() >= deadline:
+                    return response.status_code
+                pause = parse_retry_after(response.headers.get("retry-after")) or HEALTH_INTERVAL_S
+            yield Sleep(max(0.0, min(pause, deadline - time.monotonic())))
+
+    def _submit(self, url: str, inputs: Mapping[str, Any], key: str | None, headers: dict[str, str]) -> Call:
+        """A POST with an idempotency key, so the retry transport may repeat it safely."""
+        headers = {"Idempotency-Key": key or str(uuid.uuid4()), **headers}
+        return Call("POST", self._url(url, "predict"), json=dict(inputs), headers=headers)
+
+    def _infer_flow(self, url: str, inputs: Mapping[str, Any], key: str | None) -> Flow[dict[str, Any]]:
+        started = time.monotonic()
+        try:
+            return cast("dict[str, Any]", decode((yield self._submit(url, inputs, key, {}))))
+        except GatewayTimeout as exc:
+            poll_url = exc.details.get("poll_url")
+            if not poll_url:
+                raise
+            # The server stopped holding the call, the request goes on: wait for it by long polls.
+            future = InferenceFuture(response_id=str(exc.details.get("response_id")), poll_url=str(poll_url))
+            remaining = self.timeout - (time.monotonic() - started)
+            return (yield from self._wait_flow(future, remaining))
+
+    def _infer_async_flow(
+        self, url: str, inputs: Mapping[str, Any], key: str | None
+    ) -> Flow[InferenceFuture]:
+        body = decode((yield self._submit(url, inputs, key, ASYNC_HEADER)))
+        return self._future(body)
+
+    def _state_flow(self, future: InferenceFuture) -> Flow[dict[str, Any]]:
+        return cast("dict[str, Any]", decode((yield Call("GET", future.poll_url))))
+
+    def _is_future_ready_flow(self, future: InferenceFuture) -> Flow[bool]:
+        return check_state((yield from self._state_flow(future)))
+
+    def _result_flow(self, future: InferenceFuture, state: dict[str, Any]) -> Flow[dict[str, Any] | None]:
+        if not check_state(state):
+            return None
+        url = state.get("response_url") or f"{future.poll_url.rstrip('/')}/response"
+        return cast("dict[str, Any]", decode((yield Call("GET", url))))
+
+    def _get_future_result_flow(self, future: InferenceFuture) -> Flow[dict[str, Any] | None]:
+        state = yield from self._state_flow(future)
+        return (yield from self._result_flow(future, state))
+
+    def _wait_flow(self, future: InferenceFuture, timeout: float | None) -> Flow[dict[str, Any]]:
+        state = yield from settle_flow(future, timeout)
+        if state is None:
+            raise WaitTimeout(f"request {future.response_id} did not end within {timeout} s; it goes on")
+        result = yield from self._result_flow(future, state)
+        assert result is not None
+        return result
+
+    def _cancel_flow(self, future: InferenceFuture) -> Flow[None]:
+        try:
+            decode((yield Call("POST", f"{future.poll_url.rstrip('/')}/cancel")))
+        except Conflict as exc:
+            if exc.details.get("status") != "cancelled":
+                raise

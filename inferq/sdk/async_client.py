@@ -1,0 +1,102 @@
+"""AsyncClient: the same methods as :class:`~inferq.Client`, as coroutines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+import httpx
+
+from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step
+from inferq.sdk.future import InferenceFuture
+from inferq.sdk.retry import AsyncRetryTransport
+
+__all__ = ["AsyncClient"]
+
+T = TypeVar("T")
+
+
+class AsyncClient(BaseClient):
+    """The asynchronous client; see :class:`~inferq.Client` for the arguments and semantics."""
+
+    def __init__(
+        self,
+        token: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_attempts: int = 5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(token, base_url, timeout)
+        self._http = httpx.AsyncClient(
+            headers=self._headers(),
+            timeout=timeout,
+            transport=AsyncRetryTransport(transport, max_attempts=max_attempts),
+        )
+
+    async def health_check(self, endpoint_url: str, timeout: float = 900.0) -> int:
+        """GET the healthcheck until 200 or ``timeout``; the last status code at the deadline."""
+        return await self._drive(self._health_check_flow(endpoint_url, timeout))
+
+    async def infer(
+        self, endpoint_url: str, inputs: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Run an inference and return its outputs (waiting on by long polls past a 504)."""
+        return await self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key))
+
+    async def infer_async(
+        self, endpoint_url: str, inputs: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> InferenceFuture:
+        """Queue an inference and return its future at once (idempotent submit, safe retries)."""
+        return await self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key))
+
+    async def is_future_ready(self, future: InferenceFuture) -> bool:
+        """True once completed; raises InferenceFailed or RequestCancelled if it never will be."""
+        return await self._drive(self._is_future_ready_flow(future))
+
+    async def get_future_result(self, future: InferenceFuture) -> dict[str, Any] | None:
+        """The outputs if completed, None while pending or running; raises like is_future_ready."""
+        return await self._drive(self._get_future_result_flow(future))
+
+    async def wait(self, future: InferenceFuture, timeout: float | None = None) -> dict[str, Any]:
+        """Long-poll until the request ends and return its outputs; WaitTimeout after ``timeout`` s."""
+        return await self._drive(self._wait_flow(future, timeout))
+
+    async def cancel(self, future: InferenceFuture) -> None:
+        """Cancel a pending or running request; Conflict if it already completed or failed."""
+        await self._drive(self._cancel_flow(future))
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        """Run a flow: send each call it yields, feed back the answer (or the transport error)."""
+        try:
+            step = next(flow)
+            while True:
+                try:
+                    reply = await self._perform(step)
+                except httpx.TransportError as exc:
+                    step = flow.throw(exc)
+                else:
+                    step = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    async def _perform(self, step: Step) -> httpx.Response | None:
+        if isinstance(step, Sleep):
+            await anyio.sleep(step.seconds)
+            return None
+        return await self._http.request(step.method, step.url, **step.options(self.timeout))

@@ -1,0 +1,116 @@
+"""Client: the blocking SDK, method for method compatible with OctoAI's ``Client``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step
+from inferq.sdk.future import InferenceFuture
+from inferq.sdk.retry import RetryTransport
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+class Client(BaseClient):
+    """Talks to an inferq server (or any OctoAI-style endpoint) over one keep-alive pool.
+
+    ``token`` defaults to ``INFERQ_TOKEN``, then ``OCTOAI_TOKEN``; ``base_url`` (or
+    ``INFERQ_BASE_URL``) lets methods take endpoint names instead of absolute URLs.
+    Calls are retried on connection errors, 429 and 5xx up to ``max_attempts`` times;
+    ``transport`` replaces the network under the retries (tests, proxies).
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_attempts: int = 5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(token, base_url, timeout)
+        self._http = httpx.Client(
+            headers=self._headers(),
+            timeout=timeout,
+            transport=RetryTransport(transport, max_attempts=max_attempts),
+        )
+
+    def health_check(self, endpoint_url: str, timeout: float = 900.0) -> int:
+        """GET the endpoint's healthcheck until it answers 200 or ``timeout`` passes.
+
+        503 (model loading) and connection errors are retried; at the deadline the last
+        status code is returned rather than raised, as OctoAI does. Other 4xx raise.
+        """
+        return self._drive(self._health_check_flow(endpoint_url, timeout))
+
+    def infer(
+        self, endpoint_url: str, inputs: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Run an inference and return its outputs (waiting on by long polls past a 504)."""
+        return self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key))
+
+    def infer_async(
+        self, endpoint_url: str, inputs: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> InferenceFuture:
+        """Queue an inference and return its future at once.
+
+        The submit carries an ``Idempotency-Key`` (a fresh uuid4 unless given), reused by
+        retries, so the request is never queued twice.
+        """
+        return self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key))
+
+    def is_future_ready(self, future: InferenceFuture) -> bool:
+        """True once completed; raises InferenceFailed or RequestCancelled if it never will be."""
+        return self._drive(self._is_future_ready_flow(future))
+
+    def get_future_result(self, future: InferenceFuture) -> dict[str, Any] | None:
+        """The outputs if completed, None while pending or running; raises like is_future_ready."""
+        return self._drive(self._get_future_result_flow(future))
+
+    def wait(self, future: InferenceFuture, timeout: float | None = None) -> dict[str, Any]:
+        """Long-poll until the request ends and return its outputs; WaitTimeout after ``timeout`` s."""
+        return self._drive(self._wait_flow(future, timeout))
+
+    def cancel(self, future: InferenceFuture) -> None:
+        """Cancel a pending or running request; Conflict if it already completed or failed."""
+        self._drive(self._cancel_flow(future))
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _drive(self, flow: Flow[T]) -> T:
+        """Run a flow: send each call it yields, feed back the answer (or the transport error)."""
+        try:
+            step = next(flow)
+            while True:
+                try:
+                    reply = self._perform(step)
+                except httpx.TransportError as exc:
+                    step = flow.throw(exc)
+                else:
+                    step = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    def _perform(self, step: Step) -> httpx.Response | None:
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+            return None
+        return self._http.request(step.method, step.url, **step.options(self.timeout))
