@@ -203,14 +203,6 @@ class Backend(ABC):
         the ids of requests this call failed. A backend may take over expired leases here
         (failing those past ``max_attempts``) or leave that to ``_reap_leases``."""
 
-    async def wait_for_work(self, endpoint: str, timeout: float) -> None:
-        """Return when work may be there for ``endpoint``, or after ``timeout``."""
-        with self.bus.watch_work(endpoint) as work:
-            try:
-                await asyncio.wait_for(work.wait(), timeout)
-            except TimeoutError:
-                pass
-
     @abstractmethod
     async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
         """Record the worker as alive and extend its leases; returns the lease ids it lost

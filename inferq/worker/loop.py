@@ -82,30 +82,32 @@ class Worker:
     async def _serve(self, stop: asyncio.Event) -> None:
         outage = 0
         while not stop.is_set():
-            try:
-                claim = await self.backend.claim(self.endpoint, self.worker_id)
-            except BackendUnavailable as exc:
-                outage += 1
-                log.warning("claim failed (%s); retrying", exc)
-                await asyncio.sleep(min(MAX_OUTAGE_BACKOFF_S, 0.1 * 2**outage))
-                continue
-            outage = 0
-            if claim is None:
-                await self._idle(stop)
-                continue
+            # Listen before claiming: work published between an empty claim and the wait
+            # must still wake this slot.
+            with self.backend.bus.watch_work(self.endpoint) as work:
+                try:
+                    claim = await self.backend.claim(self.endpoint, self.worker_id)
+                except BackendUnavailable as exc:
+                    outage += 1
+                    log.warning("claim failed (%s); retrying", exc)
+                    await asyncio.sleep(min(MAX_OUTAGE_BACKOFF_S, 0.1 * 2**outage))
+                    continue
+                outage = 0
+                if claim is None:
+                    await self._idle(stop, work)
+                    continue
             self._leases.add(claim.lease_id)
             try:
                 await self._run(claim)
             finally:
                 self._leases.discard(claim.lease_id)
 
-    async def _idle(self, stop: asyncio.Event) -> None:
-        """Wait for a work notification or a stop, whichever comes first."""
-        stopping = asyncio.create_task(stop.wait())
-        waiting = asyncio.create_task(self.backend.wait_for_work(self.endpoint, self.heartbeat_interval))
-        await asyncio.wait({stopping, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        waiting.cancel()
+    async def _idle(self, stop: asyncio.Event, work: asyncio.Event) -> None:
+        """Wait for work, a stop, or the heartbeat interval (a lease may have expired meanwhile)."""
+        waits = {asyncio.create_task(stop.wait()), asyncio.create_task(work.wait())}
+        await asyncio.wait(waits, timeout=self.heartbeat_interval, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
 
     async def _run(self, claim: Claim) -> None:
         try:
