@@ -20,5 +20,7 @@ test: $(INSTALLED)
 	$(PY) -m pytest
 
 bench: $(INSTALLED)
+	$(PY) -m pip install -q -e ".[bench]"
 	scripts/system-deps
+	scripts/redis-up
 	$(PY) -m bench

@@ -1,21 +1,23 @@
-"""``python -m bench``: inferq's overhead on ``echo`` as ratios to a bare Starlette endpoint.
+"""``python -m bench``: inferq on ``echo`` beside the references, measured in the same run.
 
-Each run starts a fresh ``inferq serve`` (SQLite, one echo worker) and the reference
-server, then measures, on both:
+References: a bare Starlette POST on uvicorn (the HTTP ceiling of one process here) and
+Celery 5 with Redis as broker and result backend running a no-op task. For each backend
+inferq gets, from a fresh server:
 
-- one request at a time: submit latency and the round trip (submit → completed → fetched),
-  p50 and p99, from one keep-alive client; the reference round trip is the same three
-  HTTP calls to the bare endpoint;
-- async submits per second under ``wrk -t1 -c64``; the reference is the bare POST.
+- one request at a time from one keep-alive client: submit latency and the round trip
+  (submit → completed → fetched), p50 and p99; synchronous ``predict`` latency, p50 and p99;
+- async submits/s under ``wrk -t1 -c64``, then end-to-end requests/s (how fast one and two
+  workers drain what was submitted; see :mod:`bench.scaleout`).
 
-The machine is shared and noisy, so figures are compared within a run and reported as
-median and min–max over ``--runs``.
+The machine is shared and noisy: every figure is printed with its ratio to its reference
+from the same run, as the median and min-max over ``--runs``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import statistics
 import tempfile
 import time
@@ -24,14 +26,37 @@ from typing import Any
 
 import httpx
 
+from bench import celery_reference, scaleout
 from bench.common import BENCH, percentile, start_reference, wrk
-from tests.conftest import Server
+from tests.conftest import REDIS_URL, Server
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
+#: inferq figure → (reference, its figure), in the order printed.
+COMPARISONS = {
+    "submits_per_s": [("celery", "submits_per_s"), ("bare", "submits_per_s")],
+    "end_to_end_per_s_1_worker": [("celery", "end_to_end_per_s_1_worker")],
+    "end_to_end_per_s_2_workers": [("celery", "end_to_end_per_s_2_workers")],
+    "round_trip_p50_ms": [("celery", "round_trip_p50_ms"), ("bare", "round_trip_p50_ms")],
+    "round_trip_p99_ms": [("celery", "round_trip_p99_ms"), ("bare", "round_trip_p99_ms")],
+    "submit_p50_ms": [("bare", "submit_p50_ms")],
+    "submit_p99_ms": [("bare", "submit_p99_ms")],
+    "sync_p50_ms": [("bare", "submit_p50_ms")],
+    "sync_p99_ms": [("bare", "submit_p99_ms")],
+}
 
-def round_trips_inferq(server: Server, n: int) -> dict[str, float]:
-    submits, trips = [], []
+
+def timings(submits: list[float], trips: list[float]) -> dict[str, float]:
+    return {
+        "submit_p50_ms": percentile(submits, 50) * 1000,
+        "submit_p99_ms": percentile(submits, 99) * 1000,
+        "round_trip_p50_ms": percentile(trips, 50) * 1000,
+        "round_trip_p99_ms": percentile(trips, 99) * 1000,
+    }
+
+
+def one_at_a_time(server: Server, n: int) -> dict[str, float]:
+    submits, trips, syncs = [], [], []
     with server.http() as http:
         for i in range(n):
             start = time.perf_counter()
@@ -41,84 +66,94 @@ def round_trips_inferq(server: Server, n: int) -> dict[str, float]:
             http.get(state["response_url"]).raise_for_status()
             submits.append(submitted - start)
             trips.append(time.perf_counter() - start)
-    return summarise(submits, trips)
-
-
-def round_trips_reference(url: str, n: int) -> dict[str, float]:
-    submits, trips = [], []
-    with httpx.Client(base_url=url) as http:
         for i in range(n):
             start = time.perf_counter()
-            http.post("/hello", json={"i": i}).raise_for_status()
-            submitted = time.perf_counter()
-            http.get("/hello").raise_for_status()
-            http.get("/hello").raise_for_status()
-            submits.append(submitted - start)
-            trips.append(time.perf_counter() - start)
-    return summarise(submits, trips)
+            http.post("/echo/predict", json={"i": i}).raise_for_status()
+            syncs.append(time.perf_counter() - start)
+    return {**timings(submits, trips), "sync_p50_ms": percentile(syncs, 50) * 1000,
+            "sync_p99_ms": percentile(syncs, 99) * 1000}  # fmt: skip
 
 
-def summarise(submits: list[float], trips: list[float]) -> dict[str, float]:
-    return {
-        "submit_p50_ms": percentile(submits, 50) * 1000,
-        "submit_p99_ms": percentile(submits, 99) * 1000,
-        "round_trip_p50_ms": percentile(trips, 50) * 1000,
-        "round_trip_p99_ms": percentile(trips, 99) * 1000,
-    }
+def bare(seconds: int, n: int) -> dict[str, float]:
+    proc, url = start_reference()
+    submits, trips = [], []
+    try:
+        with httpx.Client(base_url=url) as http:
+            for i in range(n):
+                start = time.perf_counter()
+                http.post("/hello", json={"i": i}).raise_for_status()
+                submitted = time.perf_counter()
+                http.get("/hello").raise_for_status()
+                http.get("/hello").raise_for_status()
+                submits.append(submitted - start)
+                trips.append(time.perf_counter() - start)
+        return {**timings(submits, trips), "submits_per_s": wrk(f"{url}/hello", seconds)["rps"]}
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
-def one_run(seconds: int, trips: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(f"sqlite:///{tmp}/bench.db", ["--endpoints", "echo"], Path(tmp) / "serve.log")
-        server.start(wait_for=("echo",))
-        reference, ref_url = start_reference()
+def inferq(backend: str, tmp: Path, seconds: int, n: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for workers in (1, 2):
+        servers = scaleout.start(backend, tmp, gateways=1, workers=workers)
         try:
-            result = {
-                "inferq": round_trips_inferq(server, trips),
-                "reference": round_trips_reference(ref_url, trips),
-            }
-            result["inferq"]["submits_per_s"] = wrk(f"{server.url}/echo/predict", seconds, server.token)["rps"]
-            result["reference"]["submits_per_s"] = wrk(f"{ref_url}/hello", seconds)["rps"]
+            if workers == 1:
+                figures.update(one_at_a_time(servers[0], n))
+            load = scaleout.measure(servers, seconds)
+            figures[f"end_to_end_per_s_{workers}_worker{'s' if workers > 1 else ''}"] = load["end_to_end_per_s"]
+            figures.setdefault("submits_per_s", load["submits_per_s"])
         finally:
-            server.stop()
-            reference.terminate()
-            reference.wait()
-    return result
+            servers[0].stop()
+            scaleout.forget(backend)
+    return figures
 
 
-def report(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    table: dict[str, Any] = {}
-    for metric in runs[0]["inferq"]:
-        ours = [r["inferq"][metric] for r in runs]
-        ratios = [r["inferq"][metric] / r["reference"][metric] for r in runs]
-        table[metric] = {
-            "inferq_median": statistics.median(ours),
-            "inferq_min": min(ours),
-            "inferq_max": max(ours),
-            "reference_median": statistics.median(r["reference"][metric] for r in runs),
-            "ratio_median": statistics.median(ratios),
-            "ratio_min": min(ratios),
-            "ratio_max": max(ratios),
-        }
-    return table
+def one_run(backends: list[str], seconds: int, n: int) -> dict[str, Any]:
+    run: dict[str, Any] = {"bare": bare(seconds, n), "celery": celery_reference.measure(seconds, 2000, n)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            url = f"sqlite:///{tmp}/{backend}.db" if backend == "sqlite" else \
+                f"{REDIS_URL}?prefix=bench-{secrets.token_hex(4)}"  # fmt: skip
+            run[backend] = inferq(url, Path(tmp), seconds, n)
+    return run
+
+
+def report(runs: list[dict[str, Any]], backends: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for backend in backends:
+        for metric, references in COMPARISONS.items():
+            values = [run[backend][metric] for run in runs]
+            row: dict[str, Any] = {"backend": backend, "metric": metric, "median": statistics.median(values),
+                                   "min": min(values), "max": max(values), "ratios": {}}  # fmt: skip
+            for name, figure in references:
+                ratios = [run[backend][metric] / run[name][figure] for run in runs]
+                row["ratios"][f"{name}.{figure}"] = (statistics.median(ratios), min(ratios), max(ratios))
+            rows.append(row)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per measurement")
-    parser.add_argument("--trips", type=int, default=300, help="sequential round trips per run")
-    parser.add_argument("--out", type=Path, default=BENCH / "results" / "foundation.json")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per load measurement")
+    parser.add_argument("--trips", type=int, default=300, help="requests one at a time per run")
+    parser.add_argument("--backends", default="sqlite,redis")
+    parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
-    runs = [one_run(args.seconds, args.trips) for _ in range(args.runs)]
-    table = report(runs)
-    print(f"{'metric':<22}{'inferq (min-max)':>32}{'bare Starlette':>16}{'ratio (min-max)':>24}")
-    for metric, row in table.items():
-        ours = f"{row['inferq_median']:.2f} ({row['inferq_min']:.2f}-{row['inferq_max']:.2f})"
-        ratio = f"{row['ratio_median']:.2f} ({row['ratio_min']:.2f}-{row['ratio_max']:.2f})"
-        print(f"{metric:<22}{ours:>32}{row['reference_median']:>16.2f}{ratio:>24}")
+    backends = args.backends.split(",")
+    runs = [one_run(backends, args.seconds, args.trips) for _ in range(args.runs)]
+    rows = report(runs, backends)
+    print(f"{'backend':<8}{'metric':<28}{'inferq median (min-max)':>28}   ratio to reference median (min-max)")
+    for row in rows:
+        ratios = "; ".join(f"{ref} {m:.2f} ({lo:.2f}-{hi:.2f})" for ref, (m, lo, hi) in row["ratios"].items())
+        figure = f"{row['median']:.2f} ({row['min']:.2f}-{row['max']:.2f})"
+        print(f"{row['backend']:<8}{row['metric']:<28}{figure:>28}   {ratios}")
+    for name in ("bare", "celery"):
+        print(f"reference {name}: " + ", ".join(f"{k} {statistics.median(r[name][k] for r in runs):.2f}"
+                                                 for k in runs[0][name]))  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"runs": runs, "summary": table}, indent=2))
+    args.out.write_text(json.dumps({"runs": runs, "rows": rows}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -27,8 +27,10 @@ from tests.conftest import REDIS_URL, Server
 ASYNC = {"X-OctoAI-Async": "1"}
 
 
-def start(backend: str, tmp: Path, gateways: int) -> list[Server]:
-    first = Server(backend, ["--endpoints", "echo", "--workers", "2"], tmp / "serve-0.log").start(("echo",))
+def start(backend: str, tmp: Path, gateways: int, workers: int = 2) -> list[Server]:
+    """``gateways`` gateways on ``backend``; the first also runs ``workers`` echo workers."""
+    args = ["--endpoints", "echo", "--workers", str(workers)]
+    first = Server(backend, args, tmp / "serve-0.log").start(("echo",))
     others = [
         Server(backend, ["--endpoints", "echo", "--no-workers"], tmp / f"serve-{i}.log", token=first.token).start()
         for i in range(1, gateways)
@@ -37,6 +39,7 @@ def start(backend: str, tmp: Path, gateways: int) -> list[Server]:
 
 
 def measure(servers: list[Server], seconds: int) -> dict[str, float]:
+    """Submits/s under wrk across the gateways, then how fast the workers drained them."""
     per_gateway = 64 // len(servers)
     started = time.perf_counter()
     with ThreadPoolExecutor(len(servers)) as pool:
@@ -68,11 +71,12 @@ def one_run(seconds: int) -> dict[str, dict[str, float]]:
             finally:
                 for server in servers:
                     server.stop()
-                _forget(backend)
+                forget(backend)
     return results
 
 
-def _forget(backend: str) -> None:
+def forget(backend: str) -> None:
+    """Delete a Redis backend's keys (SQLite files go with their temporary directory)."""
     if not backend.startswith("redis"):
         return
     import redis
