@@ -1,0 +1,171 @@
+"""What the client commands share: ``--url`` and ``--token``, the SDK client, exit codes.
+
+The client commands (``transcribe``, ``requests``, ``infer``) talk to a server over HTTP
+through the SDK only, never to a backend, so they run on any machine that reaches the
+gateway. Every error ends as one line on stderr and a documented exit code:
+
+    0  success
+    1  the request failed, was cancelled or was refused for its inputs
+       (transcribe: at least one file failed)
+    2  usage error (click)
+    3  the server could not be reached, or refused the call (401, 404, 503, ...)
+    4  a wait ran out of time (the request goes on)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import click
+import httpx
+
+from inferq.domain.durations import parse_duration
+from inferq.errors import (
+    Conflict,
+    InferenceFailed,
+    InferqError,
+    InvalidInput,
+    PayloadTooLarge,
+    RequestCancelled,
+    Unauthorized,
+    WaitTimeout,
+)
+from inferq.sdk import Client, InferenceFuture
+from inferq.sdk._base import Call, Flow, decode, resolve_token
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+EXIT_FAILED = 1
+EXIT_UNREACHABLE = 3
+EXIT_TIMEOUT = 4
+
+EXIT_CODES_HELP = (
+    "\b\nExit codes: 0 ok, 1 request failed or cancelled, 2 usage error,\n"
+    "3 server unreachable or refused (401, 404, ...), 4 timed out."
+)
+
+#: Errors that are the request's own outcome (exit 1), not trouble reaching the server.
+REQUEST_ERRORS: tuple[type[InferqError], ...] = (
+    InferenceFailed,
+    InvalidInput,
+    PayloadTooLarge,
+    RequestCancelled,
+    Conflict,
+)
+
+
+class ClientError(click.ClickException):
+    """An SDK or connection error as click shows it: ``Error: ...`` and an exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click's stubs make it one code per class
+
+
+class CLIClient(Client):
+    """The SDK client plus the two reads the commands need that the SDK has no method for.
+
+    Both are plain GETs run through the SDK's own flow driver, so they get its auth,
+    retries and error classes.
+    """
+
+    def future(self, response_id: str) -> InferenceFuture:
+        """The future of a request known only by its id (as ``requests`` commands get it)."""
+        poll_url = f"{self.base_url}/v1/requests/{quote(response_id, safe='')}"
+        return InferenceFuture(response_id=response_id, poll_url=poll_url).bind(self)
+
+    def state(self, future: InferenceFuture) -> dict[str, Any]:
+        """The request's status document (``GET /v1/requests/{id}``)."""
+        return self._drive(self._state_flow(future))
+
+    def list_requests(
+        self, status: str | None = None, endpoint: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The caller's requests, newest first, one page (``GET /v1/requests``)."""
+        filters = {"status": status, "endpoint": endpoint, "limit": str(limit)}
+        params = {name: value for name, value in filters.items() if value is not None}
+        rows: list[dict[str, Any]] = self._drive(_get(f"{self.base_url}/v1/requests", params))["results"]
+        return rows
+
+
+def _get(url: str, params: dict[str, str]) -> Flow[Any]:
+    return decode((yield Call("GET", url, params=params)))
+
+
+def client_options(fn: F) -> F:
+    """Add ``--url`` and ``--token``; the command receives a ready ``client`` instead.
+
+    SDK and connection errors leave the command as one line and an exit code (module doc).
+    """
+
+    @click.option("--url", envvar="INFERQ_URL", default=DEFAULT_URL, show_default=True,
+                  help="The inferq server (also INFERQ_URL).")  # fmt: skip
+    @click.option("--token", default=None, help="API token (default: INFERQ_TOKEN, then OCTOAI_TOKEN).")
+    @functools.wraps(fn)
+    def command(url: str, token: str | None, **kwargs: Any) -> Any:
+        _quiet_http_logs()
+        with reported_errors(url), connect(url, token) as client:
+            return fn(client=client, **kwargs)
+
+    return command  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def connect(url: str, token: str | None) -> Iterator[CLIClient]:
+    """A client for ``url``; fails before any call when there is no token at all."""
+    token = resolve_token(token)
+    if token is None:
+        raise ClientError("no token: pass --token or set INFERQ_TOKEN", EXIT_UNREACHABLE)
+    with CLIClient(token=token, base_url=url) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def reported_errors(url: str) -> Iterator[None]:
+    """Turn SDK and connection errors into :class:`ClientError` (no traceback)."""
+    try:
+        yield
+    except InferqError as exc:
+        raise ClientError(describe(exc), exit_code(exc)) from None
+    except httpx.TransportError as exc:
+        raise ClientError(f"cannot reach {url}: {str(exc) or type(exc).__name__}", EXIT_UNREACHABLE) from None
+
+
+def describe(exc: InferqError) -> str:
+    """One line for an SDK error: the server's message, with its status and a hint for 401."""
+    status = getattr(exc, "http_status", None)
+    message = f"{exc} (HTTP {status})" if status else str(exc)
+    if isinstance(exc, Unauthorized):
+        message += "; check --token or INFERQ_TOKEN"
+    return message
+
+
+def exit_code(exc: InferqError) -> int:
+    if isinstance(exc, WaitTimeout):
+        return EXIT_TIMEOUT
+    if isinstance(exc, REQUEST_ERRORS):
+        return EXIT_FAILED
+    return EXIT_UNREACHABLE
+
+
+def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """Option callback: ``90s``, ``15m``, ``2h`` or plain seconds, as every inferq duration."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _quiet_http_logs() -> None:
+    """httpx logs every request at INFO, the CLI's default level: keep it for ``--log-level debug``."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
