@@ -132,6 +132,8 @@ class LocalBus(Bus):
         self._sock = None
         if self._path is not None:
             self._path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # not empty: another process still listens
+                self.directory.rmdir()
 
     def _on_readable(self) -> None:
         assert self._sock is not None

@@ -24,7 +24,10 @@ def _mac(secret: bytes, tenant: str, nonce: bytes) -> bytes:
 
 def new_response_id(secret: bytes, tenant: str) -> str:
     nonce = secrets.token_bytes(_RANDOM_BYTES)
-    raw = nonce + _mac(secret, tenant, nonce)
+    return _encode(nonce + _mac(secret, tenant, nonce))
+
+
+def _encode(raw: bytes) -> str:
     return base64.b32encode(raw).decode().rstrip("=").lower()
 
 
@@ -34,7 +37,7 @@ def issued_to(secret: bytes, tenant: str, response_id: str) -> bool:
         raw = base64.b32decode(response_id.upper() + "=" * (-len(response_id) % 8))
     except (ValueError, TypeError):
         return False
-    if len(raw) != _RANDOM_BYTES + _MAC_BYTES:
-        return False
+    if len(raw) != _RANDOM_BYTES + _MAC_BYTES or _encode(raw) != response_id:
+        return False  # only the one spelling we mint: an alias of a live id is not "expired"
     nonce, mac = raw[:_RANDOM_BYTES], raw[_RANDOM_BYTES:]
     return hmac.compare_digest(mac, _mac(secret, tenant, nonce))

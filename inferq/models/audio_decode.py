@@ -73,7 +73,9 @@ def _check_wav_size(data: bytes) -> None:
 
 
 def _decode(data: bytes, *, max_samples: int) -> np.ndarray:
-    with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+    # FFmpeg may otherwise follow what the bytes say: an SDP file opens network sockets.
+    options = {"protocol_whitelist": "file"}
+    with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore", options=options) as container:
         if not container.streams.audio:
             raise _invalid("audio has no audio stream")
         chunks: list[np.ndarray] = []
