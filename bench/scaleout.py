@@ -19,7 +19,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from bench.common import BENCH, wrk
 from tests.conftest import REDIS_URL, Server

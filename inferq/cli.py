@@ -10,8 +10,11 @@ from typing import Any, TypeVar
 
 import click
 
+from inferq.cli_requests import infer, requests
+from inferq.cli_transcribe import transcribe
 from inferq.domain.clock import isoformat
 from inferq.domain.durations import parse_duration
+from inferq.domain.sizes import parse_size
 from inferq.service.loader import EndpointSpecError, parse_endpoints
 from inferq.settings import DEFAULT_MAX_BODY_BYTES, Settings, default_backend_url
 
@@ -24,6 +27,16 @@ class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in cl
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
             return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Size(click.ParamType):  # type: ignore[type-arg]  # generic only in click's stubs
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return parse_size(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -56,6 +69,8 @@ def queue_options(fn: F) -> F:
                      show_default=True, help="Requests each worker runs at once."),
         click.option("--timeout", "timeout_s", type=Duration(), default=None, envvar="INFERQ_TIMEOUT",
                      help="Fail a request running longer (for Services that set no timeout_s) and replace its worker."),
+        click.option("--max-memory", "max_memory_bytes", type=Size(), default=None, envvar="INFERQ_MAX_MEMORY",
+                     help="Memory of each worker process (512M, 2G): beyond it a request fails with MemoryError."),
     ]  # fmt: skip
     return functools.reduce(lambda f, option: option(f), reversed(options), fn)
 
@@ -88,6 +103,12 @@ def main(log_level: str) -> None:
               show_default=True, help="How long a synchronous predict waits before answering 504.")  # fmt: skip
 @click.option("--max-body", "max_body_bytes", type=click.IntRange(1), default=DEFAULT_MAX_BODY_BYTES,
               envvar="INFERQ_MAX_BODY", show_default=True, help="Largest request body in bytes (413 above).")  # fmt: skip
+@click.option("--max-queue", type=click.IntRange(1), default=None, envvar="INFERQ_MAX_QUEUE",
+              help="Pending requests per endpoint; beyond, submits get 429 with Retry-After.")  # fmt: skip
+@click.option("--max-queue-per-token", type=click.IntRange(1), default=None, envvar="INFERQ_MAX_QUEUE_PER_TOKEN",
+              help="Pending and running requests per token, all endpoints together (429 beyond).")  # fmt: skip
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, envvar="INFERQ_RATE_LIMIT",
+              help="Submits per second per token, in each gateway process (429 beyond).")  # fmt: skip
 @queue_options
 def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
     """Run the gateway and a worker per endpoint.
@@ -108,8 +129,9 @@ def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
 @backend_option
 @click.option("--endpoint", required=True, envvar="INFERQ_ENDPOINT",
               help="A built-in name, or NAME=module:Class.")  # fmt: skip
+@click.option("--worker-id", default=None, hidden=True, help="Set by `inferq serve`, which releases its requests if it dies.")
 @queue_options
-def worker(endpoint: str, **options: Any) -> None:
+def worker(endpoint: str, worker_id: str | None, **options: Any) -> None:
     """Run one worker for ENDPOINT (scale-out: as many as you like, on any machine).
 
     \b
@@ -119,7 +141,7 @@ def worker(endpoint: str, **options: Any) -> None:
     from inferq.worker.process import run_worker
 
     (name, target), *_ = _endpoints(endpoint).items()
-    _run(run_worker(Settings(endpoints={name: target}, **options), name, target))
+    _run(run_worker(Settings(endpoints={name: target}, **options), name, target, worker_id))
 
 
 @main.group()
@@ -165,3 +187,9 @@ def token_revoke(backend: str, token_id: str) -> None:
     if not _run(_with_backend(backend, lambda b: b.revoke_token(token_id))):
         raise click.ClickException(f"no active token {token_id!r}")
     click.echo(f"revoked {token_id}")
+
+
+# Client commands: they talk to a server over HTTP through the SDK, never to a backend.
+main.add_command(transcribe)
+main.add_command(requests)
+main.add_command(infer)

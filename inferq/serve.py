@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from inferq.backends import open_backend
+from inferq.backends.base import BackendUnavailable
 from inferq.gateway.app import create_app
+from inferq.worker.loop import new_worker_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,25 +37,43 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def worker_argv(settings: Settings, endpoint: str) -> list[str]:
+def worker_argv(settings: Settings, endpoint: str, worker_id: str) -> list[str]:
     """The ``inferq worker`` command line that runs ``endpoint`` with these settings."""
     return [
         sys.executable, "-m", "inferq", "worker",
         "--backend", settings.backend,
         "--endpoint", f"{endpoint}={settings.endpoints[endpoint]}",
+        "--worker-id", worker_id,
         "--concurrency", str(settings.concurrency),
         "--retention", str(settings.retention_s),
         "--lease", str(settings.lease_s),
         "--max-attempts", str(settings.max_attempts),
         *(["--timeout", str(settings.timeout_s)] if settings.timeout_s else []),
+        *(["--max-memory", str(settings.max_memory_bytes)] if settings.max_memory_bytes else []),
     ]  # fmt: skip
 
 
-class Supervisor:
-    """Keeps ``settings.workers`` worker processes per endpoint alive until stopped."""
+def describe_exit(returncode: int) -> str:
+    """How a worker process ended, as the requests it was running report it."""
+    if returncode < 0:
+        try:
+            return f"the worker was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"the worker was killed by signal {-returncode}"
+    return f"the worker exited with code {returncode}"
 
-    def __init__(self, settings: Settings) -> None:
+
+class Supervisor:
+    """Keeps ``settings.workers`` worker processes per endpoint alive until stopped.
+
+    It names each child's worker id, so when a child dies it tells the backend at once
+    (``release_worker``): the child's requests go back to the queue, or fail saying how it
+    died, without waiting for their leases to run out.
+    """
+
+    def __init__(self, settings: Settings, backend: Backend) -> None:
         self.settings = settings
+        self.backend = backend
         self.children: dict[tuple[str, int], asyncio.subprocess.Process] = {}
         self._stopping = False
 
@@ -70,16 +90,32 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         while not self._stopping:
             started = loop.time()
-            argv = worker_argv(self.settings, endpoint)
+            worker_id = new_worker_id(endpoint)
+            argv = worker_argv(self.settings, endpoint, worker_id)
             child = await asyncio.create_subprocess_exec(*argv, preexec_fn=_die_with_parent)
             self.children[(endpoint, index)] = child
             code = await child.wait()
             if self._stopping:
                 return
+            await self._release(worker_id, code)
             lived = loop.time() - started
             backoff = 0.0 if lived > STABLE_AFTER_S else min(MAX_BACKOFF_S, max(1.0, backoff * 2))
             log.warning("worker %s[%d] exited with %s; restarting in %.0f s", endpoint, index, code, backoff)
             await asyncio.sleep(backoff)
+
+    async def _release(self, worker_id: str, code: int) -> None:
+        """Hand the dead child's requests back. Whatever goes wrong, their leases will expire,
+        so a failure here is logged and never stops the supervision of the other children."""
+        try:
+            held = await self.backend.release_worker(worker_id, describe_exit(code))
+        except BackendUnavailable as exc:
+            log.warning("could not release the requests of worker %s: %s", worker_id, exc)
+            return
+        except Exception:
+            log.exception("could not release the requests of worker %s", worker_id)
+            return
+        if held:
+            log.warning("worker %s died holding %d request(s): requeued or failed", worker_id, held)
 
     async def stop(self) -> None:
         """SIGTERM every child, then SIGKILL those still alive after the grace period."""
@@ -131,7 +167,7 @@ async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
     )  # fmt: skip
     server = uvicorn.Server(config)
     _exit_gracefully_on_signals(server)
-    supervisor = Supervisor(settings) if settings.run_workers else None
+    supervisor = Supervisor(settings, backend) if settings.run_workers else None
     workers = asyncio.create_task(supervisor.run()) if supervisor else None
     announce(f"inferq serving {', '.join(settings.endpoints)} on http://{settings.host}:{settings.port}")
     try:

@@ -36,11 +36,23 @@ class Settings:
     sync_timeout_s: float = DEFAULT_SYNC_TIMEOUT_S
     timeout_s: float | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Each worker process's memory (RLIMIT_DATA); None: no limit of inferq's own.
+    max_memory_bytes: int | None = None
+    #: 429 while an endpoint has this many requests pending; None: no limit.
+    max_queue: int | None = None
+    #: 429 while a token has this many requests pending or running; None: no limit.
+    max_queue_per_token: int | None = None
+    #: Submits per second per token, in each gateway process; None: no limit.
+    rate_limit: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("workers", "concurrency", "max_attempts", "max_body_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("workers", "concurrency", "max_attempts", "max_body_bytes", "max_memory_bytes",
+                     "max_queue", "max_queue_per_token"):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError(f"rate_limit must be positive, got {self.rate_limit}")
 
     def backend_options(self) -> BackendOptions:
         return BackendOptions(

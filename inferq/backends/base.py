@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from inferq.backends.counters import EndpointTotals
 from inferq.domain import clock
 from inferq.domain.ids import issued_to, new_response_id
 from inferq.domain.status import Status
@@ -40,11 +41,32 @@ class BackendOptions:
 
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
-    """What a worker reports with each heartbeat; ``ready`` once its model is loaded."""
+    """What a worker reports with each heartbeat; ``ready`` once its model is loaded.
+
+    ``setup_error`` is set by a worker whose ``setup`` raised, in its last heartbeat
+    before it exits, so that the endpoint's healthcheck can say why it is not ready.
+    """
 
     worker_id: str
     endpoint: str
     ready: bool
+    setup_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStats:
+    """An endpoint's queue and workers right now (``GET /v1/endpoints`` and the metrics gauges).
+
+    ``oldest_pending_age_s`` is how long the pending request first in line has waited,
+    None when none is pending; ``workers`` counts live heartbeats, ``ready_workers`` those
+    with the model loaded.
+    """
+
+    pending: int
+    running: int
+    oldest_pending_age_s: float | None
+    workers: int
+    ready_workers: int
 
 
 class BackendUnavailable(Exception):
@@ -112,8 +134,8 @@ class Backend(ABC):
         if issued_to(await self.secret(), tenant, response_id):
             hours = self.options.retention_s / 3600
             return Expired(
-                f"request {response_id} has expired: its inputs and outputs are deleted "
-                f"{hours:g} h after it ends",
+                f"request {response_id} has expired or was deleted: its inputs and outputs are "
+                f"deleted {hours:g} h after it ends, or earlier by DELETE /v1/requests/{response_id}",
                 response_id=response_id,
             )
         return NotFound(f"no request {response_id!r}", response_id=response_id)
@@ -170,6 +192,31 @@ class Backend(ABC):
         """The tenant's requests, newest first; ``before`` is the last id of the previous
         page (an unknown one yields an empty page)."""
 
+    async def delete(self, tenant: str, response_id: str) -> None:
+        """Delete a finished request's inputs, outputs and record now, as retention would later.
+
+        Raises :class:`Conflict` while it is pending or running (cancel it first), and what
+        :meth:`get` raises for a request that is not the tenant's or is already gone.
+        """
+        status = await self._delete(tenant, response_id)
+        if status is None:
+            raise await self._missing(tenant, response_id)
+        if not status.is_terminal:
+            raise Conflict(
+                f"request {response_id} is {status.value}: cancel it before deleting it", status=status.value
+            )
+
+    @abstractmethod
+    async def _delete(self, tenant: str, response_id: str) -> Status | None:
+        """Delete the tenant's request as ``expire`` does (the same secure deletion) if it
+        is terminal; return the status it had either way, None when it is not the tenant's."""
+
+    @abstractmethod
+    async def count_active(self, tenant: str, limit: int) -> int:
+        """How many of ``tenant``'s requests are pending or running, on every endpoint,
+        counted up to ``limit``: the cost is bounded by the caller's limit, never by what
+        is retained."""
+
     async def cancel(self, tenant: str, response_id: str) -> RequestRecord:
         """Cancel a pending or running request; a finished one is returned unchanged.
 
@@ -206,7 +253,8 @@ class Backend(ABC):
     @abstractmethod
     async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
         """Record the worker as alive and extend its leases; returns the lease ids it lost
-        (expired and re-claimed, or the request was cancelled)."""
+        (expired and re-claimed, or the request was cancelled). A ``setup_error`` is kept
+        for the endpoint until one of its workers reports ready."""
 
     async def complete(self, claim: Claim, output: bytes) -> bool:
         """Store the output and end the request; False (nothing stored) if the lease was lost."""
@@ -242,6 +290,62 @@ class Backend(ABC):
     @abstractmethod
     async def endpoint_ready(self, endpoint: str) -> bool:
         """True while a worker of ``endpoint`` with its model loaded has a live heartbeat."""
+
+    @abstractmethod
+    async def setup_error(self, endpoint: str) -> str | None:
+        """The error of the last failed ``setup`` of a worker of ``endpoint``, until one is ready."""
+
+    async def release_worker(self, worker_id: str, reason: str) -> int:
+        """Take back at once the requests of a worker known to be dead, and forget it.
+
+        Its supervisor saw it exit, so there is no need to wait for its leases to run out:
+        each request it ran goes back to the queue, or fails with ``reason`` once it has
+        had ``max_attempts``. Returns how many requests it held.
+        """
+        failed, requeued = await self._release_worker(worker_id, reason, clock.now())
+        for response_id in failed:
+            self.bus.publish_done(response_id)
+        for endpoint in set(requeued):
+            self.bus.publish_work(endpoint)
+        return len(failed) + len(requeued)
+
+    @abstractmethod
+    async def _release_worker(self, worker_id: str, reason: str, now: float) -> tuple[list[str], list[str]]:
+        """Atomically: fail the running requests leased to ``worker_id`` whose attempts reached
+        ``max_attempts`` with ``"<reason>; giving up after <attempts> attempts"``, requeue the
+        others (claimable at once, ahead of newer requests), and drop the worker from the live
+        ones. Return the failed ids and the endpoint of each requeued request."""
+
+    # observation ---------------------------------------------------------------
+
+    async def endpoint_stats(self, endpoint: str) -> EndpointStats:
+        """The queue and workers of ``endpoint`` now; all zero for one never used.
+
+        Costs what is queued, running and heartbeating, never what is retained, so a
+        dashboard or a scrape may call it often.
+        """
+        return await self._endpoint_stats(endpoint, clock.now())
+
+    @abstractmethod
+    async def _endpoint_stats(self, endpoint: str, now: float) -> EndpointStats:
+        """Count pending and running requests and the workers whose heartbeat is under a
+        lease old (ready ones apart); the oldest pending age is ``now`` minus the
+        ``created_at`` of the oldest pending request (a requeued one included), found at
+        the head of the queue, never by scanning it."""
+
+    async def endpoint_totals(self, endpoint: str) -> EndpointTotals:
+        """Requests of ``endpoint`` ended since the store was created, by status, and
+        histograms of queue wait, run time and end to end of those that had started.
+
+        Counted by the store as each request ends, so every end counts once whichever
+        gateway or worker caused it; retention does not lower them.
+        """
+        return EndpointTotals.from_counters(await self._endpoint_counters(endpoint))
+
+    @abstractmethod
+    async def _endpoint_counters(self, endpoint: str) -> dict[str, float]:
+        """The stored counters of :mod:`inferq.backends.counters`, bumped atomically with
+        every move to a terminal status (finish, cancel, a lost lease's failure); {} if none."""
 
     # maintenance ---------------------------------------------------------------
 

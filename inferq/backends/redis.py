@@ -44,7 +44,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from inferq.backends.base import Backend, BackendOptions, BackendUnavailable, WorkerInfo
+from inferq.backends.base import Backend, BackendOptions, BackendUnavailable, EndpointStats, WorkerInfo
 from inferq.backends.redis_bus import RedisBus
 from inferq.backends.redis_keys import Keys
 from inferq.backends.redis_scripts import SCRIPTS
@@ -280,6 +280,15 @@ class RedisBackend(Backend):
         flat = await self._run("cancel", response_id, tenant, now, self._ends_at(now), self._retention_ms)
         return None if flat is None else _record(_pairs(flat))
 
+    @_translated
+    async def _delete(self, tenant: str, response_id: str) -> Status | None:
+        status = await self._run("delete", response_id, tenant)
+        return None if status is None else Status(status.decode())
+
+    @_translated
+    async def count_active(self, tenant: str, limit: int) -> int:
+        return min(limit, int(await self._redis.scard(self.keys.active(tenant))))
+
     # worker side ---------------------------------------------------------------
 
     @_translated
@@ -298,7 +307,8 @@ class RedisBackend(Backend):
 
     @_translated
     async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
-        args = (worker.worker_id, worker.endpoint, int(worker.ready), self._lease_ms, *lease_ids)
+        args = (worker.worker_id, worker.endpoint, int(worker.ready), self._lease_ms, worker.setup_error or "",
+                *lease_ids)  # fmt: skip
         lost = await self._run("heartbeat", *args)
         return {lease_id.decode() for lease_id in lost}
 
@@ -323,6 +333,27 @@ class RedisBackend(Backend):
     @_translated
     async def endpoint_ready(self, endpoint: str) -> bool:
         return bool(await self._run("ready_workers", endpoint, self._lease_ms))
+
+    @_translated
+    async def setup_error(self, endpoint: str) -> str | None:
+        return _text(cast("bytes | None", await self._redis.get(self.keys.setup_error(endpoint))))
+
+    @_translated
+    async def _release_worker(self, worker_id: str, reason: str, now: float) -> tuple[list[str], list[str]]:
+        args = (worker_id, reason, self.options.max_attempts, now, self._ends_at(now), self._retention_ms)
+        failed, requeued = await self._run("release_worker", *args)
+        return [response_id.decode() for response_id in failed], [endpoint.decode() for endpoint in requeued]
+
+    @_translated
+    async def _endpoint_stats(self, endpoint: str, now: float) -> EndpointStats:
+        pending, running, oldest, workers, ready = await self._run("endpoint_stats", endpoint, self._lease_ms)
+        age = None if oldest is None else max(0.0, now - float(oldest))
+        return EndpointStats(pending, running, age, workers, ready)
+
+    @_translated
+    async def _endpoint_counters(self, endpoint: str) -> dict[str, float]:
+        stored = cast("dict[bytes, bytes]", await self._redis.hgetall(self.keys.counters(endpoint)))
+        return {name.decode(): float(value) for name, value in stored.items()}
 
     # maintenance ---------------------------------------------------------------
 

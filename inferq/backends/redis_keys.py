@@ -9,6 +9,10 @@ hash). All four get a TTL when the request ends and none before. Shared: ``queue
 (stream, consumer group :data:`GROUP`), ``tenant:<tenant>`` (zset of ids by sequence, for
 listing), ``expiry`` (zset of ``"<tenant> <id>"`` by expires_at, for the sweep),
 ``ready:<endpoint>`` (zset of ready workers by last heartbeat, Redis time in ms),
+``workers:<endpoint>`` (the same for every live worker, ready or loading),
+``counters:<endpoint>`` (hash of the totals of :mod:`inferq.backends.counters`, never expired),
+``active:<tenant>`` (set of the tenant's pending and running ids, for its queue limit),
+``setuperr:<endpoint>`` (the last failed setup's error, until a worker is ready),
 ``endpoints`` (set), ``seq`` (counter), ``secret``, ``token:<id>`` (hash),
 ``tokhash:<sha256>`` (→ token id, deleted on revocation), ``tokens`` (zset by creation),
 and ``notify``, the pub/sub channel.
@@ -38,6 +42,10 @@ PER_ID = {
     "tenant": "tenant",
     "queue": "queue",
     "ready": "ready",
+    "workers": "workers",
+    "counters": "counters",
+    "active": "active",
+    "setup_error": "setuperr",
     "token": "token",
     "token_hash": "tokhash",
 }
@@ -82,6 +90,15 @@ class Keys:
 
     def tenant(self, tenant: str) -> str:
         return self._per_id("tenant", tenant)
+
+    def counters(self, endpoint: str) -> str:
+        return self._per_id("counters", endpoint)
+
+    def active(self, tenant: str) -> str:
+        return self._per_id("active", tenant)
+
+    def setup_error(self, endpoint: str) -> str:
+        return self._per_id("setup_error", endpoint)
 
     def token(self, token_id: str) -> str:
         return self._per_id("token", token_id)

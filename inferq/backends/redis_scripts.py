@@ -14,7 +14,33 @@ the listing order and the queue position all derive from one number.
 
 from __future__ import annotations
 
+from inferq.backends.counters import LATENCY_BUCKETS, LE
 from inferq.backends.redis_keys import lua_prelude
+
+# Bump the endpoint's totals (inferq.backends.counters) as a request ends: by status and,
+# if it ever started, its queue wait, run time and end to end (never below 0, whatever
+# the skew between the gateway's and the worker's clocks).
+_COUNTING = "local BOUNDS = {" + ", ".join(f"{{{b!r}, '{le}'}}" for b, le in zip(LATENCY_BUCKETS, LE)) + "}" + """
+local function observe(counters, name, seconds)
+  seconds = math.max(0, seconds)
+  local le = '+Inf'
+  for _, b in ipairs(BOUNDS) do
+    if seconds <= b[1] then le = b[2]; break end
+  end
+  redis.call('HINCRBY', counters, name .. ':le:' .. le, 1)
+  redis.call('HINCRBYFLOAT', counters, name .. ':sum', seconds)
+end
+
+local function count_end(endpoint, status, created_at, started_at, now)
+  local counters = k_counters(endpoint)
+  redis.call('HINCRBY', counters, 'finished:' .. status, 1)
+  if not started_at then return end
+  local created, started, ended = tonumber(created_at), tonumber(started_at), tonumber(now)
+  observe(counters, 'queue_wait', started - created)
+  observe(counters, 'run', ended - started)
+  observe(counters, 'end_to_end', ended - created)
+end
+"""
 
 _HELPERS = """
 local function fields(flat)
@@ -32,13 +58,15 @@ end
 -- End a request and start the retention clock of every key it owns.
 local function finish(id, status, now, expires_at, retention_ms, error_type, message)
   local req = k_request(id)
-  local r = redis.call('HMGET', req, 'tenant', 'endpoint', 'seq', 'idem_key')
+  local r = redis.call('HMGET', req, 'tenant', 'endpoint', 'seq', 'idem_key', 'created_at', 'started_at')
   redis.call('HSET', req, 'status', status, 'completed_at', now, 'expires_at', expires_at)
+  count_end(r[2], status, r[5], r[6], now)
   if error_type then redis.call('HSET', req, 'error_type', error_type, 'error', message) end
   drop_entry(k_queue(r[2]), r[3] .. '-0')
   for _, key in ipairs({req, k_inputs(id), k_outputs(id)}) do redis.call('PEXPIRE', key, retention_ms) end
   if r[4] then redis.call('PEXPIRE', r[4], retention_ms) end
   redis.call('ZADD', K_expiry, expires_at, r[1] .. ' ' .. id)
+  redis.call('SREM', k_active(r[1]), id)
 end
 
 -- Call visit(entry, idle, id) on each entry idle for lease_ms or more, oldest first,
@@ -73,6 +101,15 @@ local function may_rerun(queue, entry, idle, id, max_attempts, now, expires_at, 
   return false
 end
 
+-- Delete an ended request's keys and index entries (retention, or its owner's DELETE).
+local function forget(tenant, id)
+  local idem = redis.call('HGET', k_request(id), 'idem_key')
+  if idem then redis.call('DEL', idem) end
+  redis.call('DEL', k_request(id), k_inputs(id), k_outputs(id))
+  redis.call('ZREM', k_tenant(tenant), id)
+  redis.call('ZREM', K_expiry, tenant .. ' ' .. id)
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -81,7 +118,7 @@ end
 
 
 def _script(body: str) -> str:
-    return lua_prelude() + _HELPERS + body
+    return lua_prelude() + _COUNTING + _HELPERS + body
 
 
 # ARGV: prefix, id, tenant, endpoint, now, expires_at, body_hash, inputs, idempotency key ('' for none)
@@ -106,6 +143,7 @@ redis.call('HSET', req, 'response_id', id, 'tenant', tenant, 'endpoint', endpoin
 if idem ~= '' then redis.call('HSET', req, 'idem_key', idem) end
 redis.call('SET', k_inputs(id), ARGV[8])
 redis.call('ZADD', k_tenant(tenant), seq, id)
+redis.call('SADD', k_active(tenant), id)
 local queue = k_queue(endpoint)
 if redis.call('EXISTS', queue) == 0 then
   redis.call('XGROUP', 'CREATE', queue, GROUP, '0', 'MKSTREAM')
@@ -175,14 +213,20 @@ end
 return {failed, claimed}
 """)
 
-# ARGV: prefix, worker_id, endpoint, ready ('1'/'0'), lease_ms, lease ids... → lease ids lost
+# ARGV: prefix, worker_id, endpoint, ready ('1'/'0'), lease_ms, setup error ('' for none), lease ids...
+# → lease ids lost
 HEARTBEAT = _script("""
+if ARGV[6] ~= '' then redis.call('SET', k_setup_error(ARGV[3]), ARGV[6])
+elseif ARGV[4] == '1' then redis.call('DEL', k_setup_error(ARGV[3])) end
 local worker, lease_ms, ready, t = ARGV[2], tonumber(ARGV[5]), k_ready(ARGV[3]), now_ms()
 redis.call('SADD', K_endpoints, ARGV[3])
+local alive = k_workers(ARGV[3])
+redis.call('ZADD', alive, t, worker)
+redis.call('ZREMRANGEBYSCORE', alive, '-inf', '(' .. (t - lease_ms))
 if ARGV[4] == '1' then redis.call('ZADD', ready, t, worker) else redis.call('ZREM', ready, worker) end
 redis.call('ZREMRANGEBYSCORE', ready, '-inf', '(' .. (t - lease_ms))
 local lost = {}
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   local id = string.match(ARGV[i], '^[^.]+')
   local h = redis.call('HMGET', k_request(id), 'status', 'lease_id', 'endpoint', 'seq')
   if h[1] == 'running' and h[2] == ARGV[i] then
@@ -237,13 +281,55 @@ EXPIRE = _script("""
 local gone = redis.call('ZRANGEBYSCORE', K_expiry, '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])
 for _, member in ipairs(gone) do
   local tenant, id = string.match(member, '^(.*) (%S+)$')
-  local idem = redis.call('HGET', k_request(id), 'idem_key')
-  if idem then redis.call('DEL', idem) end
-  redis.call('DEL', k_request(id), k_inputs(id), k_outputs(id))
-  redis.call('ZREM', k_tenant(tenant), id)
-  redis.call('ZREM', K_expiry, member)
+  forget(tenant, id)
 end
 return #gone
+""")
+
+# ARGV: prefix, id, tenant → the status the request had, deleted if it was terminal | nil (not the tenant's)
+DELETE = _script("""
+local h = redis.call('HMGET', k_request(ARGV[2]), 'tenant', 'status')
+if h[1] ~= ARGV[3] then return false end
+if h[2] == 'completed' or h[2] == 'failed' or h[2] == 'cancelled' then forget(ARGV[3], ARGV[2]) end
+return h[2]
+""")
+
+# ARGV: prefix, worker_id, reason, max_attempts, now, expires_at, retention_ms
+# → {failed ids, the endpoint of each requeued request}
+# A requeued entry is made to look idle since long ago, so the next claim takes it over at once.
+RELEASE_WORKER = _script("""
+local worker, failed, requeued = ARGV[2], {}, {}
+local function release(queue, endpoint, entry)
+  local found = redis.call('XRANGE', queue, entry, entry)
+  if #found == 0 then redis.call('XACK', queue, GROUP, entry); return end
+  local id = found[1][2][2]
+  local h = redis.call('HMGET', k_request(id), 'status', 'attempts', 'worker_id')
+  if h[1] ~= 'running' or h[3] ~= worker then return end
+  redis.call('HDEL', k_request(id), 'lease_id', 'worker_id')
+  if tonumber(h[2]) >= tonumber(ARGV[4]) then
+    finish(id, 'failed', ARGV[5], ARGV[6], ARGV[7], 'inference_failed',
+      ARGV[3] .. '; giving up after ' .. h[2] .. ' attempts')
+    failed[#failed + 1] = id
+  else
+    redis.call('HSET', k_request(id), 'status', 'pending')
+    redis.call('XCLAIM', queue, GROUP, worker, 0, entry, 'IDLE', now_ms() - 1000, 'JUSTID')
+    requeued[#requeued + 1] = endpoint
+  end
+end
+for _, endpoint in ipairs(redis.call('SMEMBERS', K_endpoints)) do
+  local queue = k_queue(endpoint)
+  redis.call('ZREM', k_ready(endpoint), worker)
+  redis.call('ZREM', k_workers(endpoint), worker)
+  if redis.call('EXISTS', queue) == 1 then
+    local start = '-'
+    repeat
+      local page = redis.call('XPENDING', queue, GROUP, start, '+', 100, worker)
+      for _, p in ipairs(page) do release(queue, endpoint, p[1]) end
+      if #page > 0 then start = '(' .. page[#page][1] end
+    until #page < 100
+  end
+end
+return {failed, requeued}
 """)
 
 # ARGV: prefix, endpoint, lease_ms → how many ready workers heartbeated within the lease
@@ -251,10 +337,49 @@ READY_WORKERS = _script("""
 return redis.call('ZCOUNT', k_ready(ARGV[2]), '(' .. (now_ms() - tonumber(ARGV[3])), '+inf')
 """)
 
+# ARGV: prefix, endpoint, lease_ms → {pending, running, created_at of the oldest pending | nil,
+# workers, ready workers}. Reads the delivered entries (running, or requeued after a lost
+# lease) and the first undelivered one: what is in flight, never the whole backlog.
+ENDPOINT_STATS = _script("""
+local queue, since = k_queue(ARGV[2]), '(' .. (now_ms() - tonumber(ARGV[3]))
+local workers = redis.call('ZCOUNT', k_workers(ARGV[2]), since, '+inf')
+local ready = redis.call('ZCOUNT', k_ready(ARGV[2]), since, '+inf')
+if redis.call('EXISTS', queue) == 0 then return {0, 0, false, workers, ready} end
+local pending, running, delivered, oldest = 0, 0, 0, false
+local function seen_pending(created_at)
+  pending = pending + 1
+  if created_at and (not oldest or tonumber(created_at) < tonumber(oldest)) then oldest = created_at end
+end
+local start = '-'
+repeat
+  local page = redis.call('XPENDING', queue, GROUP, start, '+', 100)
+  for _, p in ipairs(page) do
+    local found = redis.call('XRANGE', queue, p[1], p[1])
+    if #found > 0 then
+      delivered = delivered + 1
+      local h = redis.call('HMGET', k_request(found[1][2][2]), 'status', 'created_at')
+      if h[1] == 'running' then running = running + 1 elseif h[1] == 'pending' then seen_pending(h[2]) end
+    end
+  end
+  if #page > 0 then start = '(' .. page[#page][1] end
+until #page < 100
+local last = '0-0'
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', queue)) do
+  local g = fields(group)
+  if g.name == GROUP then last = g['last-delivered-id'] end
+end
+local undelivered = redis.call('XLEN', queue) - delivered
+local head = redis.call('XRANGE', queue, '(' .. last, '+', 'COUNT', 1)
+if #head > 0 then seen_pending(redis.call('HGET', k_request(head[1][2][2]), 'created_at')) end
+pending = pending + math.max(0, undelivered - #head)
+return {pending, running, oldest, workers, ready}
+""")
+
 # ARGV: prefix, worker_id
 REMOVE_WORKER = _script("""
 for _, endpoint in ipairs(redis.call('SMEMBERS', K_endpoints)) do
   redis.call('ZREM', k_ready(endpoint), ARGV[2])
+  redis.call('ZREM', k_workers(endpoint), ARGV[2])
 end
 return 0
 """)
@@ -285,7 +410,10 @@ SCRIPTS = {
     "finish": FINISH,
     "reap": REAP,
     "expire": EXPIRE,
+    "delete": DELETE,
+    "release_worker": RELEASE_WORKER,
     "ready_workers": READY_WORKERS,
+    "endpoint_stats": ENDPOINT_STATS,
     "remove_worker": REMOVE_WORKER,
     "authenticate": AUTHENTICATE,
     "revoke_token": REVOKE_TOKEN,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from inferq.backends import sqlite_sql as sql
-from inferq.backends.base import Backend, BackendOptions, WorkerInfo
+from inferq.backends.base import Backend, BackendOptions, EndpointStats, WorkerInfo
 from inferq.backends.notify import LocalBus
 from inferq.domain import clock
 from inferq.domain.records import Claim, RequestRecord, Submission
@@ -80,11 +80,14 @@ class SQLiteBackend(Backend):
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._secret: bytes | None = None
+        #: The first sweep of a process checkpoints even with nothing to delete: a crash
+        #: between a sweep's commit and its checkpoint leaves deleted data in the WAL.
+        self._checkpoint_due = True
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._wconn = await self._write(lambda _: _connect(self.path))
-        await self._write(lambda conn: conn.executescript(sql.SCHEMA))
+        await self._write(lambda conn: conn.executescript(sql.SCHEMA + sql.COUNTERS_SCHEMA))
         self._rconn = _connect(self.path)
         await self.bus.start()
 
@@ -184,6 +187,12 @@ class SQLiteBackend(Backend):
         await self._write(lambda c: _tx(c, sql.CANCEL, (now, now + retention, response_id, tenant)))
         return await self._get(tenant, response_id)
 
+    async def _delete(self, tenant: str, response_id: str) -> Status | None:
+        return await self._write(lambda c: _delete(c, tenant, response_id))
+
+    async def count_active(self, tenant: str, limit: int) -> int:
+        return int(self._read(sql.ACTIVE_COUNT, tenant, limit)[0][0])
+
     # worker side ---------------------------------------------------------------
 
     async def _claim(self, endpoint: str, worker_id: str, now: float) -> tuple[Claim | None, list[str]]:
@@ -201,6 +210,10 @@ class SQLiteBackend(Backend):
         def beat(conn: sqlite3.Connection) -> set[str]:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(sql.UPSERT_WORKER, (worker.worker_id, worker.endpoint, worker.ready, now))
+            if worker.setup_error is not None:
+                conn.execute(sql.SET_SETUP_ERROR, (worker.endpoint, worker.setup_error, now))
+            elif worker.ready:
+                conn.execute("DELETE FROM setup_errors WHERE endpoint=?", (worker.endpoint,))
             held = {
                 row[0]
                 for lease_id in lease_ids
@@ -230,6 +243,24 @@ class SQLiteBackend(Backend):
         since = clock.now() - self.options.lease_s
         return bool(self._read(sql.READY_WORKER, endpoint, since))
 
+    async def setup_error(self, endpoint: str) -> str | None:
+        rows = self._read("SELECT error FROM setup_errors WHERE endpoint=?", endpoint)
+        return str(rows[0][0]) if rows else None
+
+    async def _release_worker(self, worker_id: str, reason: str, now: float) -> tuple[list[str], list[str]]:
+        args = (worker_id, self.options.max_attempts, reason, now, now + self.options.retention_s)
+        return await self._write(lambda c: _release(c, args))
+
+    async def _endpoint_stats(self, endpoint: str, now: float) -> EndpointStats:
+        [(pending, oldest)] = self._read(sql.QUEUE_STATS, endpoint)
+        [(running,)] = self._read(sql.RUNNING_COUNT, endpoint)
+        [(workers, ready)] = self._read(sql.WORKER_COUNTS, endpoint, now - self.options.lease_s)
+        age = None if oldest is None else max(0.0, now - oldest)
+        return EndpointStats(pending, running, age, workers, ready)
+
+    async def _endpoint_counters(self, endpoint: str) -> dict[str, float]:
+        return {name: value for name, value in self._read(sql.COUNTERS, endpoint)}
+
     # maintenance ---------------------------------------------------------------
 
     async def _reap_leases(self, now: float) -> tuple[list[str], list[str]]:
@@ -237,7 +268,8 @@ class SQLiteBackend(Backend):
         return await self._write(lambda c: _reap(c, now, args))
 
     async def expire(self, now: float, limit: int = 1000) -> int:
-        return await self._write(lambda c: _expire(c, now, limit))
+        checkpoint, self._checkpoint_due = self._checkpoint_due, False
+        return await self._write(lambda c: _expire(c, now, limit, checkpoint))
 
     # tokens --------------------------------------------------------------------
 
@@ -339,12 +371,41 @@ def _reap(conn: sqlite3.Connection, now: float, fail_args: tuple[Any, ...]) -> t
     return failed, requeued
 
 
-def _expire(conn: sqlite3.Connection, now: float, limit: int) -> int:
+def _release(conn: sqlite3.Connection, args: tuple[Any, ...]) -> tuple[list[str], list[str]]:
+    worker_id = args[0]
+    conn.execute("BEGIN IMMEDIATE")
+    failed = [row[0] for row in conn.execute(sql.FAIL_RELEASED, args).fetchall()]
+    requeued = [row[0] for row in conn.execute(sql.REQUEUE_RELEASED, (worker_id,)).fetchall()]
+    conn.execute("DELETE FROM workers WHERE worker_id=?", (worker_id,))
+    conn.execute("COMMIT")
+    return failed, requeued
+
+
+def _expire(conn: sqlite3.Connection, now: float, limit: int, checkpoint: bool) -> int:
+    """One batch in one transaction, so a sweep killed halfway leaves whole requests."""
     conn.execute("BEGIN IMMEDIATE")
     seqs = [row[0] for row in conn.execute(sql.EXPIRED, (now, limit)).fetchall()]
-    for table in ("inputs", "outputs", "requests"):
-        conn.executemany(f"DELETE FROM {table} WHERE seq=?", [(s,) for s in seqs])  # noqa: S608
+    _erase(conn, seqs)
     conn.execute("COMMIT")
-    if seqs:
+    if seqs or checkpoint:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return len(seqs)
+
+
+def _delete(conn: sqlite3.Connection, tenant: str, response_id: str) -> Status | None:
+    conn.execute("BEGIN IMMEDIATE")
+    found = conn.execute(sql.GET, (response_id, tenant)).fetchone()
+    status = None if found is None else Status(found["status"])
+    erase = status is not None and status.is_terminal
+    if erase:
+        _erase(conn, [found["seq"]])
+    conn.execute("COMMIT")
+    if erase:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return status
+
+
+def _erase(conn: sqlite3.Connection, seqs: list[int]) -> None:
+    """Delete requests with their payloads; ``secure_delete`` zeroes the freed pages."""
+    for table in ("inputs", "outputs", "requests"):
+        conn.executemany(f"DELETE FROM {table} WHERE seq=?", [(s,) for s in seqs])  # noqa: S608

@@ -1,5 +1,7 @@
 """The SQLite backend's schema and statements, kept apart from the code that runs them."""
 
+from inferq.backends.counters import LATENCY_BUCKETS, LE
+
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -37,6 +39,8 @@ CREATE INDEX IF NOT EXISTS requests_expiry ON requests(expires_at)
 CREATE INDEX IF NOT EXISTS requests_tenant ON requests(tenant, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS requests_idempotency ON requests(tenant, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS requests_active ON requests(tenant) WHERE status IN ('pending', 'running');
+CREATE TABLE IF NOT EXISTS setup_errors (endpoint TEXT PRIMARY KEY, error TEXT NOT NULL, failed_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -95,6 +99,25 @@ REQUEUE_LOST = """
 UPDATE requests SET status = 'pending', lease_id = NULL, lease_expires_at = NULL, worker_id = NULL
 WHERE status = 'running' AND lease_expires_at < ? RETURNING endpoint
 """
+# A released request keeps its seq, so it goes back ahead of every newer one.
+FAIL_RELEASED = """
+UPDATE requests SET status = 'failed', error_type = 'inference_failed',
+    error = ?3 || '; giving up after ' || attempts || ' attempts',
+    completed_at = ?4, expires_at = ?5, lease_id = NULL, lease_expires_at = NULL
+WHERE status = 'running' AND worker_id = ?1 AND attempts >= ?2 RETURNING response_id
+"""
+REQUEUE_RELEASED = """
+UPDATE requests SET status = 'pending', lease_id = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE status = 'running' AND worker_id = ? RETURNING endpoint
+"""
+ACTIVE_COUNT = """
+SELECT count(*) FROM (SELECT 1 FROM requests INDEXED BY requests_active
+    WHERE tenant = ? AND status IN ('pending', 'running') LIMIT ?)
+"""
+SET_SETUP_ERROR = """
+INSERT INTO setup_errors(endpoint, error, failed_at) VALUES (?, ?, ?)
+ON CONFLICT(endpoint) DO UPDATE SET error = excluded.error, failed_at = excluded.failed_at
+"""
 EXPIRED = """
 SELECT seq FROM requests WHERE status IN ('completed', 'failed', 'cancelled') AND expires_at <= ?
 ORDER BY expires_at LIMIT ?
@@ -106,3 +129,57 @@ ON CONFLICT(worker_id) DO UPDATE SET ready = excluded.ready, seen_at = excluded.
 READY_WORKER = "SELECT 1 FROM workers WHERE endpoint = ? AND ready = 1 AND seen_at > ? LIMIT 1"
 INSERT_TOKEN = "INSERT INTO tokens(id, name, hash, admin, created_at) VALUES (?, ?, ?, ?, ?)"
 REVOKE_TOKEN = "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+
+
+#: Seconds each histogram of :mod:`inferq.backends.counters` observes, from the row that just
+#: ended (never below 0, whatever the skew between the gateway's and the worker's clocks).
+_SPANS = {
+    "queue_wait": "max(0.0, NEW.started_at - NEW.created_at)",
+    "run": "max(0.0, NEW.completed_at - NEW.started_at)",
+    "end_to_end": "max(0.0, NEW.completed_at - NEW.created_at)",
+}
+
+
+def _bucket(seconds: str) -> str:
+    """The ``le`` label of the bucket ``seconds`` falls in, as SQL."""
+    whens = " ".join(f"WHEN {seconds} <= {bound!r} THEN '{le}'" for bound, le in zip(LATENCY_BUCKETS, LE))
+    return f"CASE {whens} ELSE '+Inf' END"
+
+
+_OBSERVATIONS = ",\n        ".join(
+    f"(NEW.endpoint, '{name}:le:' || {_bucket(span)}, 1), (NEW.endpoint, '{name}:sum', {span})"
+    for name, span in _SPANS.items()
+)
+_ENDS = "NEW.status IN ('completed', 'failed', 'cancelled') AND OLD.status IN ('pending', 'running')"
+
+#: Triggers bump the endpoint's counters in the very transaction that ends a request,
+#: whichever statement ends it (finish, cancel, a lost lease's failure).
+COUNTERS_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS counters (
+    endpoint TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (endpoint, name)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS count_ends AFTER UPDATE OF status ON requests WHEN {_ENDS}
+BEGIN
+    INSERT INTO counters(endpoint, name, value) VALUES (NEW.endpoint, 'finished:' || NEW.status, 1)
+    ON CONFLICT(endpoint, name) DO UPDATE SET value = value + excluded.value;
+END;
+CREATE TRIGGER IF NOT EXISTS observe_ends AFTER UPDATE OF status ON requests
+WHEN {_ENDS} AND NEW.started_at IS NOT NULL
+BEGIN
+    INSERT INTO counters(endpoint, name, value) VALUES
+        {_OBSERVATIONS}
+    ON CONFLICT(endpoint, name) DO UPDATE SET value = value + excluded.value;
+END;
+"""
+COUNTERS = "SELECT name, value FROM counters WHERE endpoint = ?"
+# Each reads one partial index: what is queued or running, never what is retained.
+QUEUE_STATS = """
+SELECT count(*),
+    (SELECT created_at FROM requests WHERE status = 'pending' AND endpoint = ?1 ORDER BY seq LIMIT 1)
+FROM requests WHERE status = 'pending' AND endpoint = ?1
+"""
+RUNNING_COUNT = "SELECT count(*) FROM requests INDEXED BY requests_leases WHERE status = 'running' AND endpoint = ?"
+WORKER_COUNTS = "SELECT count(*), coalesce(sum(ready), 0) FROM workers WHERE endpoint = ? AND seen_at > ?"

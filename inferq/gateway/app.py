@@ -18,8 +18,9 @@ from starlette.routing import Route
 from inferq.backends.base import BackendUnavailable
 from inferq.domain import clock
 from inferq.errors import APIError
-from inferq.gateway import openapi, predict, requests, responses
+from inferq.gateway import endpoints_info, metrics, openapi, predict, requests, responses
 from inferq.gateway.auth import TokenAuth
+from inferq.gateway.limits import Admission
 from inferq.service.loader import load_service
 from inferq.service.schema import input_model
 
@@ -53,10 +54,13 @@ async def healthz(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics.metrics, methods=["GET"]),
+        Route("/v1/endpoints", endpoints_info.list_endpoints, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/docs", openapi.docs, methods=["GET"]),
         Route("/v1/requests", requests.list_requests, methods=["GET"]),
         Route("/v1/requests/{response_id}", requests.get_request, methods=["GET"]),
+        Route("/v1/requests/{response_id}", requests.delete_request, methods=["DELETE"]),
         Route("/v1/requests/{response_id}/response", requests.get_response, methods=["GET"]),
         Route("/v1/requests/{response_id}/cancel", requests.cancel_request, methods=["POST"]),
         Route("/{endpoint}/predict", predict.predict, methods=["POST"]),
@@ -65,12 +69,15 @@ def routes() -> list[Route]:
     ]
 
 
-async def maintain(backend: Backend, interval: float = MAINTENANCE_INTERVAL_S) -> None:
+async def maintain(
+    backend: Backend, gateway_metrics: metrics.GatewayMetrics, interval: float = MAINTENANCE_INTERVAL_S
+) -> None:
     """Requeue requests of dead workers and delete expired ones, forever."""
     while True:
         try:
             await backend.reap_leases()
-            while await backend.expire(clock.now()) > 0:
+            while (swept := await backend.expire(clock.now())) > 0:
+                gateway_metrics.retention_swept.inc(swept)
                 await asyncio.sleep(0)
         except BackendUnavailable as exc:
             log.warning("maintenance skipped: %s", exc)
@@ -88,7 +95,7 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        maintenance = asyncio.create_task(maintain(backend))
+        maintenance = asyncio.create_task(maintain(backend, app.state.metrics))
         try:
             yield
         finally:
@@ -113,4 +120,6 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
     app.state.backend = backend
     app.state.endpoints = endpoints
     app.state.openapi = openapi.openapi_document(endpoints)
+    app.state.admission = Admission(settings)
+    app.state.metrics = metrics.GatewayMetrics(endpoints)
     return app

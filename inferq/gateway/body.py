@@ -11,6 +11,12 @@ from inferq.errors import BadRequest, InvalidInput, PayloadTooLarge, Unsupported
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+#: The deepest nesting a body may have: orjson's own limit, enforced as it parses (so at no
+#: extra cost), and deep enough for any real input. Outputs nest at most 254 levels
+#: (orjson's limit when the worker serialises them), so a request that echoes an input
+#: deeper than that fails with the serialiser's error rather than anything worse.
+MAX_JSON_DEPTH = 1024
+
 
 async def read_json_object(request: Request, max_bytes: int) -> tuple[bytes, dict[str, Any]]:
     """The raw body and its parsed JSON object; 415, 413, 400 or 422 otherwise."""
@@ -33,6 +39,9 @@ async def read_json_object(request: Request, max_bytes: int) -> tuple[bytes, dic
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):
+            message = f"body nests deeper than {MAX_JSON_DEPTH} levels"
+            raise BadRequest(message, limit=MAX_JSON_DEPTH) from None
         raise BadRequest(f"body is not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise InvalidInput(

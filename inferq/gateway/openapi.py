@@ -20,7 +20,7 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 _STATUS = {"$ref": "#/components/schemas/RequestStatus"}
 _ID = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]
 _ASYNC_HEADERS = [
-    {"name": "X-OctoAI-Async", "in": "header", "schema": {"type": "string", "enum": ["1"]},
+    {"name": "X-OctoAI-Async", "in": "header", "schema": {"type": "string", "enum": ["1", "true"]},
      "description": "Queue the request and answer 202 with a future."},
     {"name": "Prefer", "in": "header", "schema": {"type": "string"}, "description": "`respond-async` = X-OctoAI-Async"},
     {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "minLength": 1, "maxLength": 256},
@@ -47,10 +47,10 @@ def _endpoint_paths(endpoint: Endpoint) -> dict[str, Any]:
         "responses": _answers(
             {"200": _json({"type": "object"}, "the outputs"),
              "202": _json({"$ref": "#/components/schemas/Accepted"}, "queued: a future")},
-            400, 404, 409, 413, 415, 422, 502, 503, 504,
+            400, 404, 409, 413, 415, 422, 429, 502, 503, 504,
         ),
     }  # fmt: skip
-    health = {"summary": f"Is {endpoint.name} ready?", "responses": _answers(_json({"type": "object"}, "ready"), 404, 503)}
+    health = {"summary": f"Is {endpoint.name} ready?", "responses": _answers({"200": _json({"type": "object"}, "ready")}, 404, 503)}
     paths: dict[str, Any] = {
         f"/{endpoint.name}/predict": {"post": predict},
         f"/{endpoint.name}/infer": {"post": predict},
@@ -70,15 +70,34 @@ def _request_paths() -> dict[str, Any]:
     ]  # fmt: skip
     listing = {"type": "object", "properties": {"results": {"type": "array", "items": _STATUS},
                "next": {"type": ["string", "null"]}}}  # fmt: skip
+    deleted = {"type": "object", "properties": {"response_id": {"type": "string"}, "deleted": {"type": "boolean"}}}
     return {
         "/v1/requests": {"get": {"summary": "Your requests, newest first", "parameters": page,
                                  "responses": _answers({"200": _json(listing, "a page")}, 422)}},
         "/v1/requests/{response_id}": {"get": {"summary": "A future's state; ?wait=S long-polls",
-            "parameters": [*_ID, wait], "responses": _answers({"200": _json(_STATUS, "state")}, 404, 422)}},
+            "parameters": [*_ID, wait], "responses": _answers({"200": _json(_STATUS, "state")}, 404, 422)},
+            "delete": {"summary": "Delete a finished request's inputs and outputs now (cancel a live one first)",
+            "parameters": _ID, "responses": _answers({"200": _json(deleted, "deleted: it now reads as 404")},
+                                                     404, 409)}},
         "/v1/requests/{response_id}/response": {"get": {"summary": "The outputs", "parameters": _ID,
             "responses": _answers({"200": _json({"type": "object"}, "outputs")}, 404, 409, 422, 502)}},
         "/v1/requests/{response_id}/cancel": {"post": {"summary": "Cancel a pending or running request",
             "parameters": _ID, "responses": _answers({"200": _json(_STATUS, "cancelled")}, 404, 409)}},
+    }  # fmt: skip
+
+
+def _info_paths() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    entry = {"type": "object", "properties": {
+        "name": {"type": "string"}, "ready": {"type": "boolean"}, "workers": count, "ready_workers": count,
+        "pending": count, "running": count, "oldest_pending_age_s": {"type": ["number", "null"]}}}
+    listing = {"type": "object", "properties": {"endpoints": {"type": "array", "items": entry}}}
+    text = {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return {
+        "/v1/endpoints": {"get": {"summary": "Each endpoint with its workers and queue",
+                                  "responses": _answers({"200": _json(listing, "the endpoints")}, 503)}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (see docs/metrics.md)",
+                             "responses": _answers({"200": text})}},
     }  # fmt: skip
 
 
@@ -97,7 +116,7 @@ _COMPONENTS = {
 
 
 def openapi_document(endpoints: dict[str, Endpoint]) -> dict[str, Any]:
-    paths = _request_paths()
+    paths = {**_request_paths(), **_info_paths()}
     schemas = dict(_COMPONENTS)
     for endpoint in endpoints.values():
         built = _endpoint_paths(endpoint)

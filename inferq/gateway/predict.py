@@ -61,10 +61,15 @@ def _idempotency_key(request: Request) -> str | None:
 
 async def predict(request: Request) -> Response:
     endpoint = _endpoint(request)
+    admission = request.app.state.admission
+    admission.check_rate(request.user.id)
     raw, inputs = await read_json_object(request, request.app.state.settings.max_body_bytes)
     validate_inputs(endpoint.inputs, inputs)
+    await admission.check_queues(request.app.state.backend, endpoint.name, request.user.id)
     submission = Submission(request.user.id, endpoint.name, raw, _idempotency_key(request))
-    record, _ = await request.app.state.backend.enqueue(submission)
+    record, created = await request.app.state.backend.enqueue(submission)
+    if created:
+        request.app.state.metrics.submitted.labels(endpoint.name).inc()
     if wants_async(request):
         return accepted(request, record)
     return await _answer_when_done(request, record)
@@ -107,8 +112,17 @@ def failure(record: RequestRecord) -> APIError:
 
 async def healthcheck(request: Request) -> Response:
     endpoint = _endpoint(request)
-    if await request.app.state.backend.endpoint_ready(endpoint.name):
+    backend = request.app.state.backend
+    if await backend.endpoint_ready(endpoint.name):
         return json_response({"status": "ready", "endpoint": endpoint.name})
+    setup_error = await backend.setup_error(endpoint.name)
+    if setup_error is not None:
+        raise ServiceUnavailable(
+            f"endpoint {endpoint.name!r} has no worker with its model loaded: its last setup failed: "
+            f"{setup_error}",
+            retry_after=1,
+            setup_error=setup_error,
+        )
     raise ServiceUnavailable(
         f"endpoint {endpoint.name!r} has no worker with its model loaded yet", retry_after=1
     )

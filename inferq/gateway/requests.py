@@ -1,4 +1,4 @@
-"""Future routes under ``/v1/requests``: state (with long poll), response, cancel, list."""
+"""Future routes under ``/v1/requests``: state (with long poll), response, cancel, delete, list."""
 
 from __future__ import annotations
 
@@ -71,6 +71,13 @@ async def cancel_request(request: Request) -> Response:
             status=record.status.value,
         )
     return json_response(_status_doc(request, record))
+
+
+async def delete_request(request: Request) -> Response:
+    """Delete a finished request's inputs and outputs now; it then reads as 404, as if expired."""
+    response_id = request.path_params["response_id"]
+    await request.app.state.backend.delete(request.user.id, response_id)
+    return json_response({"response_id": response_id, "deleted": True})
 
 
 async def list_requests(request: Request) -> Response:

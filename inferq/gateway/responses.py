@@ -10,7 +10,6 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from inferq.backends.base import BackendUnavailable
 from inferq.errors import APIError, ServiceUnavailable
 from inferq.gateway.auth import StoreUnavailable
 

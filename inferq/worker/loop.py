@@ -7,12 +7,13 @@ import contextlib
 import logging
 import secrets
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
 from inferq.backends.base import BackendUnavailable, WorkerInfo
 from inferq.errors import InvalidInput
+from inferq.worker.limits import out_of_memory
 
 if TYPE_CHECKING:
     from inferq.backends.base import Backend
@@ -23,10 +24,35 @@ log = logging.getLogger(__name__)
 
 #: While the store is down a worker keeps its model and retries claims, backing off up to this.
 MAX_OUTAGE_BACKOFF_S = 5.0
+#: A setup error longer than this is cut short in the healthcheck (the log has it whole).
+MAX_SETUP_ERROR = 2000
 
 
-class ModelStuck(Exception):
+class FatalModelError(Exception):
+    """The model left this process unfit to serve: its request has failed, and the process
+    exits with ``exit_code`` so that its supervisor starts a fresh one (cog's fatal errors)."""
+
+    exit_code: ClassVar[int]
+
+
+class ModelStuck(FatalModelError):
     """``infer`` outlived its timeout. Its thread cannot be stopped, so the process must be replaced."""
+
+    exit_code = 70
+
+
+class ModelOutOfMemory(FatalModelError):
+    """``infer`` hit the memory limit. After a ``MemoryError`` any allocation of the process
+    may have failed, and a model that keeps what it grew would fail every later request."""
+
+    exit_code = 71
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message``, as a failed request or setup reports an exception."""
+    if isinstance(exc, MemoryError):
+        return f"MemoryError: {out_of_memory()}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def new_worker_id(endpoint: str) -> str:
@@ -49,14 +75,17 @@ class Worker:
         *,
         concurrency: int = 1,
         timeout_s: float | None = None,
+        worker_id: str | None = None,
     ) -> None:
         self.backend = backend
         self.endpoint = endpoint
         self.service = service
         self.concurrency = concurrency
         self.timeout_s = service.timeout_s or timeout_s
-        self.worker_id = new_worker_id(endpoint)
+        #: Given by a supervisor, which then names this id when it tells the backend we died.
+        self.worker_id = worker_id or new_worker_id(endpoint)
         self.ready = False
+        self.setup_error: str | None = None
         self._leases: set[str] = set()
 
     @property
@@ -67,7 +96,7 @@ class Worker:
         """Set the service up, then serve until ``stop`` is set."""
         beats = asyncio.create_task(self._heartbeats())
         try:
-            await asyncio.to_thread(self.service.setup)
+            await self._setup()
             self.ready = True
             await self._beat()
             log.info("worker %s ready", self.worker_id)
@@ -78,6 +107,17 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await beats
             await self.backend.remove_worker(self.worker_id)
+
+    async def _setup(self) -> None:
+        """Run ``setup``; if it raises, report why in a heartbeat (the endpoint's healthcheck
+        shows it) before the exception ends the process."""
+        try:
+            await asyncio.to_thread(self.service.setup)
+        except Exception as exc:
+            self.setup_error = describe(exc)[:MAX_SETUP_ERROR]
+            with contextlib.suppress(BackendUnavailable):
+                await self._beat()
+            raise
 
     async def _serve(self, stop: asyncio.Event) -> None:
         outage = 0
@@ -121,9 +161,13 @@ class Worker:
         except InvalidInput as exc:
             field = exc.details.get("field")
             await self.backend.fail(claim, InvalidInput.type, f"{field}: {exc.message}" if field else exc.message)
+        except MemoryError as exc:
+            exc.__traceback__ = None  # its frames hold what the model allocated: free it first
+            await self.backend.fail(claim, "inference_failed", describe(exc))
+            raise ModelOutOfMemory(f"request {claim.record.response_id} ran out of memory") from None
         except Exception as exc:
             log.warning("request %s failed: %s", claim.record.response_id, type(exc).__name__)
-            await self.backend.fail(claim, "inference_failed", f"{type(exc).__name__}: {exc}")
+            await self.backend.fail(claim, "inference_failed", describe(exc))
         else:
             if not await self.backend.complete(claim, body):
                 log.info("request %s: lease lost, result discarded", claim.record.response_id)
@@ -137,7 +181,7 @@ class Worker:
             await asyncio.sleep(self.heartbeat_interval)
 
     async def _beat(self) -> None:
-        info = WorkerInfo(self.worker_id, self.endpoint, self.ready)
+        info = WorkerInfo(self.worker_id, self.endpoint, self.ready, self.setup_error)
         lost = await self.backend.heartbeat(info, sorted(self._leases))
         for lease_id in lost:
             log.info("lease %s lost (cancelled or expired)", lease_id)

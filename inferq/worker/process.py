@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING
 
 from inferq.backends import open_backend
 from inferq.service.loader import load_service
-from inferq.worker.loop import ModelStuck, Worker
-
-#: Exit status of a worker whose model outlived its timeout.
-EXIT_MODEL_STUCK = 70
+from inferq.worker.limits import limit_memory
+from inferq.worker.loop import FatalModelError, Worker
 
 if TYPE_CHECKING:
     from inferq.settings import Settings
@@ -21,7 +19,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def run_worker(settings: Settings, endpoint: str, target: str) -> None:
+async def run_worker(settings: Settings, endpoint: str, target: str, worker_id: str | None = None) -> None:
+    if settings.max_memory_bytes is not None:
+        limit_memory(settings.max_memory_bytes)
     backend = open_backend(settings.backend, options=settings.backend_options())
     service = load_service(target)()
     stop = asyncio.Event()
@@ -29,11 +29,14 @@ async def run_worker(settings: Settings, endpoint: str, target: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await backend.start()
-    worker = Worker(backend, endpoint, service, concurrency=settings.concurrency, timeout_s=settings.timeout_s)
+    worker = Worker(
+        backend, endpoint, service,
+        concurrency=settings.concurrency, timeout_s=settings.timeout_s, worker_id=worker_id,
+    )  # fmt: skip
     try:
         await worker.run(stop)
-    except ModelStuck as exc:
+    except FatalModelError as exc:
         log.error("%s; exiting so that a fresh worker replaces this one", exc)
         await backend.close()
-        os._exit(EXIT_MODEL_STUCK)  # interpreter shutdown would wait for the stuck thread
+        os._exit(exc.exit_code)  # interpreter shutdown would wait for a stuck thread
     await backend.close()

@@ -59,7 +59,7 @@ def test_a_request_that_keeps_killing_its_worker_fails_after_max_attempts(
         doomed = http.post("/kills/predict", json={"marker": str(tmp_path / "m"), "always": True}, headers=ASYNC)
         state = http.get(doomed.json()["poll_url"], params={"wait": 60}).json()
         assert state["status"] == "failed"
-        assert "worker was lost 2 times" in state["error"]["message"]
+        assert state["error"]["message"] == "the worker was killed by SIGKILL; giving up after 2 attempts"
         server.wait_ready("kills")
         survivor = http.post("/kills/predict", json={"marker": str(tmp_path / "s")}, headers=ASYNC).json()
         state = http.get(survivor["poll_url"], params={"wait": 60}).json()

@@ -1,4 +1,4 @@
-"""A model that raises on every request."""
+"""A model that raises on every request, unless the input says ``ok``."""
 
 from typing import Any
 
@@ -6,5 +6,7 @@ from inferq.service import Service
 
 
 class Raises(Service):
-    def infer(self, **inputs: Any) -> dict[str, Any]:
+    def infer(self, ok: bool = False, **inputs: Any) -> dict[str, Any]:
+        if ok:
+            return {"raised": False}
         raise RuntimeError(f"model exploded on {sorted(inputs)}")

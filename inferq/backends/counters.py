@@ -1,0 +1,70 @@
+"""Per-endpoint totals kept by the store: requests ended, by status, and latency histograms.
+
+Workers have no HTTP port and any number of gateways may watch a request end, so neither
+can count ends without missing or repeating some. The store can: the SQLite trigger and
+the Redis ``finish`` helper bump these counters in the same transaction or script that
+moves a request to a terminal status, whichever process caused it (a worker's complete or
+fail, a cancel, a lost-lease failure), so every end counts exactly once. They are
+aggregates, not request data, so retention leaves them alone.
+
+Both backends store the same flat ``name → number`` pairs per endpoint, named here:
+``finished:<status>``, ``<histogram>:le:<bound>`` (observations in that bucket alone,
+not cumulative) and ``<histogram>:sum``. The SQL and Lua that bump them are generated
+from :data:`LATENCY_BUCKETS`, so the three cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from inferq.domain.status import Status
+
+#: Upper bounds, in seconds, of every latency histogram: from an echo's milliseconds to
+#: long transcriptions that queue and run for many minutes.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+)  # fmt: skip
+#: Bucket labels as Prometheus writes them (``le="0.005"``, ``"1.0"``, ``"+Inf"``).
+LE: tuple[str, ...] = (*(repr(bound) for bound in LATENCY_BUCKETS), "+Inf")
+#: Observed for every request that ends after it started running: ``started_at - created_at``,
+#: ``completed_at - started_at`` and ``completed_at - created_at``.
+HISTOGRAMS = ("queue_wait", "run", "end_to_end")
+#: Statuses a request ends in, each counted under ``finished:<status>``.
+FINISHED = tuple(status.value for status in Status if status.is_terminal)
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Cumulative ``(le, count)`` pairs ending with ``+Inf``, and the sum of what was observed."""
+
+    buckets: tuple[tuple[str, int], ...]
+    sum: float
+
+    @property
+    def count(self) -> int:
+        return self.buckets[-1][1]
+
+    @classmethod
+    def from_counters(cls, name: str, counters: Mapping[str, float]) -> Histogram:
+        running, buckets = 0, []
+        for le in LE:
+            running += int(counters.get(f"{name}:le:{le}", 0))
+            buckets.append((le, running))
+        return cls(tuple(buckets), counters.get(f"{name}:sum", 0.0))
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointTotals:
+    """What one endpoint's counters add up to since the store was created."""
+
+    finished: dict[str, int]
+    histograms: dict[str, Histogram]
+
+    @classmethod
+    def from_counters(cls, counters: Mapping[str, float]) -> EndpointTotals:
+        """Read the stored pairs; a counter never bumped reads as 0."""
+        return cls(
+            finished={status: int(counters.get(f"finished:{status}", 0)) for status in FINISHED},
+            histograms={name: Histogram.from_counters(name, counters) for name in HISTOGRAMS},
+        )

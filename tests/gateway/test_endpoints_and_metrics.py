@@ -1,0 +1,125 @@
+"""``GET /v1/endpoints`` and ``GET /metrics``: workers, the queue and the totals, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from inferq.backends.sqlite import SQLiteBackend
+from inferq.gateway.app import create_app
+from inferq.service.loader import BUILTIN_ENDPOINTS
+from inferq.settings import Settings
+from tests.conftest import SERVICES, Server, wait_until
+
+ASYNC = {"X-OctoAI-Async": "1"}
+
+
+def _endpoint(http: httpx.Client, name: str) -> dict[str, Any]:
+    listing = http.get("/v1/endpoints")
+    assert listing.status_code == 200
+    return next(entry for entry in listing.json()["endpoints"] if entry["name"] == name)
+
+
+def _scrape(http: httpx.Client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of ``/metrics``, by name and labels."""
+    answer = http.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+def test_endpoints_show_the_ready_worker_and_the_requests_waiting_for_it(echo_server: Server) -> None:
+    with echo_server.http() as http:
+        busy = http.post("/echo/predict", json={"delay_s": 4}, headers=ASYNC).json()
+        wait_until(
+            lambda: http.get(busy["poll_url"]).json()["status"] == "running", 10, "the worker to start"
+        )
+        for i in range(2):
+            http.post("/echo/predict", json={"i": i}, headers=ASYNC)
+        first = _endpoint(http, "echo")
+        later = _endpoint(http, "echo")
+    assert {key: value for key, value in first.items() if key != "oldest_pending_age_s"} == {
+        "name": "echo", "ready": True, "workers": 1, "ready_workers": 1, "pending": 2, "running": 1,
+    }  # fmt: skip
+    assert 0 < first["oldest_pending_age_s"] < later["oldest_pending_age_s"] < 10
+
+
+def test_a_worker_loading_its_model_is_counted_but_not_ready(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    server = serve(
+        endpoints=f"slow={SERVICES / 'slow_setup.py'}:SlowSetup", wait_for=(), env={"SETUP_GATE": str(gate)}
+    )
+    with server.http() as http:
+        loading = wait_until(lambda: (e := _endpoint(http, "slow"))["workers"] == 1 and e, 30, "a heartbeat")
+        samples = _scrape(http)
+        gate.touch()
+        ready = wait_until(lambda: (e := _endpoint(http, "slow"))["ready"] and e, 30, "the model to load")
+    assert (loading["ready"], loading["ready_workers"], loading["pending"]) == (False, 0, 0)
+    assert loading["oldest_pending_age_s"] is None
+    assert _value(samples, "inferq_workers", endpoint="slow") == 1
+    assert _value(samples, "inferq_workers_ready", endpoint="slow") == 0
+    assert (ready["workers"], ready["ready_workers"]) == (1, 1)
+
+
+def test_metrics_count_each_submit_and_each_end_once(echo_server: Server) -> None:
+    with echo_server.http() as http:
+        for i in range(3):
+            assert http.post("/echo/predict", json={"i": i}).status_code == 200
+        key = {"Idempotency-Key": "once", **ASYNC}
+        replayed = [http.post("/echo/predict", json={"k": 1}, headers=key).json() for _ in range(2)]
+        held = http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC).json()
+        queued = http.post("/echo/predict", json={"q": 1}, headers=ASYNC).json()
+        assert http.post(f"{queued['poll_url']}/cancel").status_code == 200
+        for future in (replayed[0], held):
+            assert http.get(future["poll_url"], params={"wait": 30}).json()["status"] == "completed"
+        samples = _scrape(http)
+
+    def value(name: str, **labels: str) -> float:
+        return _value(samples, name, endpoint="echo", **labels)
+
+    assert value("inferq_requests_submitted_total") == 6  # the replay is the same request
+    finished = {
+        s: value("inferq_requests_finished_total", status=s) for s in ("completed", "failed", "cancelled")
+    }
+    assert finished == {"completed": 5, "failed": 0, "cancelled": 1}
+    for histogram in ("inferq_queue_wait_seconds", "inferq_run_seconds", "inferq_end_to_end_seconds"):
+        assert value(f"{histogram}_count") == 5  # the cancelled one never started
+        assert value(f"{histogram}_bucket", le="+Inf") == 5
+    assert value("inferq_run_seconds_sum") >= 1.0
+    assert value("inferq_run_seconds_bucket", le="0.5") <= 4  # the held one ran for a second
+    assert value("inferq_queue_depth") == value("inferq_requests_running") == 0
+    assert value("inferq_workers_ready") == 1
+    assert _value(samples, "inferq_backend_up") == 1
+    assert _value(samples, "inferq_retention_swept_total") == 0
+
+
+def test_endpoints_and_metrics_need_a_token_and_are_documented(echo_server: Server) -> None:
+    with httpx.Client(base_url=echo_server.url) as anonymous:
+        for path in ("/metrics", "/v1/endpoints"):
+            assert anonymous.get(path).status_code == 401
+            assert anonymous.get(path, headers={"Authorization": "Bearer iq_nope"}).status_code == 401
+    with echo_server.http() as http:
+        paths = http.get("/openapi.json").json()["paths"]
+    assert {"/metrics", "/v1/endpoints"} <= set(paths)
+
+
+def test_two_apps_in_one_process_have_their_own_metrics(tmp_path: Path) -> None:
+    settings = Settings(endpoints={"echo": BUILTIN_ENDPOINTS["echo"]})
+    apps = [create_app(settings, SQLiteBackend(f"sqlite:///{tmp_path / 'inferq.db'}")) for _ in range(2)]
+    apps[0].state.metrics.submitted.labels("echo").inc()
+    other = apps[1].state.metrics.registry
+    assert other.get_sample_value("inferq_requests_submitted_total", {"endpoint": "echo"}) == 0
