@@ -12,33 +12,12 @@ import click
 
 from inferq.cli_requests import infer, requests
 from inferq.cli_transcribe import transcribe
+from inferq.cli_types import DURATION, SIZE
 from inferq.domain.clock import isoformat
-from inferq.domain.durations import parse_duration
-from inferq.domain.sizes import parse_size
 from inferq.service.loader import EndpointSpecError, parse_endpoints
 from inferq.settings import DEFAULT_MAX_BODY_BYTES, Settings, default_backend_url
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in click's stubs
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class Size(click.ParamType):  # type: ignore[type-arg]  # generic only in click's stubs
-    name = "size"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        try:
-            return parse_size(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -59,17 +38,17 @@ def backend_option(fn: F) -> F:
 def queue_options(fn: F) -> F:
     """Options that gateways and workers must agree on."""
     options = [
-        click.option("--retention", "retention_s", type=Duration(), default="24h", envvar="INFERQ_RETENTION",
+        click.option("--retention", "retention_s", type=DURATION, default="24h", envvar="INFERQ_RETENTION",
                      show_default=True, help="Keep inputs and outputs this long after a request ends."),
-        click.option("--lease", "lease_s", type=Duration(), default="30s", envvar="INFERQ_LEASE",
+        click.option("--lease", "lease_s", type=DURATION, default="30s", envvar="INFERQ_LEASE",
                      show_default=True, help="A worker silent this long loses its requests to another."),
         click.option("--max-attempts", type=click.IntRange(1), default=3, envvar="INFERQ_MAX_ATTEMPTS",
                      show_default=True, help="Lost workers a request survives before it fails."),
         click.option("--concurrency", type=click.IntRange(1), default=1, envvar="INFERQ_CONCURRENCY",
                      show_default=True, help="Requests each worker runs at once."),
-        click.option("--timeout", "timeout_s", type=Duration(), default=None, envvar="INFERQ_TIMEOUT",
+        click.option("--timeout", "timeout_s", type=DURATION, default=None, envvar="INFERQ_TIMEOUT",
                      help="Fail a request running longer (for Services that set no timeout_s) and replace its worker."),
-        click.option("--max-memory", "max_memory_bytes", type=Size(), default=None, envvar="INFERQ_MAX_MEMORY",
+        click.option("--max-memory", "max_memory_bytes", type=SIZE, default=None, envvar="INFERQ_MAX_MEMORY",
                      help="Memory of each worker process (512M, 2G): beyond it a request fails with MemoryError."),
     ]  # fmt: skip
     return functools.reduce(lambda f, option: option(f), reversed(options), fn)
@@ -99,7 +78,7 @@ def main(log_level: str) -> None:
               help="Worker processes per endpoint.")  # fmt: skip
 @click.option("--no-workers", is_flag=True, envvar="INFERQ_NO_WORKERS", help="Run the gateway alone.")
 @click.option("--public-url", envvar="INFERQ_PUBLIC_URL", help="Base of poll URLs when behind a proxy.")
-@click.option("--sync-timeout", "sync_timeout_s", type=Duration(), default="300s", envvar="INFERQ_SYNC_TIMEOUT",
+@click.option("--sync-timeout", "sync_timeout_s", type=DURATION, default="300s", envvar="INFERQ_SYNC_TIMEOUT",
               show_default=True, help="How long a synchronous predict waits before answering 504.")  # fmt: skip
 @click.option("--max-body", "max_body_bytes", type=click.IntRange(1), default=DEFAULT_MAX_BODY_BYTES,
               envvar="INFERQ_MAX_BODY", show_default=True, help="Largest request body in bytes (413 above).")  # fmt: skip

@@ -24,7 +24,6 @@ from urllib.parse import quote
 import click
 import httpx
 
-from inferq.domain.durations import parse_duration
 from inferq.errors import (
     Conflict,
     InferenceFailed,
@@ -153,16 +152,6 @@ def exit_code(exc: InferqError) -> int:
     if isinstance(exc, REQUEST_ERRORS):
         return EXIT_FAILED
     return EXIT_UNREACHABLE
-
-
-def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """Option callback: ``90s``, ``15m``, ``2h`` or plain seconds, as every inferq duration."""
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 def _quiet_http_logs() -> None:

@@ -10,7 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from inferq.cli_client import EXIT_CODES_HELP, CLIClient, client_options, duration
+from inferq.cli_client import EXIT_CODES_HELP, CLIClient, client_options
+from inferq.cli_types import DURATION
 from inferq.domain.status import Status
 
 STATUSES = [status.value for status in Status]
@@ -161,7 +162,7 @@ def requests_cancel(client: CLIClient, response_id: str) -> None:
 
 @requests.command("wait", epilog=EXIT_CODES_HELP)
 @click.argument("response_id")
-@click.option("--timeout", callback=duration, metavar="DURATION",
+@click.option("--timeout", type=DURATION,
               help="Give up after this long (90s, 15m, 2h; exit 4); the request goes on.")  # fmt: skip
 @client_options
 def requests_wait(client: CLIClient, response_id: str, timeout: float | None) -> None:
