@@ -19,7 +19,7 @@ from inferq.errors import (
     UnsupportedMediaType,
     WaitTimeout,
 )
-from inferq.sdk import AsyncClient, Client, InferenceFuture, as_completed
+from inferq.sdk import AsyncClient, Client, InferenceFuture, RequestEvent, as_completed
 
 __all__ = [
     "APIError",
@@ -36,6 +36,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RequestCancelled",
+    "RequestEvent",
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",

@@ -164,20 +164,20 @@ class Backend(ABC):
     async def wait(self, tenant: str, response_id: str, timeout: float) -> RequestRecord:
         """The request's state once it is terminal, or when ``timeout`` runs out.
 
-        Wakes on the backend's notification of the request's end, never by polling.
+        Wakes on the backend's notifications of the request's changes, never by polling.
         """
         deadline = asyncio.get_running_loop().time() + timeout
-        with self.bus.watch_done(response_id) as done:
+        with self.bus.watch_changes(response_id) as changed:
             while True:
                 record = await self.get(tenant, response_id)
                 remaining = deadline - asyncio.get_running_loop().time()
                 if record.status.is_terminal or remaining <= 0:
                     return record
                 try:
-                    await asyncio.wait_for(done.wait(), remaining)
+                    await asyncio.wait_for(changed.wait(), remaining)
                 except TimeoutError:
                     pass
-                done.clear()
+                changed.clear()
 
     @abstractmethod
     async def list_requests(
@@ -227,7 +227,7 @@ class Backend(ABC):
         if record is None:
             raise await self._missing(tenant, response_id)
         if record.status is Status.CANCELLED:
-            self.bus.publish_done(response_id)
+            self.bus.publish_changed(response_id)
         return record
 
     @abstractmethod
@@ -241,7 +241,9 @@ class Backend(ABC):
         """Lease the oldest pending request of ``endpoint``, counting an attempt, or None."""
         claim, failed = await self._claim(endpoint, worker_id, clock.now())
         for response_id in failed:
-            self.bus.publish_done(response_id)
+            self.bus.publish_changed(response_id)
+        if claim is not None:
+            self.bus.publish_changed(claim.record.response_id)
         return claim
 
     @abstractmethod
@@ -256,18 +258,31 @@ class Backend(ABC):
         (expired and re-claimed, or the request was cancelled). A ``setup_error`` is kept
         for the endpoint until one of its workers reports ready."""
 
+    async def report_progress(self, claim: Claim, progress: float) -> bool:
+        """Record how far a running request has got (0 to 1) for its status and event
+        stream; False (nothing stored) if the lease was lost. A claim starts at none."""
+        stored = await self._set_progress(claim, min(1.0, max(0.0, progress)))
+        if stored:
+            self.bus.publish_changed(claim.record.response_id)
+        return stored
+
+    @abstractmethod
+    async def _set_progress(self, claim: Claim, progress: float) -> bool:
+        """Store ``progress`` on the request if it is running under ``claim.lease_id``;
+        ``_claim`` clears it, so a request run again starts from none."""
+
     async def complete(self, claim: Claim, output: bytes) -> bool:
         """Store the output and end the request; False (nothing stored) if the lease was lost."""
         done = await self._finish(claim, Status.COMPLETED, output, None, None, clock.now())
         if done:
-            self.bus.publish_done(claim.record.response_id)
+            self.bus.publish_changed(claim.record.response_id)
         return done
 
     async def fail(self, claim: Claim, error_type: str, message: str) -> bool:
         """End the request as failed with the reason; False if the lease was lost."""
         done = await self._finish(claim, Status.FAILED, None, error_type, message, clock.now())
         if done:
-            self.bus.publish_done(claim.record.response_id)
+            self.bus.publish_changed(claim.record.response_id)
         return done
 
     @abstractmethod
@@ -304,7 +319,7 @@ class Backend(ABC):
         """
         failed, requeued = await self._release_worker(worker_id, reason, clock.now())
         for response_id in failed:
-            self.bus.publish_done(response_id)
+            self.bus.publish_changed(response_id)
         for endpoint in set(requeued):
             self.bus.publish_work(endpoint)
         return len(failed) + len(requeued)
@@ -353,7 +368,7 @@ class Backend(ABC):
         """Requeue (or fail, past max attempts) requests whose lease expired; returns how many."""
         ended, requeued = await self._reap_leases(clock.now())
         for response_id in ended:
-            self.bus.publish_done(response_id)
+            self.bus.publish_changed(response_id)
         for endpoint in set(requeued):
             self.bus.publish_work(endpoint)
         return len(ended) + len(requeued)

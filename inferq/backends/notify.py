@@ -1,10 +1,10 @@
 """Wake-ups: one subscription per process, fanned out to the waiters inside it.
 
-Two topics exist: *work* for an endpoint (a worker may claim) and *done* for a request
-(a long poll may answer). A waiter registers an ``asyncio.Event`` for its topic; the
-process's single listener sets them. ``Bus`` holds the fan-out; subclasses only move
-topics between processes (``LocalBus`` over Unix datagrams for one machine, Redis
-pub/sub for many).
+Two topics exist: *work* for an endpoint (a worker may claim) and *changed* for a
+request (it started, made progress or ended: a long poll or an event stream may
+answer). A waiter registers an ``asyncio.Event`` for its topic; the process's single
+listener sets them. ``Bus`` holds the fan-out; subclasses only move topics between
+processes (``LocalBus`` over Unix datagrams for one machine, Redis pub/sub for many).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 WORK = "w:"
-DONE = "d:"
+CHANGED = "r:"
 
 
 class Bus(ABC):
@@ -49,8 +49,8 @@ class Bus(ABC):
     def publish_work(self, endpoint: str) -> None:
         self._send(WORK + endpoint)
 
-    def publish_done(self, response_id: str) -> None:
-        self._send(DONE + response_id)
+    def publish_changed(self, response_id: str) -> None:
+        self._send(CHANGED + response_id)
 
     @contextlib.contextmanager
     def watch_work(self, endpoint: str) -> Iterator[asyncio.Event]:
@@ -58,8 +58,8 @@ class Bus(ABC):
             yield event
 
     @contextlib.contextmanager
-    def watch_done(self, response_id: str) -> Iterator[asyncio.Event]:
-        with self._watch(DONE + response_id) as event:
+    def watch_changes(self, response_id: str) -> Iterator[asyncio.Event]:
+        with self._watch(CHANGED + response_id) as event:
             yield event
 
     @contextlib.contextmanager

@@ -149,6 +149,7 @@ def _record(fields: dict[str, bytes], queue_position: int | None = None) -> Requ
         error_type=_text(fields.get("error_type")),
         error=_text(fields.get("error")),
         queue_position=queue_position,
+        progress=_float(fields.get("progress")),
     )
 
 
@@ -325,6 +326,10 @@ class RedisBackend(Backend):
         args = (claim.record.response_id, claim.lease_id, status.value, now, self._ends_at(now),
                 self._retention_ms, error_type or "", error or "", output or b"")  # fmt: skip
         return bool(await self._run("finish", *args))
+
+    @_translated
+    async def _set_progress(self, claim: Claim, progress: float) -> bool:
+        return bool(await self._run("progress", claim.record.response_id, claim.lease_id, repr(progress)))
 
     @_translated
     async def remove_worker(self, worker_id: str) -> None:

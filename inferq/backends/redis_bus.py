@@ -1,7 +1,7 @@
 """Wake-ups between machines over Redis pub/sub: one channel, one subscription per process.
 
 Every process subscribes once to ``{prefix}:notify``; a message is a topic (``w:<endpoint>``
-or ``d:<response_id>``) that :meth:`Bus._deliver` fans out to the waiters of this process.
+or ``r:<response_id>``) that :meth:`Bus._deliver` fans out to the waiters of this process.
 One subscription per process (saq's ``PubSubMultiplexer``) because each one holds a
 connection; one channel because topics are cheap to filter locally and a process would
 otherwise (un)subscribe on every long poll.

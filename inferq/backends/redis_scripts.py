@@ -191,6 +191,7 @@ local function take(id)
   local req = k_request(id)
   redis.call('HSET', req, 'status', 'running', 'lease_id', id .. '.' .. ARGV[4], 'lease_ms', ARGV[6],
     'worker_id', worker, 'started_at', now)
+  redis.call('HDEL', req, 'progress')
   redis.call('HINCRBY', req, 'attempts', 1)
   return {redis.call('HGETALL', req), redis.call('GET', k_inputs(id))}
 end
@@ -250,6 +251,15 @@ if ARGV[4] == 'completed' then redis.call('SET', k_outputs(id), ARGV[10]) end
 local error_type = false
 if ARGV[8] ~= '' then error_type = ARGV[8] end
 finish(id, ARGV[4], ARGV[5], ARGV[6], ARGV[7], error_type, ARGV[9])
+return 1
+""")
+
+# ARGV: prefix, id, lease_id, progress → 1 | 0
+PROGRESS = _script("""
+local req = k_request(ARGV[2])
+local h = redis.call('HMGET', req, 'status', 'lease_id')
+if h[1] ~= 'running' or h[2] ~= ARGV[3] then return 0 end
+redis.call('HSET', req, 'progress', ARGV[4])
 return 1
 """)
 
@@ -408,6 +418,7 @@ SCRIPTS = {
     "claim": CLAIM,
     "heartbeat": HEARTBEAT,
     "finish": FINISH,
+    "progress": PROGRESS,
     "reap": REAP,
     "expire": EXPIRE,
     "delete": DELETE,

@@ -66,6 +66,7 @@ def _record(row: sqlite3.Row, queue_position: int | None = None) -> RequestRecor
         error_type=row["error_type"],
         error=row["error"],
         queue_position=queue_position,
+        progress=row["progress"],
     )
 
 
@@ -88,6 +89,7 @@ class SQLiteBackend(Backend):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._wconn = await self._write(lambda _: _connect(self.path))
         await self._write(lambda conn: conn.executescript(sql.SCHEMA + sql.COUNTERS_SCHEMA))
+        await self._write(_add_missing_columns)
         self._rconn = _connect(self.path)
         await self.bus.start()
 
@@ -236,6 +238,9 @@ class SQLiteBackend(Backend):
         args = (status.value, now, now + self.options.retention_s, error_type, error, claim.lease_id)
         return await self._write(lambda c: _finish(c, args, output))
 
+    async def _set_progress(self, claim: Claim, progress: float) -> bool:
+        return bool(await self._write(lambda c: _tx(c, sql.SET_PROGRESS, (progress, claim.lease_id))))
+
     async def remove_worker(self, worker_id: str) -> None:
         await self._write(lambda c: _tx(c, "DELETE FROM workers WHERE worker_id=?", (worker_id,)))
 
@@ -299,6 +304,20 @@ def _token(row: sqlite3.Row) -> TokenInfo:
 def _tx(conn: sqlite3.Connection, query: str, args: tuple[Any, ...]) -> int:
     """One statement in its own transaction; returns the rows changed."""
     return conn.execute(query, args).rowcount
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an earlier version up to date; one process at a time."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, declaration in sql.ADDED_COLUMNS:
+            present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _ensure_secret(conn: sqlite3.Connection) -> bytes:

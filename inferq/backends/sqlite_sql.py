@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 """
 
+#: Columns added since their table was first created. ``start`` adds those a database
+#: lacks, so a file written by an earlier version opens with everything it holds.
+ADDED_COLUMNS = (("requests", "progress", "REAL"),)
+
 INSERT_REQUEST = """
 INSERT INTO requests(response_id, tenant, endpoint, status, created_at, expires_at, idempotency_key, body_hash)
 VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) RETURNING *
@@ -79,10 +83,11 @@ WHERE response_id = ? AND tenant = ? AND status IN ('pending', 'running')
 """
 CLAIM = """
 UPDATE requests SET status = 'running', attempts = attempts + 1, started_at = ?1, lease_id = ?2,
-    lease_expires_at = ?3, worker_id = ?4
+    lease_expires_at = ?3, worker_id = ?4, progress = NULL
 WHERE seq = (SELECT seq FROM requests WHERE status = 'pending' AND endpoint = ?5 ORDER BY seq LIMIT 1)
 RETURNING *, (SELECT data FROM inputs WHERE inputs.seq = requests.seq) AS data
 """
+SET_PROGRESS = "UPDATE requests SET progress = ? WHERE lease_id = ? AND status = 'running'"
 RENEW_LEASE = "UPDATE requests SET lease_expires_at = ? WHERE lease_id = ? AND status = 'running' RETURNING lease_id"
 FINISH = """
 UPDATE requests SET status = ?, completed_at = ?, expires_at = ?, error_type = ?, error = ?,

@@ -25,6 +25,8 @@ class RequestRecord:
     error_type: str | None = None
     error: str | None = None
     queue_position: int | None = None
+    #: How far a running request has got, 0 to 1, when its model reports it.
+    progress: float | None = None
 
     def to_status(self, response_url: str | None) -> dict[str, Any]:
         """The status document of ``GET /v1/requests/{id}``."""
@@ -44,6 +46,8 @@ class RequestRecord:
             doc["error"] = {"type": self.error_type, "message": self.error}
         if self.status is Status.PENDING:
             doc["queue_position"] = self.queue_position
+        if self.status is Status.RUNNING:
+            doc["progress"] = self.progress
         return doc
 
 

@@ -18,8 +18,9 @@ from starlette.routing import Route
 from inferq.backends.base import BackendUnavailable
 from inferq.domain import clock
 from inferq.errors import APIError
-from inferq.gateway import endpoints_info, metrics, openapi, predict, requests, responses
+from inferq.gateway import endpoints_info, events, metrics, openapi, predict, requests, responses
 from inferq.gateway.auth import TokenAuth
+from inferq.gateway.estimates import Estimates
 from inferq.gateway.limits import Admission
 from inferq.service.loader import load_service
 from inferq.service.schema import input_model
@@ -62,6 +63,7 @@ def routes() -> list[Route]:
         Route("/v1/requests/{response_id}", requests.get_request, methods=["GET"]),
         Route("/v1/requests/{response_id}", requests.delete_request, methods=["DELETE"]),
         Route("/v1/requests/{response_id}/response", requests.get_response, methods=["GET"]),
+        Route("/v1/requests/{response_id}/events", events.request_events, methods=["GET"]),
         Route("/v1/requests/{response_id}/cancel", requests.cancel_request, methods=["POST"]),
         Route("/{endpoint}/predict", predict.predict, methods=["POST"]),
         Route("/{endpoint}/infer", predict.predict, methods=["POST"]),
@@ -121,5 +123,6 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
     app.state.endpoints = endpoints
     app.state.openapi = openapi.openapi_document(endpoints)
     app.state.admission = Admission(settings)
+    app.state.estimates = Estimates(backend)
     app.state.metrics = metrics.GatewayMetrics(endpoints)
     return app

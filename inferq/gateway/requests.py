@@ -47,7 +47,9 @@ async def get_request(request: Request) -> Response:
         record = await backend.wait(request.user.id, response_id, wait)
     else:
         record = await backend.get(request.user.id, response_id)
-    return json_response(_status_doc(request, record))
+    doc = _status_doc(request, record)
+    doc.update(await request.app.state.estimates.for_record(record))
+    return json_response(doc)
 
 
 async def get_response(request: Request) -> Response:

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from inferq.errors import InvalidInput
 from inferq.service.base import Service
+from inferq.service.progress import report_progress
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel  # type: ignore[import-untyped]
@@ -129,7 +130,11 @@ class Whisper(Service):
             beam_size=beam_size,
             temperature=temperature,
         )
-        rows = [_segment(segment, word_timestamps) for segment in segments]
+        rows = []
+        for segment in segments:  # decoded lazily, one segment at a time
+            rows.append(_segment(segment, word_timestamps))
+            if info.duration > 0:
+                report_progress(segment.end / info.duration)
         text = "".join(row["text"] for row in rows).strip()
         return {
             "response": {

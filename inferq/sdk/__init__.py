@@ -2,6 +2,7 @@
 
 from inferq.sdk.async_client import AsyncClient
 from inferq.sdk.client import Client
+from inferq.sdk.events import RequestEvent
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import AsyncRetryTransport, RetryPolicy, RetryTransport
 from inferq.sdk.waiting import as_completed
@@ -11,6 +12,7 @@ __all__ = [
     "AsyncRetryTransport",
     "Client",
     "InferenceFuture",
+    "RequestEvent",
     "RetryPolicy",
     "RetryTransport",
     "as_completed",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import anyio
 import httpx
 
-from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step
+from httpx_sse import aconnect_sse
+
+from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode
+from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import AsyncRetryTransport
 
@@ -68,6 +71,28 @@ class AsyncClient(BaseClient):
     async def cancel(self, future: InferenceFuture) -> None:
         """Cancel a pending or running request; Conflict if it already completed or failed."""
         await self._drive(self._cancel_flow(future))
+
+    async def events(self, future: InferenceFuture) -> AsyncIterator[RequestEvent]:
+        """The request's changes as they happen (queued with its position, running,
+        progress), ending with its final state; a dropped stream is resumed."""
+        reconnects = Reconnects()
+        while True:
+            try:
+                async with aconnect_sse(self._http, "GET", events_url(future), timeout=STREAM_TIMEOUT) as source:
+                    if source.response.status_code >= 400:
+                        await source.response.aread()
+                        decode(source.response)
+                    async for sse in source.aiter_sse():
+                        event = parse(sse)
+                        if event is None:
+                            continue
+                        reconnects.received()
+                        yield event
+                        if event.is_final:
+                            return
+                raise httpx.RemoteProtocolError("the event stream ended before the request did")
+            except httpx.TransportError as exc:
+                await anyio.sleep(reconnects.dropped(exc))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
-from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step
+from httpx_sse import connect_sse
+
+from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode
+from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import RetryTransport
 
@@ -82,6 +85,25 @@ class Client(BaseClient):
     def cancel(self, future: InferenceFuture) -> None:
         """Cancel a pending or running request; Conflict if it already completed or failed."""
         self._drive(self._cancel_flow(future))
+
+    def events(self, future: InferenceFuture) -> Iterator[RequestEvent]:
+        """The request's changes as they happen (queued with its position, running,
+        progress), ending with its final state; a dropped stream is resumed."""
+        reconnects = Reconnects()
+        while True:
+            try:
+                with connect_sse(self._http, "GET", events_url(future), timeout=STREAM_TIMEOUT) as source:
+                    if source.response.status_code >= 400:
+                        source.response.read()
+                        decode(source.response)
+                    for event in filter(None, map(parse, source.iter_sse())):
+                        reconnects.received()
+                        yield event
+                        if event.is_final:
+                            return
+                raise httpx.RemoteProtocolError("the event stream ended before the request did")
+            except httpx.TransportError as exc:
+                time.sleep(reconnects.dropped(exc))
 
     def close(self) -> None:
         """Close the connection pool."""

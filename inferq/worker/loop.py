@@ -13,7 +13,9 @@ import orjson
 
 from inferq.backends.base import BackendUnavailable, WorkerInfo
 from inferq.errors import InvalidInput
+from inferq.service.progress import reporting_to
 from inferq.worker.limits import out_of_memory
+from inferq.worker.progress import ProgressForwarder
 
 if TYPE_CHECKING:
     from inferq.backends.base import Backend
@@ -150,10 +152,18 @@ class Worker:
             task.cancel()
 
     async def _run(self, claim: Claim) -> None:
+        progress = ProgressForwarder(self.backend, claim)
+        try:
+            await self._infer_and_store(claim, progress)
+        finally:
+            await progress.close()
+
+    async def _infer_and_store(self, claim: Claim, progress: ProgressForwarder) -> None:
         try:
             inputs: dict[str, Any] = orjson.loads(claim.inputs)
-            running = asyncio.to_thread(self.service.infer, **inputs)
-            output = await asyncio.wait_for(running, self.timeout_s)
+            with reporting_to(progress):
+                running = asyncio.to_thread(self.service.infer, **inputs)
+                output = await asyncio.wait_for(running, self.timeout_s)
             body = orjson.dumps(output)
         except TimeoutError:
             await self.backend.fail(claim, "timeout", f"timed out after {self.timeout_s:g} s")

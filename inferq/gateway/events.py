@@ -1,0 +1,92 @@
+"""``GET /v1/requests/{id}/events``: a request's changes as server-sent events, until it ends.
+
+Each event's ``data`` is the request's status document (with its estimates) at that
+moment, and its ``event`` names what changed: ``queued`` (again on each move in the
+queue), ``running``, ``progress``, then ``completed``, ``failed`` or ``cancelled``, after
+which the stream closes. The stream wakes on the store's notifications; the queue
+position is re-read each second because other requests' claims move it and nothing
+names this request when they do. A reconnecting client gets the current state first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from inferq.backends.base import BackendUnavailable
+from inferq.domain.status import Status
+from inferq.gateway.urls import response_url
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from inferq.domain.records import RequestRecord
+
+log = logging.getLogger(__name__)
+
+#: How often a pending request's queue position is read again.
+POSITION_REFRESH_S = 1.0
+#: A running request is re-read this often even without a notification (a worker that
+#: died puts it back in the queue without announcing it).
+RUNNING_REFRESH_S = 5.0
+#: Comment lines keep proxies from closing a stream that is waiting for a long queue.
+PING_S = 15.0
+
+
+def _kind(record: RequestRecord, last: RequestRecord | None) -> str | None:
+    """The event ``record`` makes after ``last`` was sent, or None when nothing shown changed."""
+    if record.status is Status.PENDING:
+        moved = last is None or last.status is not Status.PENDING or last.queue_position != record.queue_position
+        return "queued" if moved else None
+    if record.status is Status.RUNNING:
+        if last is None or last.status is not Status.RUNNING or last.attempts != record.attempts:
+            return "running"
+        return "progress" if record.progress != last.progress else None
+    return record.status.value
+
+
+async def _document(request: Request, record: RequestRecord) -> dict[str, Any]:
+    doc = record.to_status(response_url(request, record.response_id))
+    doc.update(await request.app.state.estimates.for_record(record))
+    return doc
+
+
+async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSentEvent]:
+    backend, tenant = request.app.state.backend, request.user.id
+    last: RequestRecord | None = None
+    sent = 0
+    with backend.bus.watch_changes(response_id) as changed:
+        while True:
+            changed.clear()
+            try:
+                record = await backend.get(tenant, response_id)
+            except BackendUnavailable as exc:
+                log.info("event stream of %s waiting for the store: %s", response_id, exc)
+            else:
+                kind = _kind(record, last)
+                if kind is not None:
+                    sent += 1
+                    data = orjson.dumps(await _document(request, record)).decode()
+                    yield ServerSentEvent(data=data, event=kind, id=str(sent))
+                    last = record
+                if record.status.is_terminal:
+                    return
+            refresh = RUNNING_REFRESH_S if last is not None and last.status is Status.RUNNING else POSITION_REFRESH_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), refresh)
+
+
+async def request_events(request: Request) -> Response:
+    """Another tenant's or a gone request is answered as a JSON error before any stream starts."""
+    response_id = request.path_params["response_id"]
+    await request.app.state.backend.get(request.user.id, response_id)
+    return EventSourceResponse(
+        _changes(request, response_id), ping=PING_S, headers={"Cache-Control": "no-store"}
+    )
