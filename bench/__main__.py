@@ -11,13 +11,20 @@ inferq gets, from a fresh server:
 
 The machine is shared and noisy: every figure is printed with its ratio to its reference
 from the same run, as the median and min-max over ``--runs``.
+
+Besides that overhead comparison (``python -m bench overhead``), the scale figures, each
+of which runs alone when named: ``memory`` (the gateway's RSS with ``--pending`` requests
+queued, :mod:`bench.memory`), ``sweep`` (deleting ``--rows`` expired requests and the API's
+latency meanwhile, :mod:`bench.sweep`), ``sdk`` (``AsyncClient`` with ``--sdk-requests``
+against the server's own rates, :mod:`bench.sdk_client`), ``fairness`` (a single request
+behind another token's ``--burst``, :mod:`bench.fairness`) and ``batching`` (a batching
+Service against its unbatched form, :mod:`bench.batching`). With no name, all run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import statistics
 import tempfile
 import time
@@ -26,9 +33,9 @@ from typing import Any
 
 import httpx
 
-from bench import celery_reference, scaleout
-from bench.common import BENCH, percentile, start_reference, wrk
-from tests.conftest import REDIS_URL, Server
+from bench import batching, fairness, memory, scaleout, sdk_client, sweep
+from bench.common import BENCH, percentile, print_table, start_reference, store_url, summarize, wrk
+from tests.conftest import Server
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
@@ -110,12 +117,12 @@ def inferq(backend: str, tmp: Path, seconds: int, n: int) -> dict[str, float]:
 
 
 def one_run(backends: list[str], seconds: int, n: int) -> dict[str, Any]:
+    from bench import celery_reference  # needs the bench extra (Celery), as only this part does
+
     run: dict[str, Any] = {"bare": bare(seconds, n), "celery": celery_reference.measure(seconds, 2000, n)}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
-            url = f"sqlite:///{tmp}/{backend}.db" if backend == "sqlite" else \
-                f"{REDIS_URL}?prefix=bench-{secrets.token_hex(4)}"  # fmt: skip
-            run[backend] = inferq(url, Path(tmp), seconds, n)
+            run[backend] = inferq(store_url(backend, Path(tmp)), Path(tmp), seconds, n)
     return run
 
 
@@ -123,37 +130,57 @@ def report(runs: list[dict[str, Any]], backends: list[str]) -> list[dict[str, An
     rows = []
     for backend in backends:
         for metric, references in COMPARISONS.items():
-            values = [run[backend][metric] for run in runs]
-            row: dict[str, Any] = {"backend": backend, "metric": metric, "median": statistics.median(values),
-                                   "min": min(values), "max": max(values), "ratios": {}}  # fmt: skip
-            for name, figure in references:
-                ratios = [run[backend][metric] / run[name][figure] for run in runs]
-                row["ratios"][f"{name}.{figure}"] = (statistics.median(ratios), min(ratios), max(ratios))
-            rows.append(row)
+            ratios = {f"{name}.{figure}": [run[backend][metric] / run[name][figure] for run in runs]
+                      for name, figure in references}  # fmt: skip
+            rows.append(summarize(backend, metric, [run[backend][metric] for run in runs], ratios))
     return rows
+
+
+def overhead(args: argparse.Namespace, backends: list[str]) -> dict[str, Any]:
+    runs = [one_run(backends, args.seconds, args.trips) for _ in range(args.runs)]
+    for name in ("bare", "celery"):
+        print(f"reference {name}: " + ", ".join(f"{k} {statistics.median(r[name][k] for r in runs):.2f}"
+                                                 for k in runs[0][name]))  # fmt: skip
+    return {"runs": runs, "rows": report(runs, backends)}
+
+
+#: Each part of the run by name: what it measures, from the arguments and the backends.
+PARTS = {
+    "overhead": overhead,
+    "memory": lambda args, backends: memory.run(backends, args.runs, args.pending),
+    "sweep": lambda args, backends: sweep.run(backends, args.runs, args.rows),
+    "fairness": lambda args, backends: fairness.run(backends, args.runs, args.burst),
+    "batching": lambda args, backends: batching.run(backends, args.runs, args.batching_requests),
+    "sdk": lambda args, backends: sdk_client.run(
+        backends, args.runs, args.seconds, args.sdk_requests, args.sdk_in_flight or None
+    ),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("parts", nargs="*", metavar="PART", help=f"some of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per load measurement")
     parser.add_argument("--trips", type=int, default=300, help="requests one at a time per run")
     parser.add_argument("--backends", default="sqlite,redis")
+    parser.add_argument("--pending", type=int, default=100_000, help="memory: requests queued at the end")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="sweep: expired requests to delete")
+    parser.add_argument("--sdk-requests", type=int, default=10_000, help="sdk: requests sent and collected")
+    parser.add_argument("--sdk-in-flight", type=int, default=64, help="sdk: calls open at once (0: no bound)")
+    parser.add_argument("--burst", type=int, default=10_000, help="fairness: one token's burst")
+    parser.add_argument("--batching-requests", type=int, default=2000, help="batching: requests per form")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
     backends = args.backends.split(",")
-    runs = [one_run(backends, args.seconds, args.trips) for _ in range(args.runs)]
-    rows = report(runs, backends)
-    print(f"{'backend':<8}{'metric':<28}{'inferq median (min-max)':>28}   ratio to reference median (min-max)")
-    for row in rows:
-        ratios = "; ".join(f"{ref} {m:.2f} ({lo:.2f}-{hi:.2f})" for ref, (m, lo, hi) in row["ratios"].items())
-        figure = f"{row['median']:.2f} ({row['min']:.2f}-{row['max']:.2f})"
-        print(f"{row['backend']:<8}{row['metric']:<28}{figure:>28}   {ratios}")
-    for name in ("bare", "celery"):
-        print(f"reference {name}: " + ", ".join(f"{k} {statistics.median(r[name][k] for r in runs):.2f}"
-                                                 for k in runs[0][name]))  # fmt: skip
+    results = {part: PARTS[part](args, backends) for part in args.parts or PARTS}
+    rows = [row for result in results.values() for row in result["rows"]]
+    print_table(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"runs": runs, "rows": rows}, indent=2))
+    args.out.write_text(json.dumps({"parts": results, "rows": rows}, indent=2))
     print(f"wrote {args.out}")
 
 

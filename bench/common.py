@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import free_port, wait_until
+from tests.conftest import REDIS_URL, free_port, wait_until
 
 BENCH = Path(__file__).parent
 
@@ -44,3 +46,30 @@ def start_reference() -> tuple[subprocess.Popen[bytes], str]:
     with httpx.Client(base_url=url) as http:
         wait_until(lambda: http.get("/hello").status_code == 200, what="reference server")
     return proc, url
+
+
+def store_url(kind: str, tmp: Path) -> str:
+    """A fresh store of ``kind`` (``sqlite`` or ``redis``): a file in ``tmp``, or a key prefix of
+    its own (delete it with :func:`bench.scaleout.forget`)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp}/bench-{secrets.token_hex(4)}.db"
+    return f"{REDIS_URL}?prefix=bench-{secrets.token_hex(4)}"
+
+
+def summarize(
+    backend: str, metric: str, values: list[float], ratios: dict[str, list[float]] | None = None
+) -> dict[str, Any]:
+    """One row of the table: median and min-max over the runs, and of each ratio to a reference."""
+    row: dict[str, Any] = {"backend": backend, "metric": metric, "median": statistics.median(values),
+                           "min": min(values), "max": max(values), "ratios": {}}  # fmt: skip
+    for name, series in (ratios or {}).items():
+        row["ratios"][name] = (statistics.median(series), min(series), max(series))
+    return row
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(f"{'backend':<8}{'metric':<34}{'median (min-max)':>30}   ratio to reference median (min-max)")
+    for row in rows:
+        ratios = "; ".join(f"{ref} {m:.2f} ({lo:.2f}-{hi:.2f})" for ref, (m, lo, hi) in row["ratios"].items())
+        figure = f"{row['median']:.2f} ({row['min']:.2f}-{row['max']:.2f})"
+        print(f"{row['backend']:<8}{row['metric']:<34}{figure:>30}   {ratios}")

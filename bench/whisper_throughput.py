@@ -3,8 +3,10 @@
 The reference transcribes the clips one after another in one process with the server's
 model and settings (a thread per core). inferq gets all N clips submitted asynchronously
 at once and is timed until the last one is completed; it runs with one worker (the model
-with a thread per core), and with one worker per core (one thread each). Figures are
-clips per second and their ratio to direct, median and min-max over ``--runs``.
+with a thread per core), with one worker per core (one thread each), and with ``--batch``
+N, one worker per core decoding up to N clips per call (the batch form,
+:mod:`inferq.models.whisper_batch`). Figures are clips per second and their ratio to
+direct, median and min-max over ``--runs``.
 """
 
 from __future__ import annotations
@@ -50,17 +52,17 @@ def direct(clips: list[Path]) -> float:
     return len(clips) / (time.perf_counter() - start)
 
 
-def through_inferq(clips: list[Path], workers: int, threads: int, tmp: Path) -> float:
-    env = {"INFERQ_WHISPER_CPU_THREADS": str(threads)}
-    server = Server(f"sqlite:///{tmp}/w{workers}.db", ["--endpoints", "whisper", "--workers", str(workers)],
-                    tmp / f"serve-{workers}.log", env=env)  # fmt: skip
+def through_inferq(clips: list[Path], workers: int, threads: int, tmp: Path, batch: int = 1) -> float:
+    env = {"INFERQ_WHISPER_CPU_THREADS": str(threads), "INFERQ_WHISPER_BATCH_SIZE": str(batch)}
+    server = Server(f"sqlite:///{tmp}/w{workers}-{batch}.db", ["--endpoints", "whisper", "--workers", str(workers)],
+                    tmp / f"serve-{workers}-{batch}.log", env=env)  # fmt: skip
     server.start(wait_for=("whisper",))
     bodies = [{"audio": base64.b64encode(clip.read_bytes()).decode()} for clip in clips]
     try:
         with server.http() as http:
             http.post("/whisper/predict", json=bodies[0])  # warm the worker, like the direct run
             start = time.perf_counter()
-            futures = [http.post("/whisper/predict", json=body, headers=ASYNC).json() for body in bodies]
+            futures = http.post("/whisper/batch", json={"inputs": bodies}).json()["results"]
             for future in futures:
                 state = http.get(future["poll_url"], params={"wait": 60}).json()
                 assert state["status"] == "completed", state
@@ -70,9 +72,12 @@ def through_inferq(clips: list[Path], workers: int, threads: int, tmp: Path) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8, help="clips per call in the batched configuration")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "whisper.json")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
@@ -85,6 +90,9 @@ def main() -> None:
                 "direct_clips_per_s": reference,
                 "one_worker_clips_per_s": through_inferq(clips, 1, cores, Path(tmp)),
                 f"{cores}_workers_clips_per_s": through_inferq(clips, cores, 1, Path(tmp)),
+                f"{cores}_workers_batch_{args.batch}_clips_per_s": through_inferq(
+                    clips, cores, 1, Path(tmp), args.batch
+                ),
             }
             runs.append(run)
     print(f"{'configuration':<28}{'clips/s (min-max)':>26}{'ratio to direct (min-max)':>30}")

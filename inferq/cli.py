@@ -12,7 +12,7 @@ import click
 
 from inferq.cli_requests import infer, requests
 from inferq.cli_transcribe import transcribe
-from inferq.cli_types import DURATION, SIZE
+from inferq.cli_types import DURATION, NETWORKS, SIZE
 from inferq.domain.clock import isoformat
 from inferq.service.loader import EndpointSpecError, parse_endpoints
 from inferq.settings import DEFAULT_MAX_BODY_BYTES, Settings, default_backend_url
@@ -66,6 +66,8 @@ def _endpoints(spec: str) -> dict[str, str]:
 def main(log_level: str) -> None:
     """inferq: submit a request, get a future at once, collect the result when it is ready."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's full URL at INFO: a webhook's may hold its receiver's secret
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @main.command()
@@ -88,6 +90,11 @@ def main(log_level: str) -> None:
               help="Pending and running requests per token, all endpoints together (429 beyond).")  # fmt: skip
 @click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, envvar="INFERQ_RATE_LIMIT",
               help="Submits per second per token, in each gateway process (429 beyond).")  # fmt: skip
+@click.option("--webhook-allow", type=NETWORKS, default="", envvar="INFERQ_WEBHOOK_ALLOW",
+              help="Comma-separated networks (10.0.0.0/8,127.0.0.1) webhooks may reach though not public.")  # fmt: skip
+@click.option("--webhook-retry-base", "webhook_retry_base_s", type=DURATION, default="1s",
+              envvar="INFERQ_WEBHOOK_RETRY_BASE", show_default=True,
+              help="Unit of the webhook retry schedule: retries after 5, 30, 120, ... 28800 of it (16 h at 1s).")  # fmt: skip
 @queue_options
 def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
     """Run the gateway and a worker per endpoint.
@@ -142,20 +149,22 @@ async def _with_backend(url: str, action: Callable[[Any], Coroutine[Any, Any, An
 @token.command("create")
 @backend_option
 @click.option("--name", default="default", show_default=True)
-def token_create(backend: str, name: str) -> None:
+@click.option("--admin", is_flag=True, help="Also manage tokens, read /metrics, see every tenant's requests.")
+def token_create(backend: str, name: str, admin: bool) -> None:
     """Mint a token; it is shown once, alone on the last line."""
-    info, secret = _run(_with_backend(backend, lambda b: b.create_token(name)))
-    click.echo(f"created {info.id} ({info.name})")
+    info, secret = _run(_with_backend(backend, lambda b: b.create_token(name, admin=admin)))
+    click.echo(f"created {'admin' if info.admin else 'user'} token {info.id} ({info.name})")
     click.echo(secret)
 
 
 @token.command("list")
 @backend_option
 def token_list(backend: str) -> None:
-    """Show every token's id, name and state (never the token itself)."""
+    """Show every token's id, name, kind (admin or user) and state (never the token itself)."""
     for info in _run(_with_backend(backend, lambda b: b.list_tokens())):
         state = f"revoked {isoformat(info.revoked_at)}" if info.revoked_at else "active"
-        click.echo(f"{info.id}\t{info.name}\t{isoformat(info.created_at)}\t{state}")
+        kind = "admin" if info.admin else "user"
+        click.echo(f"{info.id}\t{info.name}\t{isoformat(info.created_at)}\t{state}\t{kind}")
 
 
 @token.command("revoke")

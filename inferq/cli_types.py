@@ -9,6 +9,7 @@ import click
 
 from inferq.domain.durations import parse_duration
 from inferq.domain.sizes import parse_size
+from inferq.webhooks.policy import parse_networks
 
 
 class Parsed(click.ParamType):  # type: ignore[type-arg]  # generic only in click's stubs
@@ -27,3 +28,4 @@ class Parsed(click.ParamType):  # type: ignore[type-arg]  # generic only in clic
 
 DURATION = Parsed("duration", parse_duration)
 SIZE = Parsed("size", parse_size)
+NETWORKS = Parsed("networks", parse_networks)

@@ -4,6 +4,7 @@
      ├── APIError                     an HTTP error answer; status_code and type are class data
      │    ├── BadRequest              400 invalid_json: the body could not be parsed
      │    ├── Unauthorized            401 unauthorized: no token, or a wrong or revoked one
+     │    ├── Forbidden               403 forbidden: a user token on a route for admin tokens
      │    ├── NotFound                404 not_found: unknown endpoint or request (or another tenant's)
      │    │    └── Expired            404 expired: the request existed, its data passed retention
      │    ├── Conflict                409 conflict: not finished yet, or an idempotency key reused
@@ -31,6 +32,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Expired",
+    "Forbidden",
     "GatewayTimeout",
     "InferenceFailed",
     "InferqError",
@@ -103,6 +105,13 @@ class Unauthorized(APIError):
 
     status_code = 401
     type = "unauthorized"
+
+
+class Forbidden(APIError):
+    """A valid token that may not do this: the route is for admin tokens only (403)."""
+
+    status_code = 403
+    type = "forbidden"
 
 
 class NotFound(APIError):
@@ -192,6 +201,7 @@ class WaitTimeout(InferqError, TimeoutError):
 _API_ERRORS: list[type[APIError]] = [
     BadRequest,
     Unauthorized,
+    Forbidden,
     NotFound,
     Expired,
     Conflict,

@@ -117,6 +117,11 @@ class Supervisor:
         if held:
             log.warning("worker %s died holding %d request(s): requeued or failed", worker_id, held)
 
+    def stop_restarting(self) -> None:
+        """From now on a child that exits stays down: a signal to the whole process group
+        reaches the children first, and each would otherwise be restarted during shutdown."""
+        self._stopping = True
+
     async def stop(self) -> None:
         """SIGTERM every child, then SIGKILL those still alive after the grace period."""
         self._stopping = True
@@ -133,14 +138,17 @@ class Supervisor:
 
 
 async def ensure_first_token(backend: Backend, announce: Callable[[str], None]) -> None:
-    """On a store with no token yet, mint one and show it (once: it is stored hashed)."""
+    """On a store with no token yet, mint the operator's admin token and show it (once: it
+    is stored hashed); with it, tokens for users are made over HTTP or by ``inferq token``."""
     if await backend.list_tokens():
         return
-    _, token = await backend.create_token("default")
-    announce(f"Created the first API token (shown once; `inferq token create` makes more):\n{token}")
+    _, token = await backend.create_token("default", admin=True)
+    announce(
+        f"Created the first API token, an admin token (shown once; `inferq token create` makes more):\n{token}"
+    )
 
 
-def _exit_gracefully_on_signals(server: uvicorn.Server) -> None:
+def _exit_gracefully_on_signals(server: uvicorn.Server, supervisor: Supervisor | None) -> None:
     """Make SIGINT/SIGTERM stop the server and then the workers, exiting 0.
 
     uvicorn re-raises a captured signal through the handler it found installed, after
@@ -150,6 +158,8 @@ def _exit_gracefully_on_signals(server: uvicorn.Server) -> None:
 
     def stop(signum: int, frame: object) -> None:
         server.should_exit = True
+        if supervisor is not None:
+            supervisor.stop_restarting()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
@@ -166,8 +176,8 @@ async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
         loop="auto", http="auto", lifespan="on", timeout_graceful_shutdown=5,
     )  # fmt: skip
     server = uvicorn.Server(config)
-    _exit_gracefully_on_signals(server)
     supervisor = Supervisor(settings, backend) if settings.run_workers else None
+    _exit_gracefully_on_signals(server, supervisor)
     workers = asyncio.create_task(supervisor.run()) if supervisor else None
     announce(f"inferq serving {', '.join(settings.endpoints)} on http://{settings.host}:{settings.port}")
     try:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inferq.backends.base import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETENTION_S, BackendOptions
+
+if TYPE_CHECKING:
+    from inferq.webhooks.policy import Network
 
 #: A synchronous ``predict`` waits this long before answering 504 with the future's id.
 DEFAULT_SYNC_TIMEOUT_S = 300.0
@@ -44,6 +48,10 @@ class Settings:
     max_queue_per_token: int | None = None
     #: Submits per second per token, in each gateway process; None: no limit.
     rate_limit: float | None = None
+    #: The unit of the webhook retry schedule (:mod:`inferq.webhooks.schedule`); tests shrink it.
+    webhook_retry_base_s: float = 1.0
+    #: Networks webhooks may reach although they are not public (loopback, private, ...).
+    webhook_allow: tuple[Network, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("workers", "concurrency", "max_attempts", "max_body_bytes", "max_memory_bytes",

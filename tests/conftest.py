@@ -51,8 +51,11 @@ def inferq(*args: str, env: dict[str, str] | None = None, check: bool = True) ->
     )  # fmt: skip
 
 
-def create_token(backend: str, name: str = "test") -> str:
-    return inferq("token", "create", "--backend", backend, "--name", name).stdout.strip().splitlines()[-1]
+def create_token(backend: str, name: str = "test", *, admin: bool = False) -> str:
+    """A new user token (or admin token) on ``backend``, through the command line."""
+    flags = ["--admin"] if admin else []
+    created = inferq("token", "create", "--backend", backend, "--name", name, *flags)
+    return created.stdout.strip().splitlines()[-1]
 
 
 @dataclass

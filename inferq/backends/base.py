@@ -8,7 +8,9 @@ methods only store, and their docstrings are the contract an implementation meet
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import secrets
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,11 +19,13 @@ from inferq.backends.counters import EndpointTotals
 from inferq.domain import clock
 from inferq.domain.ids import issued_to, new_response_id
 from inferq.domain.status import Status
+from inferq.domain.webhooks import new_webhook_id
 from inferq.errors import Conflict, Expired, NotFound
 
 if TYPE_CHECKING:
     from inferq.backends.notify import Bus
     from inferq.domain.records import Claim, RequestRecord, Submission
+    from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookLease
     from inferq.tokens import TokenInfo
 
 #: A request keeps its inputs and outputs this long after it ends.
@@ -30,6 +34,9 @@ DEFAULT_RETENTION_S = 24 * 3600.0
 DEFAULT_LEASE_S = 30.0
 #: After this many lost leases a request fails instead of running again.
 DEFAULT_MAX_ATTEMPTS = 3
+#: A deliverer that claimed a webhook delivery and has not reported on it for this long is
+#: presumed dead, and another may send it (longer than any one POST may take).
+WEBHOOK_LEASE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +126,43 @@ class Backend(ABC):
         ``created_at + retention``. When ``(tenant, idempotency_key)`` exists, return the
         stored request (``created=False``) if its body hash matches, else raise Conflict."""
 
+    async def enqueue_many(self, submissions: list[Submission]) -> list[tuple[RequestRecord, bool]]:
+        """:meth:`enqueue` for each submission, in order; what a batch submit stores.
+
+        Each is stored as if submitted alone (a backend may write them together), so a
+        :class:`Conflict` on one leaves the others queued, and a retry with the same
+        idempotency keys returns them instead of queueing them twice.
+        """
+        secret = await self.secret()
+        items = [
+            (submission, new_response_id(secret, submission.tenant), hashlib.sha256(submission.inputs).hexdigest())
+            for submission in submissions
+        ]
+        try:
+            return await self._enqueue_many(items)
+        finally:  # a Conflict on one still leaves the others queued: wake their workers
+            for endpoint in {submission.endpoint for submission in submissions}:
+                self.bus.publish_work(endpoint)
+
+    async def _enqueue_many(self, items: list[tuple[Submission, str, str]]) -> list[tuple[RequestRecord, bool]]:
+        """``_enqueue`` for each ``(submission, response_id, body_hash)``, in order; a backend
+        that can store them in one round trip overrides this."""
+        return list(await asyncio.gather(*(self._enqueue(*item) for item in items)))
+
+    async def get_many(self, tenant: str, response_ids: list[str]) -> dict[str, RequestRecord | NotFound]:
+        """Each request's state, or the :class:`NotFound` (or :class:`Expired`) that
+        :meth:`get` would raise for it. No queue positions: this serves waits on many."""
+        found = {record.response_id: record for record in await self._get_many(tenant, response_ids)}
+        return {
+            response_id: found[response_id] if response_id in found else await self._missing(tenant, response_id)
+            for response_id in response_ids
+        }
+
+    @abstractmethod
+    async def _get_many(self, tenant: str, response_ids: list[str]) -> list[RequestRecord]:
+        """The records among ``response_ids`` that exist and belong to ``tenant``, in
+        round trips that do not grow one by one with the ids (queue positions unset)."""
+
     async def get(self, tenant: str, response_id: str) -> RequestRecord:
         """The request's state, with ``queue_position`` when pending.
 
@@ -143,6 +187,25 @@ class Backend(ABC):
     @abstractmethod
     async def _get(self, tenant: str, response_id: str) -> RequestRecord | None:
         """The record if it exists, belongs to ``tenant`` and has not expired, else None."""
+
+    async def owner(self, response_id: str) -> str:
+        """The tenant a stored request belongs to, whoever asks: how an admin acts on any
+        tenant's request (then through the tenant-scoped methods, as its owner would).
+
+        Raises what :meth:`get` raises to the owner: :class:`Expired` for an id minted for
+        any token whose data is gone (checked against each token, never the requests), and
+        :class:`NotFound` for anything else.
+        """
+        tenant = await self._owner(response_id)
+        if tenant is not None:
+            return tenant
+        secret = await self.secret()
+        issued = (token.id for token in await self.list_tokens() if issued_to(secret, token.id, response_id))
+        raise await self._missing(next(issued, ""), response_id)
+
+    @abstractmethod
+    async def _owner(self, response_id: str) -> str | None:
+        """The ``tenant`` of the stored request ``response_id``, or None: one point read."""
 
     async def get_output(self, tenant: str, response_id: str) -> bytes:
         """The stored output, byte for byte; Conflict while the request is not completed."""
@@ -182,7 +245,7 @@ class Backend(ABC):
     @abstractmethod
     async def list_requests(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         status: Status | None = None,
         endpoint: str | None = None,
@@ -190,7 +253,8 @@ class Backend(ABC):
         before: str | None = None,
     ) -> list[RequestRecord]:
         """The tenant's requests, newest first; ``before`` is the last id of the previous
-        page (an unknown one yields an empty page)."""
+        page (an unknown one yields an empty page). ``tenant=None`` lists every tenant's
+        (an admin's view), paged by an index over all requests in order, never a scan."""
 
     async def delete(self, tenant: str, response_id: str) -> None:
         """Delete a finished request's inputs, outputs and record now, as retention would later.
@@ -228,6 +292,7 @@ class Backend(ABC):
             raise await self._missing(tenant, response_id)
         if record.status is Status.CANCELLED:
             self.bus.publish_changed(response_id)
+            self._wake_deliverers(record)
         return record
 
     @abstractmethod
@@ -244,6 +309,7 @@ class Backend(ABC):
             self.bus.publish_changed(response_id)
         if claim is not None:
             self.bus.publish_changed(claim.record.response_id)
+            self._wake_deliverers(claim.record)
         return claim
 
     @abstractmethod
@@ -276,6 +342,7 @@ class Backend(ABC):
         done = await self._finish(claim, Status.COMPLETED, output, None, None, clock.now())
         if done:
             self.bus.publish_changed(claim.record.response_id)
+            self._wake_deliverers(claim.record)
         return done
 
     async def fail(self, claim: Claim, error_type: str, message: str) -> bool:
@@ -283,6 +350,7 @@ class Backend(ABC):
         done = await self._finish(claim, Status.FAILED, None, error_type, message, clock.now())
         if done:
             self.bus.publish_changed(claim.record.response_id)
+            self._wake_deliverers(claim.record)
         return done
 
     @abstractmethod
@@ -382,6 +450,94 @@ class Backend(ABC):
         """Delete, inputs and outputs included, up to ``limit`` terminal requests whose
         ``expires_at`` passed; never a pending or running one. Returns how many; its cost
         grows with that number, not with what is stored."""
+
+    # webhooks ------------------------------------------------------------------
+    #
+    # A request's webhook and events filter are stored by ``_enqueue``. The state changes
+    # that are events (a first claim: ``start``; any move to a terminal status:
+    # ``completed``) create a pending delivery with a fresh ``webhook-id`` in the same
+    # atomic step, when the request's filter asks for that event. Deliveries and their
+    # attempts are deleted with their request (``expire`` and ``delete``).
+
+    def _wake_deliverers(self, record: RequestRecord) -> None:
+        """A change of ``record`` may have queued a delivery: wake the deliverers (a hint;
+        they also look on a short timer, for changes made where this is not called)."""
+        if record.webhook is not None:
+            self.bus.publish_webhooks()
+
+    async def webhook_secret(self, tenant: str) -> str:
+        """The tenant's signing key, ``whsec_`` + base64 of 32 random bytes, made on first use."""
+        fresh = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        return await self._webhook_secret(tenant, fresh)
+
+    @abstractmethod
+    async def _webhook_secret(self, tenant: str, fresh: str) -> str:
+        """Store ``fresh`` as the tenant's key unless it has one; return the stored key, so
+        every process signs with the first one made."""
+
+    async def claim_webhooks(self, limit: int) -> list[WebhookLease]:
+        """Lease up to ``limit`` deliveries that are due, for :data:`WEBHOOK_LEASE_S`."""
+        now = clock.now()
+        return await self._claim_webhooks(now, now + WEBHOOK_LEASE_S, secrets.token_hex(8), limit)
+
+    @abstractmethod
+    async def _claim_webhooks(
+        self, now: float, lease_until: float, lease_id: str, limit: int
+    ) -> list[WebhookLease]:
+        """Atomically lease pending deliveries whose next attempt is at or before ``now``
+        and whose previous lease (if any) ended, soonest due first, until ``lease_until``;
+        a delivery leased here is not returned to any other caller before then. Costs what
+        is due, never what is stored."""
+
+    @abstractmethod
+    async def record_webhook_attempt(
+        self,
+        lease: WebhookLease,
+        attempt: WebhookAttempt,
+        state: DeliveryState,
+        next_attempt_at: float | None,
+    ) -> bool:
+        """Append ``attempt`` to the delivery's log, set its ``state`` (``pending`` with
+        ``next_attempt_at`` for a retry), and end the lease. False, storing nothing, when
+        ``lease.lease_id`` no longer holds it or the delivery is gone with its request."""
+
+    async def webhook_log(self, tenant: str, response_id: str) -> list[WebhookDelivery]:
+        """The request's deliveries, oldest first, each with its attempts; raises as
+        :meth:`get` does for a request that is not the tenant's or is gone."""
+        deliveries = await self._webhook_log(tenant, response_id)
+        if deliveries is None:
+            raise await self._missing(tenant, response_id)
+        return deliveries
+
+    @abstractmethod
+    async def _webhook_log(self, tenant: str, response_id: str) -> list[WebhookDelivery] | None:
+        """The deliveries of the tenant's request, oldest first; None when it is not the tenant's."""
+
+    async def redeliver_webhook(self, tenant: str, response_id: str) -> WebhookDelivery:
+        """Queue a fresh delivery (a new ``webhook-id``) of the request's latest event.
+
+        Raises :class:`Conflict` when the request has no webhook or no event happened yet,
+        and what :meth:`get` raises for a request that is not the tenant's.
+        """
+        record = await self.get(tenant, response_id)
+        if record.webhook is None:
+            raise Conflict(f"request {response_id} was submitted without a webhook")
+        delivery = await self._redeliver_webhook(tenant, response_id, new_webhook_id(), clock.now())
+        if delivery is None:
+            raise Conflict(
+                f"request {response_id} has sent no webhook event yet (it is {record.status.value})",
+                status=record.status.value,
+            )
+        self.bus.publish_webhooks()
+        return delivery
+
+    @abstractmethod
+    async def _redeliver_webhook(
+        self, tenant: str, response_id: str, webhook_id: str, now: float
+    ) -> WebhookDelivery | None:
+        """Add a pending delivery ``webhook_id`` of the event of the request's newest
+        delivery, due at ``now``, to its current webhook; None when it has no delivery yet
+        or is not the tenant's."""
 
     # tokens --------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Two topics exist: *work* for an endpoint (a worker may claim) and *changed* for a
 request (it started, made progress or ended: a long poll or an event stream may
 answer). A waiter registers an ``asyncio.Event`` for its topic; the process's single
-listener sets them. ``Bus`` holds the fan-out; subclasses only move topics between
+listener sets them. A third, *webhooks*, tells the gateways' deliverers that a webhook
+delivery was queued. ``Bus`` holds the fan-out; subclasses only move topics between
 processes (``LocalBus`` over Unix datagrams for one machine, Redis pub/sub for many).
 """
 
@@ -19,20 +20,60 @@ import socket
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 WORK = "w:"
 CHANGED = "r:"
+WEBHOOKS = "h:"
+
+
+class Waker(Protocol):
+    """What a waiter registers: the bus calls ``set`` when its topic is published."""
+
+    def set(self) -> None: ...
+
+
+class ChangedSet:
+    """Which of many watched requests changed since last taken, behind one event, so one
+    task can follow thousands of requests and re-read only those that moved."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self._ids: set[str] = set()
+
+    def take(self) -> set[str]:
+        """The ids that changed since the last call, and clear the event."""
+        ids, self._ids = self._ids, set()
+        self.event.clear()
+        return ids
+
+    def mark(self, response_id: str) -> None:
+        self._ids.add(response_id)
+        self.event.set()
+
+
+class _Mark:
+    """A waker for one id of a :class:`ChangedSet`."""
+
+    __slots__ = ("changed", "response_id")
+
+    def __init__(self, changed: ChangedSet, response_id: str) -> None:
+        self.changed = changed
+        self.response_id = response_id
+
+    def set(self) -> None:
+        self.changed.mark(self.response_id)
 
 
 class Bus(ABC):
     """Per-process fan-out of notifications to asyncio waiters."""
 
     def __init__(self) -> None:
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[str, set[Waker]] = {}
 
     @abstractmethod
     async def start(self) -> None:
@@ -52,6 +93,9 @@ class Bus(ABC):
     def publish_changed(self, response_id: str) -> None:
         self._send(CHANGED + response_id)
 
+    def publish_webhooks(self) -> None:
+        self._send(WEBHOOKS)
+
     @contextlib.contextmanager
     def watch_work(self, endpoint: str) -> Iterator[asyncio.Event]:
         with self._watch(WORK + endpoint) as event:
@@ -63,17 +107,37 @@ class Bus(ABC):
             yield event
 
     @contextlib.contextmanager
+    def watch_changes_of(self, response_ids: Iterable[str]) -> Iterator[ChangedSet]:
+        changed = ChangedSet()
+        marks = [(CHANGED + response_id, _Mark(changed, response_id)) for response_id in response_ids]
+        for topic, mark in marks:
+            self._waiters.setdefault(topic, set()).add(mark)
+        try:
+            yield changed
+        finally:
+            for topic, mark in marks:
+                self._unwatch(topic, mark)
+
+    @contextlib.contextmanager
+    def watch_webhooks(self) -> Iterator[asyncio.Event]:
+        with self._watch(WEBHOOKS) as event:
+            yield event
+
+    @contextlib.contextmanager
     def _watch(self, topic: str) -> Iterator[asyncio.Event]:
         event = asyncio.Event()
         self._waiters.setdefault(topic, set()).add(event)
         try:
             yield event
         finally:
-            waiters = self._waiters.get(topic)
-            if waiters is not None:
-                waiters.discard(event)
-                if not waiters:
-                    del self._waiters[topic]
+            self._unwatch(topic, event)
+
+    def _unwatch(self, topic: str, waker: Waker) -> None:
+        waiters = self._waiters.get(topic)
+        if waiters is not None:
+            waiters.discard(waker)
+            if not waiters:
+                del self._waiters[topic]
 
     def _deliver(self, topic: str) -> None:
         for event in self._waiters.get(topic, ()):
@@ -101,6 +165,13 @@ class LocalBus(Bus):
     """
 
     _PEER_REFRESH_S = 0.5
+    #: A full receiver is tried again after this, doubling up to ``MAX_RETRY_S``.
+    MIN_RETRY_S = 0.001
+    MAX_RETRY_S = 0.05
+    #: Topics kept for one receiver that does not read; past this it is presumed stuck.
+    MAX_BACKLOG = 100_000
+    #: ``close`` waits this long for held topics to leave.
+    CLOSE_FLUSH_S = 1.0
 
     def __init__(self, db_path: Path) -> None:
         super().__init__()
@@ -111,6 +182,9 @@ class LocalBus(Bus):
         self._peers: list[str] = []
         self._peers_read_at = 0.0
         self._outbox: set[str] = set()
+        self._backlog: dict[str, set[str]] = {}
+        self._retry: asyncio.TimerHandle | None = None
+        self._retry_delay = self.MIN_RETRY_S
 
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -126,6 +200,12 @@ class LocalBus(Bus):
     async def close(self) -> None:
         if self._sock is None:
             return
+        deadline = time.monotonic() + self.CLOSE_FLUSH_S
+        while self._backlog and time.monotonic() < deadline:  # e.g. a worker's last "completed"
+            await asyncio.sleep(self.MAX_RETRY_S)
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
         self._sock.close()
@@ -157,20 +237,48 @@ class LocalBus(Bus):
             for topic in topics:
                 self._deliver(topic)
             return
-        for datagram in _pack(topics):
-            for peer in self._current_peers():
-                self._send_to(peer, datagram)
+        datagrams = list(_pack(topics))
+        for peer in self._current_peers():
+            self._send_all(peer, datagrams)
 
-    def _send_to(self, peer: str, datagram: bytes) -> None:
+    def _send_all(self, peer: str, datagrams: list[bytes]) -> None:
+        """Send in order; what a full receiver refuses waits in its backlog for a retry."""
         assert self._sock is not None
-        try:
-            self._sock.sendto(datagram, peer)
-        except (ConnectionRefusedError, FileNotFoundError):
-            with contextlib.suppress(OSError):
-                os.unlink(peer)
-            self._peers_read_at = 0.0
-        except OSError as exc:  # a full receiver: it has its own safety timeouts
-            log.debug("notification to %s dropped: %s", peer, exc)
+        for index, datagram in enumerate(datagrams):
+            try:
+                self._sock.sendto(datagram, peer)
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(OSError):
+                    os.unlink(peer)
+                self._peers_read_at = 0.0
+                self._backlog.pop(peer, None)
+                return
+            except (BlockingIOError, InterruptedError):
+                self._hold(peer, datagrams[index:])
+                return
+            except OSError as exc:
+                log.warning("notification to %s dropped: %s", peer, exc)
+
+    def _hold(self, peer: str, datagrams: list[bytes]) -> None:
+        """Keep topics for a peer whose queue is full (Linux queues only a few datagrams
+        per socket, ``net.unix.max_dgram_qlen``) and retry soon, backing off while it stays full."""
+        backlog = self._backlog.setdefault(peer, set())
+        for datagram in datagrams:
+            backlog.update(datagram.decode().split("\n"))
+        if len(backlog) > self.MAX_BACKLOG:
+            log.warning("peer %s is not reading notifications: %d dropped", peer, len(backlog))
+            del self._backlog[peer]
+        if self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(self._retry_delay, self._resend)
+
+    def _resend(self) -> None:
+        self._retry = None
+        backlog, self._backlog = self._backlog, {}
+        self._retry_delay = min(self.MAX_RETRY_S, self._retry_delay * 2)  # for what fails again
+        for peer, topics in backlog.items():
+            self._send_all(peer, list(_pack(topics)))
+        if not self._backlog:
+            self._retry_delay = self.MIN_RETRY_S
 
     def _current_peers(self) -> list[str]:
         if time.monotonic() - self._peers_read_at > self._PEER_REFRESH_S:

@@ -7,15 +7,23 @@ Per request: ``req:<id>`` (hash: the state), ``in:<id>`` and ``out:<id>`` (paylo
 status change never rewrites them), ``idem:<tenant>:<key>`` (hash: response_id and body
 hash). All four get a TTL when the request ends and none before. Shared: ``queue:<endpoint>``
 (stream, consumer group :data:`GROUP`), ``tenant:<tenant>`` (zset of ids by sequence, for
-listing), ``expiry`` (zset of ``"<tenant> <id>"`` by expires_at, for the sweep),
+listing), ``requests`` (zset of every id by sequence, for an admin's listing of every
+tenant), ``expiry`` (zset of ``"<tenant> <id>"`` by expires_at, for the sweep),
 ``ready:<endpoint>`` (zset of ready workers by last heartbeat, Redis time in ms),
 ``workers:<endpoint>`` (the same for every live worker, ready or loading),
 ``counters:<endpoint>`` (hash of the totals of :mod:`inferq.backends.counters`, never expired),
 ``active:<tenant>`` (set of the tenant's pending and running ids, for its queue limit),
 ``setuperr:<endpoint>`` (the last failed setup's error, until a worker is ready),
+``waiting:<endpoint> <tenant>`` (zset of a tenant's waiting ids by sequence),
+``turns:<endpoint>`` (zset of the tenants with requests waiting, by when one of theirs
+last started), ``served:<endpoint>`` (hash: tenant → when one of theirs last started),
 ``endpoints`` (set), ``seq`` (counter), ``secret``, ``token:<id>`` (hash),
 ``tokhash:<sha256>`` (→ token id, deleted on revocation), ``tokens`` (zset by creation),
-and ``notify``, the pub/sub channel.
+and ``notify``, the pub/sub channel. Webhooks (:mod:`inferq.backends.redis_outbox`):
+``hook:<webhook_id>`` (hash: one delivery and its attempts), ``hooks:<id>`` (zset of a
+request's deliveries in order, deleted with the request), ``hookdue`` (zset of pending
+deliveries by when a deliverer may take them), ``hookseq`` (counter) and
+``whsecret:<tenant>`` (the tenant's signing key).
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ SINGLE = {
     "endpoints": "endpoints",
     "tokens": "tokens",
     "notify": "notify",
+    "webhooks_due": "hookdue",
+    "webhook_seq": "hookseq",
+    "all_requests": "requests",
 }
 
 #: Keys that exist once per id: name → stem, as ``{prefix}:{stem}:{id}``.
@@ -48,6 +59,12 @@ PER_ID = {
     "setup_error": "setuperr",
     "token": "token",
     "token_hash": "tokhash",
+    "webhook": "hook",
+    "webhooks": "hooks",
+    "webhook_secret": "whsecret",
+    "waiting": "waiting",
+    "turns": "turns",
+    "served": "served",
 }
 
 
@@ -79,6 +96,10 @@ class Keys:
     def notify(self) -> str:
         return self._single("notify")
 
+    @property
+    def all_requests(self) -> str:
+        return self._single("all_requests")
+
     def request(self, response_id: str) -> str:
         return self._per_id("request", response_id)
 
@@ -105,6 +126,9 @@ class Keys:
 
     def token_hash(self, digest: str) -> str:
         return self._per_id("token_hash", digest)
+
+    def webhook_secret(self, tenant: str) -> str:
+        return self._per_id("webhook_secret", tenant)
 
 
 def lua_prelude() -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from inferq.backends.counters import LATENCY_BUCKETS, LE
 from inferq.backends.redis_keys import lua_prelude
+from inferq.backends.redis_outbox import OUTBOX_LUA, OUTBOX_SCRIPTS
 
 # Bump the endpoint's totals (inferq.backends.counters) as a request ends: by status and,
 # if it ever started, its queue wait, run time and end to end (never below 0, whatever
@@ -43,6 +44,10 @@ end
 """
 
 _HELPERS = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function fields(flat)
   local t = {}
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
@@ -55,6 +60,43 @@ local function drop_entry(queue, entry)
   redis.call('XDEL', queue, entry)
 end
 
+-- Fair queuing across tenants: a request waits in its tenant's zset of the endpoint, and
+-- the endpoint's turns zset orders the tenants with requests waiting by when one of theirs
+-- last started (Redis time in ms); a tenant never served scores the time it first queued
+-- scaled far below any such time, so newcomers go first, first come first. A claim takes
+-- the first tenant's oldest request and only then adds it to the stream, whose pending
+-- entries remain the leases.
+local function waiting_of(endpoint, tenant) return k_waiting(endpoint .. ' ' .. tenant) end
+
+local function join_waiting(endpoint, tenant, seq, id)
+  redis.call('ZADD', waiting_of(endpoint, tenant), seq, id)
+  local turns = k_turns(endpoint)
+  if not redis.call('ZSCORE', turns, tenant) then
+    local served = redis.call('HGET', k_served(endpoint), tenant)
+    redis.call('ZADD', turns, served or (now_ms() / 1e13), tenant)
+  end
+end
+
+local function leave_waiting(endpoint, tenant, id)
+  local waiting = waiting_of(endpoint, tenant)
+  if redis.call('ZREM', waiting, id) == 1 and redis.call('ZCARD', waiting) == 0 then
+    redis.call('ZREM', k_turns(endpoint), tenant)
+  end
+end
+
+-- The oldest waiting request of the tenant whose turn it is, now counted as served; nil if none.
+local function next_in_turn(endpoint)
+  local turns = k_turns(endpoint)
+  local tenant = redis.call('ZRANGE', turns, 0, 0)[1]
+  if not tenant then return nil end
+  local waiting = waiting_of(endpoint, tenant)
+  local popped = redis.call('ZPOPMIN', waiting)
+  local t = now_ms()
+  redis.call('HSET', k_served(endpoint), tenant, t)
+  if redis.call('ZCARD', waiting) == 0 then redis.call('ZREM', turns, tenant) else redis.call('ZADD', turns, t, tenant) end
+  return popped[1] or false
+end
+
 -- End a request and start the retention clock of every key it owns.
 local function finish(id, status, now, expires_at, retention_ms, error_type, message)
   local req = k_request(id)
@@ -62,11 +104,13 @@ local function finish(id, status, now, expires_at, retention_ms, error_type, mes
   redis.call('HSET', req, 'status', status, 'completed_at', now, 'expires_at', expires_at)
   count_end(r[2], status, r[5], r[6], now)
   if error_type then redis.call('HSET', req, 'error_type', error_type, 'error', message) end
-  drop_entry(k_queue(r[2]), r[3] .. '-0')
+  drop_entry(k_queue(r[2]), redis.call('HGET', req, 'entry') or (r[3] .. '-0'))
+  leave_waiting(r[2], r[1], id)
   for _, key in ipairs({req, k_inputs(id), k_outputs(id)}) do redis.call('PEXPIRE', key, retention_ms) end
   if r[4] then redis.call('PEXPIRE', r[4], retention_ms) end
   redis.call('ZADD', K_expiry, expires_at, r[1] .. ' ' .. id)
   redis.call('SREM', k_active(r[1]), id)
+  webhook_event(id, 'completed', now)
 end
 
 -- Call visit(entry, idle, id) on each entry idle for lease_ms or more, oldest first,
@@ -106,22 +150,21 @@ local function forget(tenant, id)
   local idem = redis.call('HGET', k_request(id), 'idem_key')
   if idem then redis.call('DEL', idem) end
   redis.call('DEL', k_request(id), k_inputs(id), k_outputs(id))
+  forget_webhooks(id)
   redis.call('ZREM', k_tenant(tenant), id)
+  redis.call('ZREM', K_all_requests, id)
   redis.call('ZREM', K_expiry, tenant .. ' ' .. id)
 end
 
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
 """
 
 
 def _script(body: str) -> str:
-    return lua_prelude() + _COUNTING + _HELPERS + body
+    return lua_prelude() + _COUNTING + OUTBOX_LUA + _HELPERS + body
 
 
-# ARGV: prefix, id, tenant, endpoint, now, expires_at, body_hash, inputs, idempotency key ('' for none)
+# ARGV: prefix, id, tenant, endpoint, now, expires_at, body_hash, inputs, idempotency key ('' for none),
+# webhook ('' for none), webhook events
 # → {'created'|'exists', request} | {'conflict', id of the first request}
 ENQUEUE = _script("""
 local id, tenant, endpoint, idem = ARGV[2], ARGV[3], ARGV[4], ARGV[9]
@@ -141,15 +184,17 @@ local seq = redis.call('INCR', K_seq)
 redis.call('HSET', req, 'response_id', id, 'tenant', tenant, 'endpoint', endpoint, 'status', 'pending',
   'created_at', ARGV[5], 'expires_at', ARGV[6], 'attempts', 0, 'seq', seq)
 if idem ~= '' then redis.call('HSET', req, 'idem_key', idem) end
+if ARGV[10] ~= '' then redis.call('HSET', req, 'webhook', ARGV[10], 'webhook_events', ARGV[11]) end
 redis.call('SET', k_inputs(id), ARGV[8])
 redis.call('ZADD', k_tenant(tenant), seq, id)
+redis.call('ZADD', K_all_requests, seq, id)
 redis.call('SADD', k_active(tenant), id)
 local queue = k_queue(endpoint)
 if redis.call('EXISTS', queue) == 0 then
   redis.call('XGROUP', 'CREATE', queue, GROUP, '0', 'MKSTREAM')
   redis.call('SADD', K_endpoints, endpoint)
 end
-redis.call('XADD', queue, seq .. '-0', 'id', id)
+join_waiting(endpoint, tenant, seq, id)
 return {'created', redis.call('HGETALL', req)}
 """)
 
@@ -159,14 +204,21 @@ local flat = redis.call('HGETALL', k_request(ARGV[2]))
 local h = fields(flat)
 if h.tenant ~= ARGV[3] then return false end
 if h.status ~= 'pending' then return {flat, -1} end
-local queue, seq, last = k_queue(h.endpoint), tonumber(h.seq), 0
-for _, group in ipairs(redis.call('XINFO', 'GROUPS', queue)) do
-  local g = fields(group)
-  if g.name == GROUP then last = tonumber(string.match(g['last-delivered-id'], '^%d+')) end
+-- the fair position: this tenant's requests ahead of it, plus, from each other tenant
+-- waiting, as many as round robin serves first (one more where that tenant's turn comes first)
+local rank = redis.call('ZRANK', waiting_of(h.endpoint, h.tenant), ARGV[2])
+if not rank then return {flat, 0} end  -- back after a lost lease: it goes ahead of the rest
+local turns = k_turns(h.endpoint)
+local mine, ahead = tonumber(redis.call('ZSCORE', turns, h.tenant)), rank
+local others = redis.call('ZRANGE', turns, 0, -1, 'WITHSCORES')
+for i = 1, #others, 2 do
+  local tenant, score = others[i], tonumber(others[i + 1])
+  if tenant ~= h.tenant then
+    local first = (score < mine or (score == mine and tenant < h.tenant)) and 1 or 0
+    ahead = ahead + math.min(redis.call('ZCARD', waiting_of(h.endpoint, tenant)), rank + first)
+  end
 end
--- delivered before, so a lost lease put it back: it goes ahead of every new entry
-if seq <= last then return {flat, 0} end
-return {flat, #redis.call('XRANGE', queue, '(' .. last .. '-0', '(' .. seq .. '-0')}
+return {flat, ahead}
 """)
 
 # ARGV: prefix, id, tenant, now, expires_at, retention_ms → request | nil
@@ -192,7 +244,7 @@ local function take(id)
   redis.call('HSET', req, 'status', 'running', 'lease_id', id .. '.' .. ARGV[4], 'lease_ms', ARGV[6],
     'worker_id', worker, 'started_at', now)
   redis.call('HDEL', req, 'progress')
-  redis.call('HINCRBY', req, 'attempts', 1)
+  if redis.call('HINCRBY', req, 'attempts', 1) == 1 then webhook_event(id, 'start', now) end
   return {redis.call('HGETALL', req), redis.call('GET', k_inputs(id))}
 end
 each_expired(queue, ARGV[6], function(entry, idle, id)
@@ -201,14 +253,27 @@ each_expired(queue, ARGV[6], function(entry, idle, id)
   claimed = take(id)
   return true
 end)
+-- entries queued straight into the stream by an earlier version go first, as they did
+local function read_stream()
+  while not claimed do
+    local read = redis.call('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', queue, '>')
+    if not read then return end
+    local entry = read[1][2][1]
+    if redis.call('HGET', k_request(entry[2][2]), 'status') == 'pending' then
+      redis.call('HSET', k_request(entry[2][2]), 'entry', entry[1])
+      claimed = take(entry[2][2])
+    else
+      drop_entry(queue, entry[1])
+    end
+  end
+end
+if not claimed then read_stream() end
 while not claimed do
-  local read = redis.call('XREADGROUP', 'GROUP', GROUP, worker, 'COUNT', 1, 'STREAMS', queue, '>')
-  if not read then break end
-  local entry = read[1][2][1]
-  if redis.call('HGET', k_request(entry[2][2]), 'status') == 'pending' then
-    claimed = take(entry[2][2])
-  else
-    drop_entry(queue, entry[1])
+  local id = next_in_turn(ARGV[2])
+  if id == nil then break end
+  if id and redis.call('HGET', k_request(id), 'status') == 'pending' then
+    redis.call('XADD', queue, '*', 'id', id)
+    read_stream()
   end
 end
 return {failed, claimed}
@@ -229,9 +294,9 @@ redis.call('ZREMRANGEBYSCORE', ready, '-inf', '(' .. (t - lease_ms))
 local lost = {}
 for i = 7, #ARGV do
   local id = string.match(ARGV[i], '^[^.]+')
-  local h = redis.call('HMGET', k_request(id), 'status', 'lease_id', 'endpoint', 'seq')
+  local h = redis.call('HMGET', k_request(id), 'status', 'lease_id', 'endpoint', 'seq', 'entry')
   if h[1] == 'running' and h[2] == ARGV[i] then
-    redis.call('XCLAIM', k_queue(h[3]), GROUP, worker, 0, h[4] .. '-0', 'JUSTID')
+    redis.call('XCLAIM', k_queue(h[3]), GROUP, worker, 0, h[5] or (h[4] .. '-0'), 'JUSTID')
   else
     lost[#lost + 1] = ARGV[i]
   end
@@ -349,7 +414,8 @@ return redis.call('ZCOUNT', k_ready(ARGV[2]), '(' .. (now_ms() - tonumber(ARGV[3
 
 # ARGV: prefix, endpoint, lease_ms → {pending, running, created_at of the oldest pending | nil,
 # workers, ready workers}. Reads the delivered entries (running, or requeued after a lost
-# lease) and the first undelivered one: what is in flight, never the whole backlog.
+# lease), the first undelivered one and each waiting tenant's first: what is in flight and
+# the heads of the queues, never the whole backlog.
 ENDPOINT_STATS = _script("""
 local queue, since = k_queue(ARGV[2]), '(' .. (now_ms() - tonumber(ARGV[3]))
 local workers = redis.call('ZCOUNT', k_workers(ARGV[2]), since, '+inf')
@@ -382,6 +448,12 @@ local undelivered = redis.call('XLEN', queue) - delivered
 local head = redis.call('XRANGE', queue, '(' .. last, '+', 'COUNT', 1)
 if #head > 0 then seen_pending(redis.call('HGET', k_request(head[1][2][2]), 'created_at')) end
 pending = pending + math.max(0, undelivered - #head)
+for _, tenant in ipairs(redis.call('ZRANGE', k_turns(ARGV[2]), 0, -1)) do
+  local waiting = waiting_of(ARGV[2], tenant)
+  local first = redis.call('ZRANGE', waiting, 0, 0)
+  if #first > 0 then seen_pending(redis.call('HGET', k_request(first[1]), 'created_at')) end
+  pending = pending + math.max(0, redis.call('ZCARD', waiting) - #first)
+end
 return {pending, running, oldest, workers, ready}
 """)
 
@@ -428,4 +500,5 @@ SCRIPTS = {
     "remove_worker": REMOVE_WORKER,
     "authenticate": AUTHENTICATE,
     "revoke_token": REVOKE_TOKEN,
+    **OUTBOX_SCRIPTS,
 }

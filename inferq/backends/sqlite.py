@@ -12,6 +12,7 @@ deletes and a truncating checkpoint leaves no copy in the WAL.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +23,11 @@ from urllib.parse import urlsplit
 from inferq.backends import sqlite_sql as sql
 from inferq.backends.base import Backend, BackendOptions, EndpointStats, WorkerInfo
 from inferq.backends.notify import LocalBus
+from inferq.backends.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from inferq.domain import clock
 from inferq.domain.records import Claim, RequestRecord, Submission
 from inferq.domain.status import Status
+from inferq.domain.webhooks import join_events, split_events
 from inferq.errors import Conflict
 from inferq.tokens import TokenInfo, new_token, token_hash
 
@@ -67,10 +70,12 @@ def _record(row: sqlite3.Row, queue_position: int | None = None) -> RequestRecor
         error=row["error"],
         queue_position=queue_position,
         progress=row["progress"],
+        webhook=row["webhook"],
+        webhook_events=split_events(row["webhook_events"]),
     )
 
 
-class SQLiteBackend(Backend):
+class SQLiteBackend(SQLiteOutbox, Backend):
     def __init__(self, url: str, options: BackendOptions | None = None) -> None:
         super().__init__(url, options)
         self.path = db_path_from_url(url)
@@ -89,7 +94,10 @@ class SQLiteBackend(Backend):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._wconn = await self._write(lambda _: _connect(self.path))
         await self._write(lambda conn: conn.executescript(sql.SCHEMA + sql.COUNTERS_SCHEMA))
-        await self._write(_add_missing_columns)
+        await self._write(_migrate)
+        await self._write(lambda conn: conn.executescript(sql.FAIR_QUEUE_SCHEMA))
+        await self._write(_backfill_turns)
+        await self._write(lambda conn: conn.executescript(OUTBOX_SCHEMA))
         self._rconn = _connect(self.path)
         await self.bus.start()
 
@@ -151,6 +159,9 @@ class SQLiteBackend(Backend):
         finally:
             self._flusher = None
 
+    async def _get_many(self, tenant: str, response_ids: list[str]) -> list[RequestRecord]:
+        return [_record(row) for row in self._read(sql.GET_MANY, json.dumps(response_ids), tenant)]
+
     async def _get(self, tenant: str, response_id: str) -> RequestRecord | None:
         rows = self._read(sql.GET, response_id, tenant)
         if not rows:
@@ -158,16 +169,20 @@ class SQLiteBackend(Backend):
         row = rows[0]
         position = None
         if row["status"] == Status.PENDING:
-            position = self._read(sql.QUEUE_POSITION, row["endpoint"], row["seq"])[0][0]
+            position = self._read(sql.QUEUE_POSITION, row["endpoint"], row["tenant"], row["seq"])[0][0]
         return _record(row, position)
 
     async def _get_output(self, tenant: str, response_id: str) -> bytes | None:
         rows = self._read(sql.GET_OUTPUT, response_id, tenant)
         return bytes(rows[0][0]) if rows else None
 
+    async def _owner(self, response_id: str) -> str | None:
+        rows = self._read(sql.OWNER, response_id)
+        return str(rows[0][0]) if rows else None
+
     async def list_requests(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         status: Status | None = None,
         endpoint: str | None = None,
@@ -176,12 +191,13 @@ class SQLiteBackend(Backend):
     ) -> list[RequestRecord]:
         before_seq = 2**62
         if before is not None:
-            rows = self._read("SELECT seq FROM requests WHERE response_id=? AND tenant=?", before, tenant)
+            rows = self._read(sql.CURSOR, before, tenant)
             if not rows:
                 return []
             before_seq = rows[0][0]
         status_value = status.value if status is not None else None
-        rows = self._read(sql.LIST, tenant, before_seq, status_value, status_value, endpoint, endpoint, limit)
+        query, scope = (sql.LIST_ALL, ()) if tenant is None else (sql.LIST, (tenant,))
+        rows = self._read(query, *scope, before_seq, status_value, status_value, endpoint, endpoint, limit)
         return [_record(row) for row in rows]
 
     async def _cancel(self, tenant: str, response_id: str, now: float) -> RequestRecord | None:
@@ -306,7 +322,7 @@ def _tx(conn: sqlite3.Connection, query: str, args: tuple[Any, ...]) -> int:
     return conn.execute(query, args).rowcount
 
 
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
+def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a database made by an earlier version up to date; one process at a time."""
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -314,6 +330,19 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
             present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _backfill_turns(conn: sqlite3.Connection) -> None:
+    """Count the requests that waited before fair queuing existed, once per database."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'turns_counted'").fetchone() is None:
+            conn.execute(sql.BACKFILL_TURNS)
+            conn.execute("INSERT INTO meta(key, value) VALUES ('turns_counted', x'01')")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -352,7 +381,8 @@ def _insert_one(
                     response_id=row["response_id"],
                 )
             return _record(row), False
-    args = (response_id, sub.tenant, sub.endpoint, now, now + retention, sub.idempotency_key, body_hash)
+    args = (response_id, sub.tenant, sub.endpoint, now, now + retention, sub.idempotency_key, body_hash,
+            sub.webhook, join_events(sub.webhook_events) if sub.webhook else None)  # fmt: skip
     row = conn.execute(sql.INSERT_REQUEST, args).fetchone()
     conn.execute("INSERT INTO inputs(seq, data) VALUES (?, ?)", (row["seq"], sub.inputs))
     return _record(row), True

@@ -59,24 +59,50 @@ CREATE TABLE IF NOT EXISTS workers (
 
 #: Columns added since their table was first created. ``start`` adds those a database
 #: lacks, so a file written by an earlier version opens with everything it holds.
-ADDED_COLUMNS = (("requests", "progress", "REAL"),)
+ADDED_COLUMNS = (
+    ("requests", "progress", "REAL"),
+    ("requests", "webhook", "TEXT"),
+    ("requests", "webhook_events", "TEXT"),
+)
 
 INSERT_REQUEST = """
-INSERT INTO requests(response_id, tenant, endpoint, status, created_at, expires_at, idempotency_key, body_hash)
-VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) RETURNING *
+INSERT INTO requests(response_id, tenant, endpoint, status, created_at, expires_at, idempotency_key, body_hash,
+    webhook, webhook_events)
+VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING *
 """
 BY_IDEMPOTENCY_KEY = "SELECT * FROM requests WHERE tenant = ? AND idempotency_key = ?"
 GET = "SELECT * FROM requests WHERE response_id = ? AND tenant = ?"
+GET_MANY = "SELECT * FROM requests WHERE response_id IN (SELECT value FROM json_each(?)) AND tenant = ?"
 GET_OUTPUT = """
 SELECT o.data FROM requests r JOIN outputs o ON o.seq = r.seq
 WHERE r.response_id = ? AND r.tenant = ? AND r.status = 'completed'
 """
-QUEUE_POSITION = "SELECT count(*) FROM requests WHERE status = 'pending' AND endpoint = ? AND seq < ?"
+# The fair position: requests of this tenant ahead of it, plus, from each other tenant with
+# requests waiting, as many as round robin serves before it (one more than this tenant's
+# rank for a tenant whose turn comes first).
+QUEUE_POSITION = """
+WITH me AS (SELECT served_at, joined_at FROM turns WHERE endpoint = ?1 AND tenant = ?2),
+rank AS (SELECT count(*) AS n FROM requests INDEXED BY requests_tenant_queue
+         WHERE status = 'pending' AND endpoint = ?1 AND tenant = ?2 AND seq < ?3)
+SELECT rank.n + coalesce((
+    SELECT sum(min(t.pending, rank.n + (t.served_at < me.served_at
+                                        OR (t.served_at = me.served_at AND t.joined_at < me.joined_at))))
+    FROM turns t WHERE t.endpoint = ?1 AND t.pending > 0 AND t.tenant != ?2), 0)
+FROM rank LEFT JOIN me ON 1
+"""
 LIST = """
 SELECT * FROM requests WHERE tenant = ? AND seq < ?
   AND (? IS NULL OR status = ?) AND (? IS NULL OR endpoint = ?)
 ORDER BY seq DESC LIMIT ?
 """
+OWNER = "SELECT tenant FROM requests WHERE response_id = ?"
+# Every tenant's (admins): pages down the primary key, as LIST pages down requests_tenant.
+LIST_ALL = """
+SELECT * FROM requests WHERE seq < ?
+  AND (? IS NULL OR status = ?) AND (? IS NULL OR endpoint = ?)
+ORDER BY seq DESC LIMIT ?
+"""
+CURSOR = "SELECT seq FROM requests WHERE response_id = ?1 AND (?2 IS NULL OR tenant = ?2)"
 CANCEL = """
 UPDATE requests SET status = 'cancelled', completed_at = ?, expires_at = ?, lease_id = NULL, lease_expires_at = NULL
 WHERE response_id = ? AND tenant = ? AND status IN ('pending', 'running')
@@ -84,7 +110,11 @@ WHERE response_id = ? AND tenant = ? AND status IN ('pending', 'running')
 CLAIM = """
 UPDATE requests SET status = 'running', attempts = attempts + 1, started_at = ?1, lease_id = ?2,
     lease_expires_at = ?3, worker_id = ?4, progress = NULL
-WHERE seq = (SELECT seq FROM requests WHERE status = 'pending' AND endpoint = ?5 ORDER BY seq LIMIT 1)
+WHERE seq = (
+    SELECT seq FROM requests INDEXED BY requests_tenant_queue
+    WHERE status = 'pending' AND endpoint = ?5 AND tenant = (
+        SELECT tenant FROM turns WHERE endpoint = ?5 AND pending > 0 ORDER BY served_at, joined_at LIMIT 1)
+    ORDER BY seq LIMIT 1)
 RETURNING *, (SELECT data FROM inputs WHERE inputs.seq = requests.seq) AS data
 """
 SET_PROGRESS = "UPDATE requests SET progress = ? WHERE lease_id = ? AND status = 'running'"
@@ -179,6 +209,49 @@ BEGIN
     ON CONFLICT(endpoint, name) DO UPDATE SET value = value + excluded.value;
 END;
 """
+_JOINS_QUEUE = """
+    INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
+    VALUES (NEW.endpoint, NEW.tenant, 1, 0, NEW.created_at)
+    ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = pending + 1;
+"""
+
+#: Fair queuing across tokens: each endpoint serves the tenants with requests waiting in
+#: turn, the one served longest ago first (newcomers at once, first come first), and each
+#: tenant's own requests oldest first. ``turns`` holds, per endpoint and tenant, how many
+#: wait, when one last started and when the tenant first queued; triggers keep it in step
+#: with every move in or out of ``pending``.
+FAIR_QUEUE_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS turns (
+    endpoint TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    pending INTEGER NOT NULL,
+    served_at REAL NOT NULL,
+    joined_at REAL NOT NULL,
+    PRIMARY KEY (endpoint, tenant)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS turns_next ON turns(endpoint, served_at, joined_at) WHERE pending > 0;
+CREATE INDEX IF NOT EXISTS requests_tenant_queue ON requests(endpoint, tenant, seq) WHERE status = 'pending';
+CREATE TRIGGER IF NOT EXISTS turns_submitted AFTER INSERT ON requests WHEN NEW.status = 'pending'
+BEGIN {_JOINS_QUEUE} END;
+CREATE TRIGGER IF NOT EXISTS turns_requeued AFTER UPDATE OF status ON requests
+WHEN NEW.status = 'pending' AND OLD.status != 'pending'
+BEGIN {_JOINS_QUEUE} END;
+CREATE TRIGGER IF NOT EXISTS turns_left AFTER UPDATE OF status ON requests
+WHEN OLD.status = 'pending' AND NEW.status != 'pending'
+BEGIN
+    UPDATE turns SET pending = pending - 1,
+        served_at = CASE WHEN NEW.status = 'running' THEN NEW.started_at ELSE served_at END
+    WHERE endpoint = NEW.endpoint AND tenant = NEW.tenant;
+END;
+"""
+#: Counts the waiting requests of a database made before ``turns`` existed (run once).
+BACKFILL_TURNS = """
+INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
+SELECT endpoint, tenant, count(*), 0, min(created_at) FROM requests WHERE status = 'pending'
+GROUP BY endpoint, tenant
+ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = excluded.pending
+"""
+
 COUNTERS = "SELECT name, value FROM counters WHERE endpoint = ?"
 # Each reads one partial index: what is queued or running, never what is retained.
 QUEUE_STATS = """

@@ -27,6 +27,9 @@ class RequestRecord:
     queue_position: int | None = None
     #: How far a running request has got, 0 to 1, when its model reports it.
     progress: float | None = None
+    #: Where its webhook events go, and which events (``start``, ``completed``).
+    webhook: str | None = None
+    webhook_events: tuple[str, ...] = ()
 
     def to_status(self, response_url: str | None) -> dict[str, Any]:
         """The status document of ``GET /v1/requests/{id}``."""
@@ -48,6 +51,8 @@ class RequestRecord:
             doc["queue_position"] = self.queue_position
         if self.status is Status.RUNNING:
             doc["progress"] = self.progress
+        if self.webhook is not None:
+            doc["webhook"] = self.webhook
         return doc
 
 
@@ -68,3 +73,5 @@ class Submission:
     endpoint: str
     inputs: bytes
     idempotency_key: str | None = None
+    webhook: str | None = None
+    webhook_events: tuple[str, ...] = ()

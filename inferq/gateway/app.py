@@ -13,20 +13,36 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from inferq.backends.base import BackendUnavailable
 from inferq.domain import clock
 from inferq.errors import APIError
-from inferq.gateway import endpoints_info, events, metrics, openapi, predict, requests, responses
+from inferq.gateway import (
+    batch,
+    endpoints_info,
+    events,
+    metrics,
+    openapi,
+    predict,
+    requests,
+    responses,
+    tokens,
+    ui,
+    waiting,
+    webhooks,
+)
 from inferq.gateway.auth import TokenAuth
 from inferq.gateway.estimates import Estimates
 from inferq.gateway.limits import Admission
 from inferq.service.loader import load_service
 from inferq.service.schema import input_model
+from inferq.webhooks.deliverer import Deliverer
 
 if TYPE_CHECKING:
     import pydantic
+
+    from inferq.service.base import Example
     from starlette.requests import Request
     from starlette.responses import Response
 
@@ -46,27 +62,37 @@ class Endpoint:
     name: str
     target: str
     inputs: type[pydantic.BaseModel]
+    example: Example | None = None
 
 
 async def healthz(request: Request) -> Response:
     return responses.json_response({"status": "ok"})
 
 
-def routes() -> list[Route]:
+def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
         Route("/v1/endpoints", endpoints_info.list_endpoints, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/docs", openapi.docs, methods=["GET"]),
+        ui.mount(),
         Route("/v1/requests", requests.list_requests, methods=["GET"]),
+        Route("/v1/requests/wait", waiting.wait_many, methods=["POST"]),
         Route("/v1/requests/{response_id}", requests.get_request, methods=["GET"]),
         Route("/v1/requests/{response_id}", requests.delete_request, methods=["DELETE"]),
         Route("/v1/requests/{response_id}/response", requests.get_response, methods=["GET"]),
         Route("/v1/requests/{response_id}/events", events.request_events, methods=["GET"]),
         Route("/v1/requests/{response_id}/cancel", requests.cancel_request, methods=["POST"]),
+        Route("/v1/requests/{response_id}/webhooks", webhooks.list_deliveries, methods=["GET"]),
+        Route("/v1/requests/{response_id}/webhooks/redeliver", webhooks.redeliver, methods=["POST"]),
+        Route("/v1/webhooks/secret", webhooks.get_secret, methods=["GET"]),
+        Route("/v1/tokens", tokens.list_tokens, methods=["GET"]),
+        Route("/v1/tokens", tokens.create_token, methods=["POST"]),
+        Route("/v1/tokens/{token_id}", tokens.revoke_token, methods=["DELETE"]),
         Route("/{endpoint}/predict", predict.predict, methods=["POST"]),
         Route("/{endpoint}/infer", predict.predict, methods=["POST"]),
+        Route("/{endpoint}/batch", batch.submit_batch, methods=["POST"]),
         Route("/{endpoint}/healthcheck", predict.healthcheck, methods=["GET"]),
     ]
 
@@ -90,20 +116,23 @@ async def maintain(
 
 def create_app(settings: Settings, backend: Backend) -> Starlette:
     """The gateway for ``settings.endpoints`` over a started ``backend``, which the caller closes."""
+    services = {name: load_service(target) for name, target in settings.endpoints.items()}
     endpoints = {
-        name: Endpoint(name, target, input_model(load_service(target)))
-        for name, target in settings.endpoints.items()
+        name: Endpoint(name, settings.endpoints[name], input_model(service), service.example)
+        for name, service in services.items()
     }
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         maintenance = asyncio.create_task(maintain(backend, app.state.metrics))
+        delivery = asyncio.create_task(Deliverer(backend, settings, app.state.metrics.webhooks).run())
         try:
             yield
         finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            for task in (maintenance, delivery):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = Starlette(
         routes=routes(),

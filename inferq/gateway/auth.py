@@ -14,8 +14,11 @@ if TYPE_CHECKING:
     from inferq.backends.base import Backend
     from inferq.tokens import TokenInfo
 
-#: Paths anyone may call: liveness probes carry no token.
-PUBLIC_PATHS = frozenset({"/healthz"})
+#: Paths anyone may call: liveness probes carry no token; ``/ui`` only redirects to ``/ui/``.
+PUBLIC_PATHS = frozenset({"/healthz", "/ui"})
+
+#: Path prefixes anyone may load: the dashboard's page and assets carry no data.
+PUBLIC_PREFIXES = ("/ui/",)
 
 
 class Tenant(BaseUser):
@@ -27,6 +30,11 @@ class Tenant(BaseUser):
     @property
     def id(self) -> str:
         return self.token.id
+
+    @property
+    def is_admin(self) -> bool:
+        """Admin tokens manage tokens, read /metrics and see every tenant's requests."""
+        return self.token.admin
 
     @property
     def is_authenticated(self) -> bool:
@@ -46,7 +54,7 @@ class TokenAuth(AuthenticationBackend):
         self.backend = backend
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        if conn.url.path in PUBLIC_PATHS:
+        if conn.url.path in PUBLIC_PATHS or conn.url.path.startswith(PUBLIC_PREFIXES):
             return None
         scheme, _, token = conn.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -43,13 +43,15 @@ PING_S = 15.0
 def _kind(record: RequestRecord, last: RequestRecord | None) -> str | None:
     """The event ``record`` makes after ``last`` was sent, or None when nothing shown changed."""
     if record.status is Status.PENDING:
-        moved = last is None or last.status is not Status.PENDING or last.queue_position != record.queue_position
+        moved = (
+            last is None or last.status is not Status.PENDING or last.queue_position != record.queue_position
+        )
         return "queued" if moved else None
     if record.status is Status.RUNNING:
         if last is None or last.status is not Status.RUNNING or last.attempts != record.attempts:
             return "running"
         return "progress" if record.progress != last.progress else None
-    return record.status.value
+    return str(record.status.value)
 
 
 async def _document(request: Request, record: RequestRecord) -> dict[str, Any]:
@@ -78,7 +80,11 @@ async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSe
                     last = record
                 if record.status.is_terminal:
                     return
-            refresh = RUNNING_REFRESH_S if last is not None and last.status is Status.RUNNING else POSITION_REFRESH_S
+            refresh = (
+                RUNNING_REFRESH_S
+                if last is not None and last.status is Status.RUNNING
+                else POSITION_REFRESH_S
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), refresh)
 

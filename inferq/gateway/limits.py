@@ -31,14 +31,17 @@ class TokenBucket:
         self.burst = burst
         self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at)
 
-    def take(self, key: str, now: float) -> float:
-        """Spend one for ``key``: 0.0 when allowed, else the seconds until one is available."""
+    def take(self, key: str, now: float, count: int = 1) -> float:
+        """Spend ``count`` for ``key``: 0.0 when allowed, else the seconds until they are
+        available. A batch larger than ``burst`` passes on a full bucket and leaves it in
+        debt, so the token's rate over time still holds."""
         tokens, at = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - at) * self.rate)
-        if tokens < 1:
+        need = min(count, self.burst)
+        if tokens < need:
             self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
-        self._buckets[key] = (tokens - 1, now)
+            return (need - tokens) / self.rate
+        self._buckets[key] = (tokens - count, now)
         return 0.0
 
 
@@ -52,33 +55,36 @@ class Admission:
         rate = settings.rate_limit
         self._bucket = TokenBucket(rate, max(1.0, rate)) if rate is not None else None
 
-    def check_rate(self, tenant: str) -> None:
-        """Refuse a submit beyond the token's rate; cheap, so it runs before the body is read."""
+    def check_rate(self, tenant: str, count: int = 1) -> None:
+        """Refuse ``count`` submits beyond the token's rate; cheap, so a single submit's
+        check runs before its body is read."""
         if self._bucket is None:
             return
-        wait = self._bucket.take(tenant, time.monotonic())
+        wait = self._bucket.take(tenant, time.monotonic(), count)
         if wait > 0:
             raise TooManyRequests(
                 f"this token is limited to {self._bucket.rate:g} submits per second (--rate-limit)",
                 retry_after=max(1, math.ceil(wait)),
             )
 
-    async def check_queues(self, backend: Backend, endpoint: str, tenant: str) -> None:
-        """Refuse a submit while the endpoint's queue or the token's backlog is at its limit."""
+    async def check_queues(self, backend: Backend, endpoint: str, tenant: str, count: int = 1) -> None:
+        """Refuse ``count`` submits that would take the endpoint's queue or the token's
+        backlog past its limit."""
         if self.max_queue is not None:
             pending = (await backend.endpoint_stats(endpoint)).pending
-            if pending >= self.max_queue:
+            if pending + count > self.max_queue:
                 raise TooManyRequests(
-                    f"endpoint {endpoint!r} has {pending} requests waiting, its limit (--max-queue)",
+                    f"endpoint {endpoint!r} has {pending} requests waiting; {count} more would pass "
+                    f"its limit of {self.max_queue} (--max-queue)",
                     retry_after=QUEUE_RETRY_AFTER_S,
                     limit=self.max_queue,
                 )
         if self.max_per_token is not None:
             active = await backend.count_active(tenant, self.max_per_token)
-            if active >= self.max_per_token:
+            if active + count > self.max_per_token:
                 raise TooManyRequests(
-                    f"this token has {active} requests pending or running, its limit "
-                    "(--max-queue-per-token): wait for some to finish",
+                    f"this token has {active} requests pending or running; {count} more would pass its "
+                    f"limit of {self.max_per_token} (--max-queue-per-token): wait for some to finish",
                     retry_after=QUEUE_RETRY_AFTER_S,
                     limit=self.max_per_token,
                 )

@@ -1,4 +1,4 @@
-"""Prometheus metrics at ``GET /metrics`` (bearer token, like every route but ``/healthz``).
+"""Prometheus metrics at ``GET /metrics``, for admin tokens only: its totals span every tenant.
 
 Two sources, so that nothing is counted twice however many gateways and workers run:
 
@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from starlette.responses import Response
 
 from inferq.backends.base import BackendUnavailable
+from inferq.gateway.admin import require_admin
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -76,11 +77,19 @@ class GatewayMetrics:
             "Expired requests this gateway's maintenance loop deleted, inputs and outputs included.",
             registry=self.registry,
         )
+        self.webhooks = Counter(
+            "inferq_webhook_deliveries",
+            "Webhook attempts this gateway made, by result: delivered (2xx), retrying, failed "
+            "(retries ran out) or refused (the address policy).",
+            ["result"],
+            registry=self.registry,
+        )
         for endpoint in endpoints:  # a series from the start, so rate() sees the first submit
             self.submitted.labels(endpoint)
 
 
 async def metrics(request: Request) -> Response:
+    require_admin(request, "/metrics (totals over every tenant)")
     state = request.app.state
     store = await read_store(state.backend, list(state.endpoints))
     return Response(generate_latest(_Scrape(state.metrics.registry, store)), media_type=CONTENT_TYPE_LATEST)

@@ -6,7 +6,7 @@ durability, ordering and limits.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
@@ -22,6 +22,7 @@ from inferq.errors import (
     NotFound,
     ServiceUnavailable,
 )
+from inferq.gateway import webhooks
 from inferq.gateway.body import read_json_object
 from inferq.gateway.responses import json_response
 from inferq.gateway.urls import poll_url
@@ -44,7 +45,7 @@ def wants_async(request: Request) -> bool:
     return any(part.strip().lower() == "respond-async" for part in prefer.split(","))
 
 
-def _endpoint(request: Request) -> Endpoint:
+def endpoint_of(request: Request) -> Endpoint:
     name = request.path_params["endpoint"]
     endpoint: Endpoint | None = request.app.state.endpoints.get(name)
     if endpoint is None:
@@ -52,7 +53,7 @@ def _endpoint(request: Request) -> Endpoint:
     return endpoint
 
 
-def _idempotency_key(request: Request) -> str | None:
+def idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise InvalidInput(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters", field="Idempotency-Key")
@@ -60,13 +61,14 @@ def _idempotency_key(request: Request) -> str | None:
 
 
 async def predict(request: Request) -> Response:
-    endpoint = _endpoint(request)
+    endpoint = endpoint_of(request)
     admission = request.app.state.admission
     admission.check_rate(request.user.id)
+    webhook, events = webhooks.submit_options(request, wants_async(request))
     raw, inputs = await read_json_object(request, request.app.state.settings.max_body_bytes)
     validate_inputs(endpoint.inputs, inputs)
     await admission.check_queues(request.app.state.backend, endpoint.name, request.user.id)
-    submission = Submission(request.user.id, endpoint.name, raw, _idempotency_key(request))
+    submission = Submission(request.user.id, endpoint.name, raw, idempotency_key(request), webhook, events)
     record, created = await request.app.state.backend.enqueue(submission)
     if created:
         request.app.state.metrics.submitted.labels(endpoint.name).inc()
@@ -76,15 +78,20 @@ async def predict(request: Request) -> Response:
 
 
 def accepted(request: Request, record: RequestRecord) -> Response:
-    url = poll_url(request, record.response_id)
-    body = {
+    body = accepted_body(request, record)
+    return json_response(body, 202, {"Location": body["poll_url"]})
+
+
+def accepted_body(request: Request, record: RequestRecord) -> dict[str, Any]:
+    """The future of a queued request, as a 202 answers it."""
+    return {
         "response_id": record.response_id,
-        "poll_url": url,
+        "poll_url": poll_url(request, record.response_id),
         "status": record.status.value,
         "created_at": isoformat(record.created_at),
         "expires_at": isoformat(record.expires_at),
+        **({"webhook": record.webhook} if record.webhook is not None else {}),
     }
-    return json_response(body, 202, {"Location": url})
 
 
 async def _answer_when_done(request: Request, record: RequestRecord) -> Response:
@@ -111,7 +118,7 @@ def failure(record: RequestRecord) -> APIError:
 
 
 async def healthcheck(request: Request) -> Response:
-    endpoint = _endpoint(request)
+    endpoint = endpoint_of(request)
     backend = request.app.state.backend
     if await backend.endpoint_ready(endpoint.name):
         return json_response({"status": "ready", "endpoint": endpoint.name})

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from inferq.domain.status import Status
 from inferq.errors import Conflict, InvalidInput
+from inferq.gateway.admin import as_seen_by, listed_tenant, tenant_of
 from inferq.gateway.predict import failure
 from inferq.gateway.responses import json_response
 from inferq.gateway.urls import base_url, response_url
@@ -23,7 +24,7 @@ MAX_PAGE = 200
 
 
 def _status_doc(request: Request, record: RequestRecord) -> dict[str, object]:
-    return record.to_status(response_url(request, record.response_id))
+    return as_seen_by(request, record, record.to_status(response_url(request, record.response_id)))
 
 
 def _number(request: Request, name: str, default: float, low: float, high: float) -> float:
@@ -43,10 +44,11 @@ async def get_request(request: Request) -> Response:
     backend = request.app.state.backend
     response_id = request.path_params["response_id"]
     wait = _number(request, "wait", 0.0, 0.0, MAX_WAIT_S)
+    tenant = await tenant_of(request, response_id)
     if wait > 0:
-        record = await backend.wait(request.user.id, response_id, wait)
+        record = await backend.wait(tenant, response_id, wait)
     else:
-        record = await backend.get(request.user.id, response_id)
+        record = await backend.get(tenant, response_id)
     doc = _status_doc(request, record)
     doc.update(await request.app.state.estimates.for_record(record))
     return json_response(doc)
@@ -66,7 +68,8 @@ async def get_response(request: Request) -> Response:
 
 
 async def cancel_request(request: Request) -> Response:
-    record = await request.app.state.backend.cancel(request.user.id, request.path_params["response_id"])
+    response_id = request.path_params["response_id"]
+    record = await request.app.state.backend.cancel(await tenant_of(request, response_id), response_id)
     if record.status is not Status.CANCELLED:
         raise Conflict(
             f"request {record.response_id} already ended as {record.status.value}",
@@ -90,7 +93,7 @@ async def list_requests(request: Request) -> Response:
         raise InvalidInput(f"status must be one of {allowed}, got {status!r}", field="status")
     limit = int(_number(request, "limit", 50, 1, MAX_PAGE))
     records = await request.app.state.backend.list_requests(
-        request.user.id,
+        listed_tenant(request),
         status=Status(status) if status else None,
         endpoint=params.get("endpoint"),
         limit=limit,

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from inferq.service.base import Service
+from inferq.service.base import Example, Service
 from inferq.service.progress import report_progress
-
 
 #: A delayed echo reports its progress this many times, as a model reports its steps.
 PROGRESS_STEPS = 10
@@ -18,6 +17,8 @@ PROGRESS_STEPS = 10
 class Echo(Service):
     """Returns its inputs as ``{"echo": inputs}``; ``delay_s`` makes it work that long
     first, reporting its progress in tenths."""
+
+    example = Example(inputs={"hello": "world"}, output={"echo": {"hello": "world"}})
 
     def infer(
         self, delay_s: Annotated[float, Field(ge=0, le=60)] = 0, **inputs: Any

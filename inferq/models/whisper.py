@@ -7,20 +7,21 @@ PyAV and numpy are imported in the worker, when the model loads or audio is deco
 from __future__ import annotations
 
 import importlib.resources
+import inspect
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from inferq.errors import InvalidInput
-from inferq.service.base import Service
+from inferq.service.base import Example, Service
 from inferq.service.progress import report_progress
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel  # type: ignore[import-untyped]
-    from faster_whisper.transcribe import Segment, Word  # type: ignore[import-untyped]
+    from faster_whisper.transcribe import Segment  # type: ignore[import-untyped]
 
 #: A directory holding any CTranslate2 Whisper model; the default is tiny.en.
 MODEL_ENV = "INFERQ_WHISPER_MODEL"
@@ -28,6 +29,10 @@ COMPUTE_TYPE_ENV = "INFERQ_WHISPER_COMPUTE_TYPE"
 MAX_DURATION_ENV = "INFERQ_WHISPER_MAX_DURATION_S"
 #: Threads per model; with N workers on N cores, 1 each beats N threads in one model.
 CPU_THREADS_ENV = "INFERQ_WHISPER_CPU_THREADS"
+#: Clips decoded together in one call (see :mod:`inferq.models.whisper_batch`), and how long
+#: the first waits for others. 1: one by one, the faster on a CPU.
+BATCH_SIZE_ENV = "INFERQ_WHISPER_BATCH_SIZE"
+BATCH_WAIT_ENV = "INFERQ_WHISPER_BATCH_WAIT_S"
 DEFAULT_COMPUTE_TYPE = "int8"
 DEFAULT_MAX_DURATION_S = 1800.0
 
@@ -82,6 +87,16 @@ def max_duration_s() -> float:
 class Whisper(Service):
     """Transcribes speech (or translates it into English) with OpenAI's Whisper."""
 
+    example = Example(
+        inputs={"audio": "<base64 of she_sells_seashells.wav>", "language": "en", "task": "transcribe"},
+        output={"response": {
+            "text": "She sells seashells by the seashore.", "language": "en", "duration": 2.915,
+            "segments": [{"id": 1, "start": 0.0, "end": 3.0, "text": " She sells seashells by the seashore."}],
+        }},
+    )  # fmt: skip
+    batch_size: ClassVar[int] = int(os.environ.get(BATCH_SIZE_ENV) or 1)
+    batch_wait_s: ClassVar[float] = float(os.environ.get(BATCH_WAIT_ENV) or 0.05)
+
     def setup(self) -> None:
         self._max_duration_s = max_duration_s()
         self._model = load_model()
@@ -116,34 +131,62 @@ class Whisper(Service):
             float, Field(ge=0, le=1, description="Sampling temperature; 0 is deterministic.")
         ] = 0.0,
     ) -> dict[str, Any]:
+        options = {"language": language, "task": task, "prompt": prompt, "word_timestamps": word_timestamps,
+                   "vad_filter": vad_filter, "beam_size": beam_size, "temperature": temperature}  # fmt: skip
+        return self._transcribe(self._decode(audio, options), options)
+
+    def infer_batch(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
+        """Clips that :func:`~inferq.models.whisper_batch.batchable` allows, grouped by their
+        options, decode in one call each; the others one by one."""
+        from inferq.models.whisper_batch import SAMPLE_RATE, batchable, transcribe_together
+
+        results: list[dict[str, Any] | Exception] = [{} for _ in inputs]
+        groups: dict[tuple[Any, ...], list[tuple[int, Any]]] = {}
+        for index, each in enumerate(inputs):
+            options = {**_DEFAULTS, **{k: v for k, v in each.items() if k != "audio"}}
+            try:
+                samples = self._decode(each["audio"], options)
+                if batchable(samples, options):
+                    groups.setdefault(tuple(sorted(options.items())), []).append((index, samples))
+                else:
+                    results[index] = self._transcribe(samples, options)
+            except Exception as exc:  # one clip's failure is its own
+                results[index] = exc
+        for key, members in groups.items():
+            options = dict(key)
+            decoded = transcribe_together(self._model, [samples for _, samples in members], options)
+            for (index, samples), segments in zip(members, decoded, strict=True):
+                rows = [
+                    _row(number, segment, options["word_timestamps"])
+                    for number, segment in enumerate(segments, 1)
+                ]
+                results[index] = _response(rows, options["language"], len(samples) / SAMPLE_RATE)
+        return results
+
+    def _decode(self, audio: str, options: dict[str, Any]) -> Any:
         from inferq.models.audio_decode import decode_base64_audio
 
-        self._check_language(language, task)
-        samples = decode_base64_audio(audio, max_duration_s=self._max_duration_s)
+        self._check_language(options["language"], options["task"])
+        return decode_base64_audio(audio, max_duration_s=self._max_duration_s)
+
+    def _transcribe(self, samples: Any, options: dict[str, Any]) -> dict[str, Any]:
+        """One clip, decoded window by window, reporting progress as each is done."""
         segments, info = self._model.transcribe(
             samples,
-            language=language,
-            task=task,
-            initial_prompt=prompt,
-            word_timestamps=word_timestamps,
-            vad_filter=vad_filter,
-            beam_size=beam_size,
-            temperature=temperature,
+            language=options["language"],
+            task=options["task"],
+            initial_prompt=options["prompt"],
+            word_timestamps=options["word_timestamps"],
+            vad_filter=options["vad_filter"],
+            beam_size=options["beam_size"],
+            temperature=options["temperature"],
         )
         rows = []
         for segment in segments:  # decoded lazily, one segment at a time
-            rows.append(_segment(segment, word_timestamps))
+            rows.append(_segment(segment, options["word_timestamps"]))
             if info.duration > 0:
                 report_progress(segment.end / info.duration)
-        text = "".join(row["text"] for row in rows).strip()
-        return {
-            "response": {
-                "text": text,
-                "language": info.language,
-                "duration": _rounded(info.duration),
-                "segments": rows,
-            }
-        }
+        return _response(rows, info.language, info.duration)
 
     def _check_language(self, language: str | None, task: str) -> None:
         """faster-whisper would quietly fall back to English; the client should know."""
@@ -159,6 +202,26 @@ class Whisper(Service):
             raise InvalidInput(reason, field="language")
 
 
+def _response(rows: list[dict[str, Any]], language: str, duration: float) -> dict[str, Any]:
+    text = "".join(row["text"] for row in rows).strip()
+    return {
+        "response": {"text": text, "language": language, "duration": _rounded(duration), "segments": rows}
+    }
+
+
+def _row(number: int, segment: dict[str, Any], with_words: bool) -> dict[str, Any]:
+    """A segment of the batched pipeline, shaped as :func:`_segment` shapes one-by-one ones."""
+    row: dict[str, Any] = {
+        "id": number,
+        "start": _rounded(segment["start"]),
+        "end": _rounded(segment["end"]),
+        "text": segment["text"],
+    }
+    if with_words:
+        row["words"] = [_word(word) for word in segment.get("words") or []]
+    return row
+
+
 def _segment(segment: Segment, with_words: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": segment.id,
@@ -167,19 +230,27 @@ def _segment(segment: Segment, with_words: bool) -> dict[str, Any]:
         "text": segment.text,
     }
     if with_words:
-        row["words"] = [_word(word) for word in segment.words or []]
+        row["words"] = [_word(word._asdict()) for word in segment.words or []]
     return row
 
 
-def _word(word: Word) -> dict[str, Any]:
+def _word(word: dict[str, Any]) -> dict[str, Any]:
     return {
-        "start": _rounded(word.start),
-        "end": _rounded(word.end),
-        "word": word.word,
-        "probability": _rounded(word.probability),
+        "start": _rounded(word["start"]),
+        "end": _rounded(word["end"]),
+        "word": word["word"],
+        "probability": _rounded(word["probability"]),
     }
 
 
 def _rounded(value: float) -> float:
     """A plain float to three decimals (milliseconds for times): numpy scalars are not JSON."""
     return round(float(value), 3)
+
+
+#: ``infer``'s defaults: what a batched input left out means.
+_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(Whisper.infer).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}

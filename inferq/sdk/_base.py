@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -46,6 +46,8 @@ LONG_POLL_MARGIN_S = 15.0
 HEALTH_INTERVAL_S = 1.0
 #: The header that makes ``/predict`` answer 202 with a future (OctoAI's name).
 ASYNC_HEADER = {"X-OctoAI-Async": "1"}
+#: Most inputs the server takes in one batch call.
+MAX_BATCH = 1000
 #: Statuses of a request that will not change any more.
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
@@ -115,6 +117,14 @@ def check_state(state: dict[str, Any]) -> bool:
     if status == "cancelled":
         raise RequestCancelled(f"request {state.get('response_id')} was cancelled")
     return status == "completed"
+
+
+def webhook_params(webhook: str | None, events: Sequence[str] | str | None) -> dict[str, str]:
+    """The query parameters of a submit that asks for webhook deliveries (the server checks them)."""
+    params = {} if webhook is None else {"webhook": webhook}
+    if events is not None:
+        params["webhook_events_filter"] = events if isinstance(events, str) else ",".join(events)
+    return params
 
 
 def long_poll(future: InferenceFuture, wait: float) -> Call:
@@ -202,10 +212,17 @@ class BaseClient:
                 pause = parse_retry_after(response.headers.get("retry-after")) or HEALTH_INTERVAL_S
             yield Sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
-    def _submit(self, url: str, inputs: Mapping[str, Any], key: str | None, headers: dict[str, str]) -> Call:
+    def _submit(
+        self,
+        url: str,
+        inputs: Mapping[str, Any],
+        key: str | None,
+        headers: dict[str, str],
+        params: dict[str, str] | None = None,
+    ) -> Call:
         """A POST with an idempotency key, so the retry transport may repeat it safely."""
         headers = {"Idempotency-Key": key or str(uuid.uuid4()), **headers}
-        return Call("POST", self._url(url, "predict"), json=dict(inputs), headers=headers)
+        return Call("POST", self._url(url, "predict"), json=dict(inputs), params=params or None, headers=headers)
 
     def _infer_flow(self, url: str, inputs: Mapping[str, Any], key: str | None) -> Flow[dict[str, Any]]:
         started = time.monotonic()
@@ -221,10 +238,32 @@ class BaseClient:
             return (yield from self._wait_flow(future, remaining))
 
     def _infer_async_flow(
-        self, url: str, inputs: Mapping[str, Any], key: str | None
+        self, url: str, inputs: Mapping[str, Any], key: str | None, params: dict[str, str] | None = None
     ) -> Flow[InferenceFuture]:
-        body = decode((yield self._submit(url, inputs, key, ASYNC_HEADER)))
+        body = decode((yield self._submit(url, inputs, key, ASYNC_HEADER, params)))
         return self._future(body)
+
+    def _infer_batch_flow(
+        self, url: str, inputs: Sequence[Mapping[str, Any]], key: str | None
+    ) -> Flow[list[InferenceFuture]]:
+        """``POST /{endpoint}/batch`` in slices of :data:`MAX_BATCH`, each keyed so its retries
+        queue nothing twice; the futures come back in the order of ``inputs``."""
+        key = key or str(uuid.uuid4())
+        batch_url = self._batch_url(url)
+        futures: list[InferenceFuture] = []
+        for start in range(0, len(inputs), MAX_BATCH):
+            chunk = [dict(item) for item in inputs[start : start + MAX_BATCH]]
+            headers = {"Idempotency-Key": f"{key}.{start}"}
+            body = decode((yield Call("POST", batch_url, json={"inputs": chunk}, headers=headers)))
+            futures.extend(self._future(accepted) for accepted in body["results"])
+        return futures
+
+    def _batch_url(self, url: str) -> str:
+        """The batch route beside a predict URL (``…/whisper/predict`` → ``…/whisper/batch``)."""
+        for action in ("/predict", "/infer"):
+            if url.rstrip("/").endswith(action):
+                return self._url(url.rstrip("/")[: -len(action)] + "/batch", "batch")
+        return self._url(url, "batch")
 
     def _state_flow(self, future: InferenceFuture) -> Flow[dict[str, Any]]:
         return cast("dict[str, Any]", decode((yield Call("GET", future.poll_url))))

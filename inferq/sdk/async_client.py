@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import anyio
 import httpx
-
 from httpx_sse import aconnect_sse
 
-from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode
+from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode, webhook_params
 from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import AsyncRetryTransport
@@ -51,10 +50,26 @@ class AsyncClient(BaseClient):
         return await self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key))
 
     async def infer_async(
-        self, endpoint_url: str, inputs: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        endpoint_url: str,
+        inputs: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        webhook: str | None = None,
+        webhook_events_filter: Sequence[str] | str | None = None,
     ) -> InferenceFuture:
-        """Queue an inference and return its future at once (idempotent submit, safe retries)."""
-        return await self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key))
+        """Queue an inference and return its future at once (idempotent submit, safe retries),
+        with webhook deliveries as :meth:`Client.infer_async` describes."""
+        params = webhook_params(webhook, webhook_events_filter)
+        return await self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key, params))
+
+    async def infer_batch(
+        self, endpoint_url: str, inputs: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> list[InferenceFuture]:
+        """Queue many inferences in a few calls (1,000 inputs each) and return their futures,
+        in order; collect them with :func:`~inferq.as_completed`. A bad input queues none
+        of its call's inputs (422 naming ``inputs[i]``)."""
+        return await self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key))
 
     async def is_future_ready(self, future: InferenceFuture) -> bool:
         """True once completed; raises InferenceFailed or RequestCancelled if it never will be."""

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
-
 from httpx_sse import connect_sse
 
-from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode
+from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode, webhook_params
 from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import RetryTransport
@@ -61,14 +60,31 @@ class Client(BaseClient):
         return self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key))
 
     def infer_async(
-        self, endpoint_url: str, inputs: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        endpoint_url: str,
+        inputs: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        webhook: str | None = None,
+        webhook_events_filter: Sequence[str] | str | None = None,
     ) -> InferenceFuture:
         """Queue an inference and return its future at once.
 
         The submit carries an ``Idempotency-Key`` (a fresh uuid4 unless given), reused by
-        retries, so the request is never queued twice.
+        retries, so the request is never queued twice. With ``webhook``, the server POSTs
+        the request's state, signed per Standard Webhooks, to that URL when it ends, and
+        when it starts too with ``webhook_events_filter=["start", "completed"]``.
         """
-        return self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key))
+        params = webhook_params(webhook, webhook_events_filter)
+        return self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key, params))
+
+    def infer_batch(
+        self, endpoint_url: str, inputs: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> list[InferenceFuture]:
+        """Queue many inferences in a few calls (1,000 inputs each) and return their futures,
+        in order; collect them with :func:`~inferq.as_completed`. A bad input queues none
+        of its call's inputs (422 naming ``inputs[i]``)."""
+        return self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key))
 
     def is_future_ready(self, future: InferenceFuture) -> bool:
         """True once completed; raises InferenceFailed or RequestCancelled if it never will be."""

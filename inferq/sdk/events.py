@@ -73,4 +73,4 @@ class Reconnects:
         self._drops += 1
         if self._drops > self.LIMIT:
             raise error
-        return self.BACKOFF_S * 2 ** (self._drops - 1)
+        return float(self.BACKOFF_S * 2 ** (self._drops - 1))

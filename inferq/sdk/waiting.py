@@ -1,22 +1,29 @@
-"""Waiting on many futures at once: :func:`as_completed` over ``GET ?wait=S`` long polls.
+"""Waiting on many futures at once: :func:`as_completed` over ``POST /v1/requests/wait``.
 
-Never a sleep loop: each outstanding future has one long poll open, which the server
-answers the moment its request ends. ``for`` runs the polls on a small thread pool with
-sync clients; ``async for`` runs them concurrently as asyncio tasks with async clients.
-One future's wait is :meth:`Client.wait`, built on the same flow (``settle_flow``).
+Never a sleep loop and never one poll per future: the futures of one server go out in
+streams of up to 10,000 ids, and the server sends each request's end as it happens. A
+stream that reaches its time limit (or drops) is opened again with the ids still going.
+``for`` reads the streams on threads with sync clients; ``async for`` as asyncio tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
+import queue
 import threading
+import time
+import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx
+from httpx_sse import ServerSentEvent, aconnect_sse, connect_sse
+
 from inferq.errors import WaitTimeout
-from inferq.sdk._base import settle_flow
+from inferq.sdk._base import decode
+from inferq.sdk.events import STREAM_TIMEOUT, Reconnects
 
 if TYPE_CHECKING:
     from inferq.sdk.async_client import AsyncClient
@@ -25,21 +32,115 @@ if TYPE_CHECKING:
 
 __all__ = ["as_completed"]
 
-#: Threads for ``for f in as_completed(...)``: each holds one long poll open.
-MAX_THREADS = 16
-
-Settled = tuple["InferenceFuture", "dict[str, Any] | None"]
+#: Most ids in one stream (the server's limit).
+MAX_IDS = 10_000
+#: Longest wait one stream asks for (the server's limit).
+MAX_STREAM_S = 300.0
 
 
 def as_completed(futures: Iterable[InferenceFuture], timeout: float | None = None) -> Completion:
     """Yield ``futures`` as their requests end (completed, failed or cancelled), first done first.
 
-    Use ``for`` with sync code and ``async for`` in a coroutine. Each future is polled
+    Use ``for`` with sync code and ``async for`` in a coroutine. Each future is watched
     with the client that created it (or one configured like it). A failed or cancelled
-    future is yielded too; its ``result()`` raises. Raises :class:`~inferq.WaitTimeout`
-    if some have not ended ``timeout`` seconds after iteration starts.
+    future is yielded too; its ``result()`` raises, as it does for one whose request
+    expired. Raises :class:`~inferq.WaitTimeout` if some have not ended ``timeout``
+    seconds after iteration starts.
     """
     return Completion(list(futures), timeout)
+
+
+@dataclass
+class Watch:
+    """One stream's worth of futures of one server, and what is left of them."""
+
+    url: str
+    going: dict[str, InferenceFuture]
+    deadline: float | None
+    reconnects: Reconnects = field(default_factory=Reconnects)
+
+    def request(self) -> dict[str, Any]:
+        """Keyword arguments of the next stream; the key lets the retry transport resend it."""
+        wait = (
+            MAX_STREAM_S
+            if self.deadline is None
+            else max(0.0, min(MAX_STREAM_S, self.deadline - time.monotonic()))
+        )
+        return {
+            "json": {"response_ids": list(self.going), "timeout": round(wait, 3)},
+            "headers": {"Idempotency-Key": str(uuid.uuid4())},
+            "timeout": STREAM_TIMEOUT,
+        }
+
+    def ended(self, sse: ServerSentEvent) -> InferenceFuture | None:
+        """The future a ``done`` or ``missing`` event ends."""
+        self.reconnects.received()
+        if sse.event in ("done", "missing"):
+            return self.going.pop(str(sse.json()["response_id"]), None)
+        return None
+
+    @property
+    def over(self) -> bool:
+        return not self.going or (self.deadline is not None and time.monotonic() >= self.deadline)
+
+
+def _watches(
+    futures: list[InferenceFuture], owners: list[Any], timeout: float | None
+) -> list[tuple[Any, Watch]]:
+    """Futures grouped by (client, server), in streams of at most :data:`MAX_IDS`."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    groups: dict[tuple[int, str], tuple[Any, dict[str, InferenceFuture]]] = {}
+    for future, owner in zip(futures, owners, strict=True):
+        url = f"{future.poll_url.rstrip('/').rsplit('/', 1)[0]}/wait"
+        groups.setdefault((id(owner), url), (owner, {}))[1][future.response_id] = future
+    watches = []
+    for (_, url), (owner, going) in groups.items():
+        ids = list(going)
+        for start in range(0, len(ids), MAX_IDS):
+            chunk = {i: going[i] for i in ids[start : start + MAX_IDS]}
+            watches.append((owner, Watch(url, chunk, deadline)))
+    return watches
+
+
+def _follow(client: Client, watch: Watch, out: queue.Queue[Any], stop: threading.Event) -> None:
+    """Read streams of ``watch`` until all its futures ended or time is up."""
+    try:
+        while not watch.over and not stop.is_set():
+            try:
+                with connect_sse(client._http, "POST", watch.url, **watch.request()) as source:
+                    if source.response.status_code >= 400:
+                        source.response.read()
+                        decode(source.response)
+                    for sse in source.iter_sse():
+                        if (future := watch.ended(sse)) is not None:
+                            out.put(future)
+                        if stop.is_set():
+                            return
+            except httpx.TransportError as exc:
+                time.sleep(watch.reconnects.dropped(exc))
+    except Exception as exc:  # handed to the iterating thread, which raises it
+        out.put(exc)
+    finally:
+        out.put(None)
+
+
+async def _afollow(client: AsyncClient, watch: Watch, out: asyncio.Queue[Any]) -> None:
+    try:
+        while not watch.over:
+            try:
+                async with aconnect_sse(client._http, "POST", watch.url, **watch.request()) as source:
+                    if source.response.status_code >= 400:
+                        await source.response.aread()
+                        decode(source.response)
+                    async for sse in source.aiter_sse():
+                        if (future := watch.ended(sse)) is not None:
+                            out.put_nowait(future)
+            except httpx.TransportError as exc:
+                await asyncio.sleep(watch.reconnects.dropped(exc))
+    except Exception as exc:  # handed to the iterating task, which raises it
+        out.put_nowait(exc)
+    finally:
+        out.put_nowait(None)
 
 
 class Completion:
@@ -52,50 +153,70 @@ class Completion:
     def __iter__(self) -> Iterator[InferenceFuture]:
         if not self.futures:
             return
+        out: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(MAX_THREADS, len(self.futures)), thread_name_prefix="inferq-wait"
-        )
         with contextlib.ExitStack() as stack:
-            clients = _sync_clients(self.futures, stack)
-            jobs = [
-                pool.submit(_settle, client, future, self.timeout, stop)
-                for client, future in zip(clients, self.futures, strict=True)
+            watches = _watches(self.futures, _sync_clients(self.futures, stack), self.timeout)
+            threads = [
+                threading.Thread(
+                    target=_follow, args=(client, watch, out, stop), daemon=True, name="inferq-wait"
+                )
+                for client, watch in watches
             ]
+            for thread in threads:
+                thread.start()
             try:
-                for job in concurrent.futures.as_completed(jobs):
-                    yield self._done(*job.result())
+                yield from self._drain(iter(out.get, _NEVER), len(threads))
             finally:
                 stop.set()
-                pool.shutdown(wait=False, cancel_futures=True)
 
     async def __aiter__(self) -> AsyncIterator[InferenceFuture]:
+        if not self.futures:
+            return
+        out: asyncio.Queue[Any] = asyncio.Queue()
         async with contextlib.AsyncExitStack() as stack:
-            clients = await _async_clients(self.futures, stack)
-            tasks = [
-                asyncio.ensure_future(_asettle(client, future, self.timeout))
-                for client, future in zip(clients, self.futures, strict=True)
-            ]
+            watches = _watches(self.futures, await _async_clients(self.futures, stack), self.timeout)
+            tasks = [asyncio.ensure_future(_afollow(client, watch, out)) for client, watch in watches]
             try:
-                for next_done in asyncio.as_completed(tasks):
-                    yield self._done(*(await next_done))
+                finished, yielded = 0, 0
+                while finished < len(tasks):
+                    item = await out.get()
+                    finished, yielded, future = self._take(item, finished, yielded)
+                    if future is not None:
+                        yield future
+                self._check(yielded)
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _done(self, future: InferenceFuture, state: dict[str, Any] | None) -> InferenceFuture:
-        if state is None:
-            raise WaitTimeout(f"request {future.response_id} did not end within {self.timeout} s; it goes on")
-        return future
+    def _drain(self, items: Iterator[Any], streams: int) -> Iterator[InferenceFuture]:
+        finished, yielded = 0, 0
+        while finished < streams:
+            finished, yielded, future = self._take(next(items), finished, yielded)
+            if future is not None:
+                yield future
+        self._check(yielded)
+
+    @staticmethod
+    def _take(item: Any, finished: int, yielded: int) -> tuple[int, int, InferenceFuture | None]:
+        """One item from the streams: a future that ended, an error to raise, or None (a stream is over)."""
+        if item is None:
+            return finished + 1, yielded, None
+        if isinstance(item, Exception):
+            raise item
+        return finished, yielded + 1, item
+
+    def _check(self, yielded: int) -> None:
+        if yielded < len(self.futures):
+            raise WaitTimeout(
+                f"{len(self.futures) - yielded} of {len(self.futures)} requests did not end within "
+                f"{self.timeout} s; they go on"
+            )
 
 
-def _settle(client: Client, future: InferenceFuture, timeout: float | None, stop: threading.Event) -> Settled:
-    return future, client._drive(settle_flow(future, timeout, stop.is_set))
-
-
-async def _asettle(client: AsyncClient, future: InferenceFuture, timeout: float | None) -> Settled:
-    return future, await client._drive(settle_flow(future, timeout))
+#: A sentinel ``queue.get`` never returns, so ``iter(out.get, _NEVER)`` reads forever.
+_NEVER = object()
 
 
 def _sync_clients(futures: list[InferenceFuture], stack: contextlib.ExitStack) -> list[Client]:

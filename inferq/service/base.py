@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A request and its answer, shown in ``/docs`` and the OpenAPI document."""
+
+    inputs: dict[str, Any]
+    output: dict[str, Any]
 
 
 class Service:
@@ -22,8 +31,30 @@ class Service:
     #: is replaced (a thread cannot be stopped). None: ``--timeout``, else no limit.
     timeout_s: ClassVar[float | None] = None
 
+    #: The batch form: requests that arrive together run as one ``infer_batch`` call of up
+    #: to ``batch_size``, the first waiting at most ``batch_wait_s`` for others to join.
+    #: A model whose cost per call falls with more inputs at once (a GPU, a matrix
+    #: library) serves more that way. 1: no batching, ``infer`` per request.
+    #: What callers see in ``/docs`` as a sample call and its outputs.
+    example: ClassVar[Example | None] = None
+
+    batch_size: ClassVar[int] = 1
+    batch_wait_s: ClassVar[float] = 0.0
+
     def setup(self) -> None:
         """Load weights and warm up; called once before the first ``infer``."""
 
     def infer(self, **inputs: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+    def infer_batch(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
+        """Run several requests' inputs in one call (when ``batch_size`` > 1): one result
+        per input, in order; an exception in the list fails that request alone, one
+        raised fails them all. Each input has passed ``infer``'s schema."""
+        results: list[dict[str, Any] | Exception] = []
+        for each in inputs:
+            try:
+                results.append(self.infer(**each))
+            except Exception as exc:  # one input's failure is its own
+                results.append(exc)
+        return results

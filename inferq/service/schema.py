@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 import pydantic
 
@@ -11,6 +11,8 @@ from inferq.errors import InvalidInput
 
 if TYPE_CHECKING:
     from inferq.service.base import Service
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 def input_model(service: type[Service]) -> type[pydantic.BaseModel]:
@@ -33,10 +35,11 @@ def input_model(service: type[Service]) -> type[pydantic.BaseModel]:
     return pydantic.create_model(f"{service.__name__}Inputs", __config__=config, **fields)
 
 
-def validate_inputs(model: type[pydantic.BaseModel], inputs: dict[str, Any]) -> None:
-    """Raise :class:`InvalidInput` naming the first wrong field, with every problem listed."""
+def validate_inputs(model: type[M], inputs: dict[str, Any]) -> M:
+    """The validated model, or :class:`InvalidInput` naming the first wrong field, with
+    every problem listed."""
     try:
-        model.model_validate(inputs)
+        return model.model_validate(inputs)
     except pydantic.ValidationError as exc:
         problems = [
             {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}

@@ -138,49 +138,100 @@ class Worker:
                 if claim is None:
                     await self._idle(stop, work)
                     continue
+            claims = [claim]
             self._leases.add(claim.lease_id)
             try:
-                await self._run(claim)
+                if self.service.batch_size > 1:
+                    await self._gather(claims, stop)
+                await self._run(claims)
             finally:
-                self._leases.discard(claim.lease_id)
+                self._leases.difference_update(c.lease_id for c in claims)
 
     async def _idle(self, stop: asyncio.Event, work: asyncio.Event) -> None:
         """Wait for work, a stop, or the heartbeat interval (a lease may have expired meanwhile)."""
-        waits = {asyncio.create_task(stop.wait()), asyncio.create_task(work.wait())}
-        await asyncio.wait(waits, timeout=self.heartbeat_interval, return_when=asyncio.FIRST_COMPLETED)
-        for task in waits:
-            task.cancel()
+        await _first(stop, work, timeout=self.heartbeat_interval)
 
-    async def _run(self, claim: Claim) -> None:
-        progress = ProgressForwarder(self.backend, claim)
+    async def _gather(self, claims: list[Claim], stop: asyncio.Event) -> None:
+        """Claim more requests into ``claims`` until the batch is full or ``batch_wait_s`` has
+        passed since the first: requests that arrive together then run as one call."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.service.batch_wait_s
+        while len(claims) < self.service.batch_size and not stop.is_set():
+            with self.backend.bus.watch_work(self.endpoint) as work:
+                try:
+                    claim = await self.backend.claim(self.endpoint, self.worker_id)
+                except BackendUnavailable:
+                    return  # run what is claimed; the slot's loop handles the outage
+                if claim is not None:
+                    claims.append(claim)
+                    self._leases.add(claim.lease_id)
+                    continue
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                await _first(stop, work, timeout=remaining)
+
+    async def _run(self, claims: list[Claim]) -> None:
+        """Run the claims in one call (``infer``, or ``infer_batch`` for a batching Service)
+        and store each outcome; a hang or running out of memory fails them all and ends
+        the process (see :class:`FatalModelError`)."""
+        forwarders = [ProgressForwarder(self.backend, claim) for claim in claims]
         try:
-            await self._infer_and_store(claim, progress)
+            outcomes = await self._call(claims, forwarders)
         finally:
-            await progress.close()
+            for forwarder in forwarders:
+                await forwarder.close()
+        for claim, outcome in zip(claims, outcomes, strict=True):
+            await self._store(claim, outcome)
 
-    async def _infer_and_store(self, claim: Claim, progress: ProgressForwarder) -> None:
+    async def _call(self, claims: list[Claim], forwarders: list[ProgressForwarder]) -> list[Any]:
+        """Each claim's output, or the exception that fails it."""
+        def report(fraction: float) -> None:  # a batch's progress is each request's
+            for forward in forwarders:
+                forward(fraction)
+
         try:
-            inputs: dict[str, Any] = orjson.loads(claim.inputs)
-            with reporting_to(progress):
-                running = asyncio.to_thread(self.service.infer, **inputs)
-                output = await asyncio.wait_for(running, self.timeout_s)
-            body = orjson.dumps(output)
+            inputs: list[dict[str, Any]] = [orjson.loads(claim.inputs) for claim in claims]
+            with reporting_to(report):
+                if self.service.batch_size > 1:
+                    running = asyncio.to_thread(self.service.infer_batch, inputs)
+                else:
+                    running = asyncio.to_thread(lambda: [self.service.infer(**inputs[0])])
+                outputs = await asyncio.wait_for(running, self.timeout_s)
         except TimeoutError:
-            await self.backend.fail(claim, "timeout", f"timed out after {self.timeout_s:g} s")
-            raise ModelStuck(f"request {claim.record.response_id} timed out") from None
-        except InvalidInput as exc:
-            field = exc.details.get("field")
-            await self.backend.fail(claim, InvalidInput.type, f"{field}: {exc.message}" if field else exc.message)
+            for claim in claims:
+                await self.backend.fail(claim, "timeout", f"timed out after {self.timeout_s:g} s")
+            raise ModelStuck(f"request {claims[0].record.response_id} timed out") from None
         except MemoryError as exc:
             exc.__traceback__ = None  # its frames hold what the model allocated: free it first
-            await self.backend.fail(claim, "inference_failed", describe(exc))
-            raise ModelOutOfMemory(f"request {claim.record.response_id} ran out of memory") from None
+            for claim in claims:
+                await self.backend.fail(claim, "inference_failed", describe(exc))
+            raise ModelOutOfMemory(f"request {claims[0].record.response_id} ran out of memory") from None
         except Exception as exc:
-            log.warning("request %s failed: %s", claim.record.response_id, type(exc).__name__)
-            await self.backend.fail(claim, "inference_failed", describe(exc))
-        else:
-            if not await self.backend.complete(claim, body):
-                log.info("request %s: lease lost, result discarded", claim.record.response_id)
+            return [exc] * len(claims)
+        if not isinstance(outputs, list) or len(outputs) != len(claims):
+            count = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
+            return [RuntimeError(f"infer_batch returned {count} results for {len(claims)} inputs")] * len(claims)
+        return outputs
+
+    async def _store(self, claim: Claim, outcome: Any) -> None:
+        """Complete the claim with its output, or fail it with the exception it ended in."""
+        if not isinstance(outcome, BaseException):
+            try:
+                body = orjson.dumps(outcome)
+            except TypeError as exc:
+                outcome = exc
+            else:
+                if not await self.backend.complete(claim, body):
+                    log.info("request %s: lease lost, result discarded", claim.record.response_id)
+                return
+        if isinstance(outcome, InvalidInput):
+            field = outcome.details.get("field")
+            message = f"{field}: {outcome.message}" if field else outcome.message
+            await self.backend.fail(claim, InvalidInput.type, message)
+            return
+        log.warning("request %s failed: %s", claim.record.response_id, type(outcome).__name__)
+        await self.backend.fail(claim, "inference_failed", describe(outcome))
 
     async def _heartbeats(self) -> None:
         while True:
@@ -195,3 +246,11 @@ class Worker:
         lost = await self.backend.heartbeat(info, sorted(self._leases))
         for lease_id in lost:
             log.info("lease %s lost (cancelled or expired)", lease_id)
+
+
+async def _first(*events: asyncio.Event, timeout: float) -> None:
+    """Return when any of ``events`` is set or ``timeout`` passes."""
+    waits = {asyncio.create_task(event.wait()) for event in events}
+    await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in waits:
+        task.cancel()

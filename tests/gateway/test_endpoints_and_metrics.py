@@ -1,4 +1,8 @@
-"""``GET /v1/endpoints`` and ``GET /metrics``: workers, the queue and the totals, on both backends."""
+"""``GET /v1/endpoints`` and ``GET /metrics``: workers, the queue and the totals, on both backends.
+
+``/metrics`` sums over every tenant, so it is for admin tokens; ``/v1/endpoints`` (queue and
+workers, no tenant's data) is open to every token.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from inferq.backends.sqlite import SQLiteBackend
 from inferq.gateway.app import create_app
 from inferq.service.loader import BUILTIN_ENDPOINTS
 from inferq.settings import Settings
-from tests.conftest import SERVICES, Server, wait_until
+from tests.conftest import SERVICES, Server, create_token, wait_until
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
@@ -24,9 +28,10 @@ def _endpoint(http: httpx.Client, name: str) -> dict[str, Any]:
     return next(entry for entry in listing.json()["endpoints"] if entry["name"] == name)
 
 
-def _scrape(http: httpx.Client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of ``/metrics``, by name and labels."""
-    answer = http.get("/metrics")
+def _scrape(server: Server) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of ``/metrics``, by name and labels, scraped as Prometheus would: with an admin token."""
+    with server.http(token=create_token(server.backend, "prometheus", admin=True)) as http:
+        answer = http.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     return {
@@ -65,7 +70,7 @@ def test_a_worker_loading_its_model_is_counted_but_not_ready(
     )
     with server.http() as http:
         loading = wait_until(lambda: (e := _endpoint(http, "slow"))["workers"] == 1 and e, 30, "a heartbeat")
-        samples = _scrape(http)
+        samples = _scrape(server)
         gate.touch()
         ready = wait_until(lambda: (e := _endpoint(http, "slow"))["ready"] and e, 30, "the model to load")
     assert (loading["ready"], loading["ready_workers"], loading["pending"]) == (False, 0, 0)
@@ -86,7 +91,7 @@ def test_metrics_count_each_submit_and_each_end_once(echo_server: Server) -> Non
         assert http.post(f"{queued['poll_url']}/cancel").status_code == 200
         for future in (replayed[0], held):
             assert http.get(future["poll_url"], params={"wait": 30}).json()["status"] == "completed"
-        samples = _scrape(http)
+        samples = _scrape(echo_server)
 
     def value(name: str, **labels: str) -> float:
         return _value(samples, name, endpoint="echo", **labels)
@@ -112,8 +117,11 @@ def test_endpoints_and_metrics_need_a_token_and_are_documented(echo_server: Serv
         for path in ("/metrics", "/v1/endpoints"):
             assert anonymous.get(path).status_code == 401
             assert anonymous.get(path, headers={"Authorization": "Bearer iq_nope"}).status_code == 401
-    with echo_server.http() as http:
-        paths = http.get("/openapi.json").json()["paths"]
+    with echo_server.http() as user:  # cross-tenant totals: admin tokens only
+        refused = user.get("/metrics")
+        assert (refused.status_code, refused.json()["error"]["type"]) == (403, "forbidden")
+        assert user.get("/v1/endpoints").status_code == 200
+        paths = user.get("/openapi.json").json()["paths"]
     assert {"/metrics", "/v1/endpoints"} <= set(paths)
 
 

@@ -47,7 +47,7 @@ def test_a_full_endpoint_queue_is_429_until_it_drains(serve: Callable[..., Serve
         http.get(queued[-1].json()["poll_url"], params={"wait": 30})
         later = http.post("/echo/predict", json={"i": 3}, headers=ASYNC)
     assert [answer.status_code for answer in queued] == [202, 202]
-    _assert_429(refused, 1, "endpoint 'echo' has 2 requests waiting, its limit (--max-queue)")
+    _assert_429(refused, 1, "endpoint 'echo' has 2 requests waiting; 1 more would pass its limit of 2 (--max-queue)")
     assert later.status_code == 202
 
 
@@ -61,7 +61,7 @@ def test_a_token_at_its_queue_limit_is_429_and_other_tokens_are_not(serve: Calla
         http.get(first[-1].json()["poll_url"], params={"wait": 30})
         later = http.post("/echo/predict", json={"i": 3}, headers=ASYNC)
     assert [answer.status_code for answer in first] == [202, 202]
-    _assert_429(refused, 1, "this token has 2 requests pending or running, its limit (--max-queue-per-token)")
+    _assert_429(refused, 1, "this token has 2 requests pending or running; 1 more would pass its limit of 2 (--max-queue-per-token)")
     assert theirs.status_code == 202
     assert later.status_code == 202
 

@@ -132,3 +132,6 @@ def test_openapi_publishes_each_endpoint_s_inputs(echo_server: Server) -> None:
                                              "type": "number"}  # fmt: skip
     assert "/v1/requests/{response_id}" in document["paths"]
     assert page.status_code == 200 and "delay_s" in page.text
+    example = document["paths"]["/echo/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert example["example"] == {"echo": {"hello": "world"}}
+    assert "Example outputs" in page.text and "&quot;echo&quot;" in page.text

@@ -33,13 +33,16 @@ Invariants checked after every step:
 - ``expire`` deletes exactly the terminal requests whose ``expires_at`` passed, never a
   pending or running one however old; ``delete`` refuses an active one (``Conflict``);
   a deleted request reads as ``Expired`` to its owner and ``NotFound`` to anyone else;
-- a lost lease (SQLite) or a released worker requeues its request ahead of newer ones,
-  or fails it once it had ``max_attempts``;
+- a claim takes the oldest pending request of one of the tenants with requests waiting
+  (tenants take turns); a lost lease (SQLite) or a released worker requeues its request
+  ahead of its tenant's newer ones, or fails it once it had ``max_attempts``;
 - an idempotency key returns the same request for the same body and ``Conflict`` for
   another, and two submits of one key at once create one request;
 - tenants never see each other's requests: ``get``, ``get_output``, ``cancel``,
   ``delete`` and ``list_requests`` of another tenant answer ``NotFound`` (never
-  ``Expired``) or leave the request out, and change nothing.
+  ``Expired``) or leave the request out, and change nothing;
+- an admin's reads see every tenant's: ``owner`` names each stored request's tenant
+  (``NotFound`` once deleted) and ``list_requests(None)`` lists them all, newest first.
 
 Bounded for CI: 50 examples of up to 30 steps per backend, deadline off.
 """
@@ -259,8 +262,13 @@ class BackendMachine(RuleBasedStateMachine):
             assert claim is None
             return None
         assert claim is not None, f"{len(pending)} pending on {endpoint} but claim found none"
-        model = pending[0]  # oldest first (requeued requests keep their place)
-        assert claim.record.response_id == model.response_id
+        # tenants take turns, so the claim is the oldest pending request of one of them
+        # (requeued requests keep their place); which tenant's turn it is, HTTP tests show
+        heads = {}
+        for waiting in pending:
+            heads.setdefault(waiting.tenant, waiting)
+        assert claim.record.response_id in {head.response_id for head in heads.values()}
+        model = self.requests[claim.record.response_id]
         assert claim.record.status is Status.RUNNING
         assert claim.inputs == model.body
         model.status = Status.RUNNING
@@ -452,6 +460,7 @@ class BackendMachine(RuleBasedStateMachine):
             self.observed[response_id] = record.status
             assert record.status is model.status, (response_id, record.status, model.status)
             assert record.tenant == model.tenant and record.endpoint == model.endpoint
+            assert self.run(self.backend.owner(response_id)) == model.tenant  # how an admin reads it
             assert record.attempts == model.attempts
             assert record.expires_at == pytest.approx(model.expires_at)
             if model.completed_at is not None:
@@ -471,6 +480,8 @@ class BackendMachine(RuleBasedStateMachine):
         for response_id, owner in self.deleted.items():
             with pytest.raises(Expired):
                 self.run(self.backend.get(owner, response_id))
+            with pytest.raises(NotFound):
+                self.run(self.backend.owner(response_id))
             other = next(t for t in TENANTS if t != owner)
             for read in (self.backend.get(other, response_id), self.backend.cancel(other, response_id),
                          self.backend.delete(other, response_id)):  # fmt: skip
@@ -480,6 +491,8 @@ class BackendMachine(RuleBasedStateMachine):
 
     @invariant()
     def listings_are_per_tenant_and_newest_first(self) -> None:
+        everyone = [r.response_id for r in self.run(self.backend.list_requests(None, limit=200))]
+        assert everyone == [m.response_id for m in sorted(self.requests.values(), key=lambda m: -m.order)]
         for tenant in TENANTS:
             listed = [r.response_id for r in self.run(self.backend.list_requests(tenant, limit=200))]
             mine = sorted((m for m in self.requests.values() if m.tenant == tenant), key=lambda m: -m.order)

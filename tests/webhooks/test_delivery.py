@@ -1,0 +1,113 @@
+"""Webhook deliveries: signed per Standard Webhooks, for the events asked for, retried until
+the receiver takes them, and kept in the store across a crash of the whole server."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+from tests.conftest import Server, inferq, wait_until
+from tests.webhooks.conftest import ASYNC, FAST_RETRIES, LOOPBACK, deliveries, secret, settled, submit
+from tests.webhooks.receiver import Receiver
+
+
+def test_a_completed_request_delivers_one_verified_post(hook_server: Server, receiver: Receiver) -> None:
+    with hook_server.http() as http:
+        key = secret(http)
+        accepted = submit(http, receiver.url, {"hello": "world"})
+        [post] = receiver.wait_for(1)
+        log = settled(http, accepted["response_id"])
+        status = http.get(accepted["poll_url"]).json()
+    event = post.verified(key)
+    assert accepted["webhook"] == receiver.url
+    assert status["webhook"] == receiver.url
+    assert event["type"] == "request.completed"
+    assert event["data"]["response_id"] == accepted["response_id"]
+    assert event["data"]["status"] == "completed"
+    assert event["data"]["output"] == {"echo": {"hello": "world"}}
+    assert event["timestamp"] == status["completed_at"]
+    assert post.headers["webhook-id"].startswith("msg_")
+    assert post.headers["content-type"] == "application/json"
+    assert post.headers["user-agent"].startswith("inferq-webhooks/")
+    assert [(d["event"], d["state"], d["webhook_id"]) for d in log] == [
+        ("completed", "delivered", post.headers["webhook-id"])
+    ]
+    assert len(receiver.posts) == 1  # the default filter sends no "started" event
+
+
+def test_start_in_the_filter_sends_a_started_event_too(hook_server: Server, receiver: Receiver) -> None:
+    with hook_server.http() as http:
+        key = secret(http)
+        accepted = submit(http, receiver.url, webhook_events_filter="start,completed")
+        posts = receiver.wait_for(2)
+        log = settled(http, accepted["response_id"], 2)
+    events = {post.verified(key)["type"]: post.headers["webhook-id"] for post in posts}
+    assert set(events) == {"request.started", "request.completed"}
+    assert len(set(events.values())) == 2
+    assert sorted(d["event"] for d in log) == ["completed", "start"]
+
+
+def test_a_cancelled_request_reports_its_end_as_completed(hook_server: Server, receiver: Receiver) -> None:
+    with hook_server.http() as http:
+        key = secret(http)
+        http.post("/echo/predict", json={"delay_s": 2}, headers=ASYNC)  # keeps the only worker busy
+        accepted = submit(http, receiver.url)
+        http.post(f"{accepted['poll_url']}/cancel")
+        [post] = receiver.wait_for(1)
+    event = post.verified(key)
+    assert event["type"] == "request.completed"
+    assert event["data"]["status"] == "cancelled"
+    assert "output" not in event["data"]
+
+
+def test_a_receiver_failing_twice_gets_it_on_the_third_attempt(
+    hook_server: Server, receiver: Receiver
+) -> None:
+    receiver.fail_next(2)
+    with hook_server.http() as http:
+        key = secret(http)
+        accepted = submit(http, receiver.url)
+        [delivered] = receiver.wait_for(1)
+        [entry] = settled(http, accepted["response_id"])
+    assert [post.answered for post in receiver.posts] == [500, 500, 204]
+    assert {post.headers["webhook-id"] for post in receiver.posts} == {entry["webhook_id"]}
+    assert delivered.verified(key)["type"] == "request.completed"
+    assert entry["state"] == "delivered"
+    assert [a["status_code"] for a in entry["attempts"]] == [500, 500, 204]
+    assert [a["error"] for a in entry["attempts"]] == ["the receiver answered 500"] * 2 + [None]
+    assert entry["next_attempt_at"] is None
+    admin = inferq("token", "create", "--admin", "--backend", hook_server.backend).stdout.split()[-1]
+    with hook_server.http(token=admin) as http:
+        metrics = http.get("/metrics").text
+    assert 'inferq_webhook_deliveries_total{result="retrying"} 2.0' in metrics
+    assert 'inferq_webhook_deliveries_total{result="delivered"} 1.0' in metrics
+
+
+def test_a_delivery_survives_a_killed_server(serve: Callable[..., Server]) -> None:
+    """The receiver is down, the server is killed with SIGKILL mid-retries; after a restart
+    the same delivery (same webhook-id) still arrives."""
+    server = serve(*LOOPBACK, *FAST_RETRIES)
+    receiver = Receiver()  # its port is known, nothing listens on it yet
+    with server.http() as http:
+        accepted = submit(http, receiver.url)
+        response_id = accepted["response_id"]
+        [before] = wait_until(
+            lambda: [d for d in deliveries(http, response_id) if d["attempts"] and d["state"] == "pending"],
+            what="a failed attempt with a retry scheduled",
+        )
+    assert before["attempts"][0]["status_code"] is None
+    assert before["attempts"][0]["error"]
+    server.kill_tree(signal.SIGKILL)
+    receiver.start()
+    try:
+        server.start(wait_for=("echo",))
+        [post] = receiver.wait_for(1, timeout=90)  # past a lease the killed gateway may have held
+        with server.http() as http:
+            [after] = settled(http, response_id)
+            key = secret(http)
+    finally:
+        receiver.stop()
+    assert post.headers["webhook-id"] == before["webhook_id"]
+    assert post.verified(key)["data"]["response_id"] == response_id
+    assert after["state"] == "delivered"
+    assert len(after["attempts"]) > len(before["attempts"])
