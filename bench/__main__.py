@@ -108,7 +108,9 @@ def inferq(backend: str, tmp: Path, seconds: int, n: int) -> dict[str, float]:
             if workers == 1:
                 figures.update(one_at_a_time(servers[0], n))
             load = scaleout.measure(servers, seconds)
-            figures[f"end_to_end_per_s_{workers}_worker{'s' if workers > 1 else ''}"] = load["end_to_end_per_s"]
+            figures[f"end_to_end_per_s_{workers}_worker{'s' if workers > 1 else ''}"] = load[
+                "end_to_end_per_s"
+            ]
             figures.setdefault("submits_per_s", load["submits_per_s"])
         finally:
             servers[0].stop()
@@ -151,14 +153,14 @@ PARTS = {
     "sweep": lambda args, backends: sweep.run(backends, args.runs, args.rows),
     "fairness": lambda args, backends: fairness.run(backends, args.runs, args.burst),
     "batching": lambda args, backends: batching.run(backends, args.runs, args.batching_requests),
-    "sdk": lambda args, backends: sdk_client.run(
-        backends, args.runs, args.seconds, args.sdk_requests, args.sdk_in_flight or None
-    ),
+    "sdk": lambda args, backends: sdk_client.run(backends, args.runs, args.seconds, args.sdk_requests),
 }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("parts", nargs="*", metavar="PART", help=f"some of {', '.join(PARTS)} (default: all)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per load measurement")
@@ -167,7 +169,6 @@ def main() -> None:
     parser.add_argument("--pending", type=int, default=100_000, help="memory: requests queued at the end")
     parser.add_argument("--rows", type=int, default=1_000_000, help="sweep: expired requests to delete")
     parser.add_argument("--sdk-requests", type=int, default=10_000, help="sdk: requests sent and collected")
-    parser.add_argument("--sdk-in-flight", type=int, default=64, help="sdk: calls open at once (0: no bound)")
     parser.add_argument("--burst", type=int, default=10_000, help="fairness: one token's burst")
     parser.add_argument("--batching-requests", type=int, default=2000, help="batching: requests per form")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")

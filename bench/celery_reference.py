@@ -64,7 +64,10 @@ def round_trips(n: int) -> dict[str, float]:
         start = time.perf_counter()
         noop.delay({"i": i}).get(timeout=30)
         trips.append(time.perf_counter() - start)
-    return {"round_trip_p50_ms": percentile(trips, 50) * 1000, "round_trip_p99_ms": percentile(trips, 99) * 1000}
+    return {
+        "round_trip_p50_ms": percentile(trips, 50) * 1000,
+        "round_trip_p99_ms": percentile(trips, 99) * 1000,
+    }
 
 
 def measure(seconds: float, n: int, trips: int) -> dict[str, Any]:

@@ -31,7 +31,9 @@ def start(backend: str, tmp: Path, gateways: int, workers: int = 2) -> list[Serv
     args = ["--endpoints", "echo", "--workers", str(workers)]
     first = Server(backend, args, tmp / "serve-0.log").start(("echo",))
     others = [
-        Server(backend, ["--endpoints", "echo", "--no-workers"], tmp / f"serve-{i}.log", token=first.token).start()
+        Server(
+            backend, ["--endpoints", "echo", "--no-workers"], tmp / f"serve-{i}.log", token=first.token
+        ).start()
         for i in range(1, gateways)
     ]
     return [first, *others]
@@ -88,7 +90,9 @@ def forget(backend: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "scaleout.json")

@@ -5,15 +5,12 @@ is measured twice in the same run:
 
 - the reference, from :func:`bench.scaleout.measure`: async submits/s under ``wrk -t1 -c64``
   and the end-to-end rate at which the workers drain them;
-- the SDK: this process submits ``--sdk-requests`` echo requests at once with
-  ``AsyncClient.infer_async`` and collects every output through the futures
-  (:func:`submit_and_collect`, the only client-side code); its submit rate is requests
-  over the time until the last future was in hand, its end-to-end rate requests over the
-  time until the last output was. At most ``--sdk-in-flight`` calls are open at once (64,
-  wrk's connections; 0 for no bound): beyond the client's 100 pooled connections, httpx's
-  pool (httpcore 1.0) rescans every queued call for every connection each time one
-  starts or ends, so thousands of calls left waiting in it cost time quadratic in their
-  number (encode/httpcore#1035).
+- the SDK: this process submits ``--sdk-requests`` echo requests with
+  ``AsyncClient.infer_batch`` (1,000 per call) and collects every output with
+  ``as_completed`` (one wait stream that carries the outputs) and each future's
+  ``aresult`` (:func:`submit_and_collect`, the only client-side code); its submit rate is
+  requests over the time until the last future was in hand, its end-to-end rate requests
+  over the time until the last output was.
 
 Reported: both SDK rates and their ratios to the server's. Everything shares this
 machine's two cores, so the SDK's own CPU is taken from the server it drives; wrk's is
@@ -25,69 +22,54 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from bench import scaleout
 from bench.common import store_url, summarize
-from inferq import AsyncClient
+from inferq import AsyncClient, as_completed
 from tests.conftest import Server
 
-T = TypeVar("T")
 
-
-async def submit_and_collect(client: AsyncClient, n: int, in_flight: int | None) -> tuple[float, float]:
-    """Submit ``n`` echo requests at once, then collect every output, with at most ``in_flight``
-    calls open at a time (None: no bound); the seconds until the last submit was accepted
-    and until the last output was in hand.
-
-    This is the whole client side of the measurement, so that a batch submit or a
-    wait-any call can take the place of ``infer_async`` or of the futures here.
-    """
-    gate = asyncio.Semaphore(in_flight or n)
-
-    async def gated(call: Awaitable[T]) -> T:
-        async with gate:
-            return await call
-
+async def submit_and_collect(client: AsyncClient, n: int) -> tuple[float, float]:
+    """Submit ``n`` echo requests, then collect every output; the seconds until the last
+    submit was accepted and until the last output was in hand."""
     started = time.perf_counter()
-    futures = await asyncio.gather(
-        *(gated(client.infer_async("echo", {"text": "hello", "n": i})) for i in range(n))
-    )
+    futures = await client.infer_batch("echo", [{"text": "hello", "n": i} for i in range(n)])
     submitted = time.perf_counter()
-    outputs = await asyncio.gather(*(gated(future.aresult()) for future in futures))
+    ended = [future async for future in as_completed(futures, timeout=600)]
+    outputs = [await future.aresult() for future in futures]
     collected = time.perf_counter()
     wrong = sum(output != {"echo": {"text": "hello", "n": i}} for i, output in enumerate(outputs))
-    if wrong:
+    if wrong or len(ended) != n:
         raise RuntimeError(f"{wrong} of {n} outputs were not the echo of their inputs")
     return submitted - started, collected - started
 
 
-async def drive(server: Server, n: int, in_flight: int | None) -> dict[str, float]:
+async def drive(server: Server, n: int) -> dict[str, float]:
     async with AsyncClient(server.token, server.url) as client:
-        submit_s, total_s = await submit_and_collect(client, n, in_flight)
+        submit_s, total_s = await submit_and_collect(client, n)
     return {"sdk_submits_per_s": n / submit_s, "sdk_end_to_end_per_s": n / total_s}
 
 
-def one_run(kind: str, tmp: Path, seconds: int, n: int, in_flight: int | None) -> dict[str, float]:
+def one_run(kind: str, tmp: Path, seconds: int, n: int) -> dict[str, float]:
     backend = store_url(kind, tmp)
     servers = scaleout.start(backend, tmp, gateways=1)
     try:
         figures = scaleout.measure(servers, seconds)
-        figures.update(asyncio.run(drive(servers[0], n, in_flight)))
+        figures.update(asyncio.run(drive(servers[0], n)))
         return figures
     finally:
         servers[0].stop()
         scaleout.forget(backend)
 
 
-def run(backends: list[str], runs: int, seconds: int, n: int, in_flight: int | None) -> dict[str, Any]:
+def run(backends: list[str], runs: int, seconds: int, n: int) -> dict[str, Any]:
     """``runs`` rounds over ``backends``; the raw figures and the table's rows."""
     results: list[dict[str, dict[str, float]]] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
-            results.append({kind: one_run(kind, Path(tmp), seconds, n, in_flight) for kind in backends})
+            results.append({kind: one_run(kind, Path(tmp), seconds, n) for kind in backends})
     rows = []
     for kind in backends:
         series = [result[kind] for result in results]
@@ -98,4 +80,4 @@ def run(backends: list[str], runs: int, seconds: int, n: int, in_flight: int | N
             ratios = [f[sdk] / f[server] for f in series]
             rows.append(summarize(kind, f"server_{server}", [f[server] for f in series]))
             rows.append(summarize(kind, sdk, [f[sdk] for f in series], {f"server.{server}": ratios}))
-    return {"runs": results, "rows": rows, "requests": n, "in_flight": in_flight}
+    return {"runs": results, "rows": rows, "requests": n}

@@ -159,6 +159,11 @@ class Backend(ABC):
         }
 
     @abstractmethod
+    async def get_outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:
+        """The stored outputs of those of ``response_ids`` that are the tenant's and completed,
+        byte for byte, in round trips that do not grow one by one with the ids."""
+
+    @abstractmethod
     async def _get_many(self, tenant: str, response_ids: list[str]) -> list[RequestRecord]:
         """The records among ``response_ids`` that exist and belong to ``tenant``, in
         round trips that do not grow one by one with the ids (queue positions unset)."""

@@ -245,6 +245,20 @@ class RedisBackend(RedisOutbox, Backend):
                 sub.webhook or "", join_events(sub.webhook_events))  # fmt: skip
 
     @_translated
+    async def get_outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for response_id in response_ids:
+                pipe.hmget(self.keys.request(response_id), ["tenant", "status"])
+                pipe.get(self.keys.outputs(response_id))
+            replies = await pipe.execute()
+        wanted = [tenant.encode(), Status.COMPLETED.value.encode()]
+        return {
+            response_id: bytes(output)
+            for response_id, owner, output in zip(response_ids, replies[::2], replies[1::2], strict=True)
+            if owner == wanted and output is not None
+        }
+
+    @_translated
     async def _get_many(self, tenant: str, response_ids: list[str]) -> list[RequestRecord]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for response_id in response_ids:

@@ -159,6 +159,9 @@ class SQLiteBackend(SQLiteOutbox, Backend):
         finally:
             self._flusher = None
 
+    async def get_outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:
+        return {row[0]: bytes(row[1]) for row in self._read(sql.GET_OUTPUTS, json.dumps(response_ids), tenant)}
+
     async def _get_many(self, tenant: str, response_ids: list[str]) -> list[RequestRecord]:
         return [_record(row) for row in self._read(sql.GET_MANY, json.dumps(response_ids), tenant)]
 
@@ -289,8 +292,15 @@ class SQLiteBackend(SQLiteOutbox, Backend):
         return await self._write(lambda c: _reap(c, now, args))
 
     async def expire(self, now: float, limit: int = 1000) -> int:
-        checkpoint, self._checkpoint_due = self._checkpoint_due, False
-        return await self._write(lambda c: _expire(c, now, limit, checkpoint))
+        """One batch; once a pass is over (a batch short of ``limit``) after deleting
+        anything, a truncating checkpoint leaves no copy in the WAL. Checkpointing once
+        per pass rather than per batch keeps a long sweep from holding up other writes."""
+        deleted = await self._write(lambda c: _expire(c, now, limit))
+        self._checkpoint_due = self._checkpoint_due or deleted > 0
+        if deleted < limit and self._checkpoint_due:
+            await self._write(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+            self._checkpoint_due = False
+        return deleted
 
     # tokens --------------------------------------------------------------------
 
@@ -430,14 +440,12 @@ def _release(conn: sqlite3.Connection, args: tuple[Any, ...]) -> tuple[list[str]
     return failed, requeued
 
 
-def _expire(conn: sqlite3.Connection, now: float, limit: int, checkpoint: bool) -> int:
+def _expire(conn: sqlite3.Connection, now: float, limit: int) -> int:
     """One batch in one transaction, so a sweep killed halfway leaves whole requests."""
     conn.execute("BEGIN IMMEDIATE")
     seqs = [row[0] for row in conn.execute(sql.EXPIRED, (now, limit)).fetchall()]
     _erase(conn, seqs)
     conn.execute("COMMIT")
-    if seqs or checkpoint:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return len(seqs)
 
 

@@ -72,6 +72,10 @@ VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING *
 """
 BY_IDEMPOTENCY_KEY = "SELECT * FROM requests WHERE tenant = ? AND idempotency_key = ?"
 GET = "SELECT * FROM requests WHERE response_id = ? AND tenant = ?"
+GET_OUTPUTS = """
+SELECT r.response_id, o.data FROM requests r JOIN outputs o ON o.seq = r.seq
+WHERE r.response_id IN (SELECT value FROM json_each(?)) AND r.tenant = ? AND r.status = 'completed'
+"""
 GET_MANY = "SELECT * FROM requests WHERE response_id IN (SELECT value FROM json_each(?)) AND tenant = ?"
 GET_OUTPUT = """
 SELECT o.data FROM requests r JOIN outputs o ON o.seq = r.seq

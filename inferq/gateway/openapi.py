@@ -113,7 +113,8 @@ def _request_paths() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["response_ids"], "additionalProperties": False, "properties": {
                     "response_ids": {"type": "array", "minItems": 1, "maxItems": 10000, "items": {"type": "string"}},
-                    "timeout": {"type": "number", "minimum": 0, "maximum": 300, "default": 60}}}}}},
+                    "timeout": {"type": "number", "minimum": 0, "maximum": 300, "default": 60},
+                    "include_output": {"type": "boolean", "default": False}}}}}},
             "responses": _answers({"200": {"description": "an event stream", "content": {
                 "text/event-stream": {"schema": _SSE_EVENT}}}}, 400, 413, 415, 422)}},
         "/v1/requests/{response_id}/events": {"get": {"summary": "Its changes as server-sent events until it "

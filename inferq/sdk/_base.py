@@ -282,6 +282,9 @@ class BaseClient:
         return (yield from self._result_flow(future, state))
 
     def _wait_flow(self, future: InferenceFuture, timeout: float | None) -> Flow[dict[str, Any]]:
+        ended = future.ended
+        if ended is not None and check_state(ended) and "output" in ended:
+            return cast("dict[str, Any]", ended["output"])
         state = yield from settle_flow(future, timeout)
         if state is None:
             raise WaitTimeout(f"request {future.response_id} did not end within {timeout} s; it goes on")

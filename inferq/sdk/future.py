@@ -30,11 +30,23 @@ class InferenceFuture(BaseModel):
     poll_url: str
 
     _client: BaseClient | None = PrivateAttr(default=None)
+    #: The request's final state (with its outputs when it completed) as ``as_completed``
+    #: received it, so that :meth:`result` answers without another call.
+    _ended: dict[str, Any] | None = PrivateAttr(default=None)
 
     @property
     def client(self) -> BaseClient | None:
         """The client this future uses, or None for a resumed one (it will use the environment)."""
         return self._client
+
+    def settle(self, state: dict[str, Any]) -> None:
+        """Record the final state a wait on many futures delivered (outputs in ``"output"``)."""
+        self._ended = state
+
+    @property
+    def ended(self) -> dict[str, Any] | None:
+        """The final state :meth:`settle` recorded, or None."""
+        return self._ended
 
     def bind(self, client: BaseClient) -> InferenceFuture:
         """Use ``client`` for :meth:`result`, :meth:`cancel` and their async forms; returns self."""

@@ -38,6 +38,10 @@ RETRYABLE_ERRORS: tuple[type[httpx.TransportError], ...] = (
 DEFINITIVE_TYPES = frozenset({"inference_failed", "timeout"})
 #: Methods whose repetition cannot run anything twice.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: The connection pool: as many kept alive as may be open, since httpx's default (20 of 100)
+#: closes each connection that goes idle while more than 20 are open, and a client with
+#: many calls in flight would otherwise reconnect for most of them.
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 #: A request with this extension set to False is sent once (a caller that loops itself).
 NO_RETRY = "inferq.retry"
 
@@ -164,7 +168,7 @@ class RetryTransport(_Retrying, httpx.BaseTransport):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(policy, max_attempts)
-        self.transport = transport or httpx.HTTPTransport()
+        self.transport = transport or httpx.HTTPTransport(limits=POOL_LIMITS)
         self.sleep = sleep
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -202,7 +206,7 @@ class AsyncRetryTransport(_Retrying, httpx.AsyncBaseTransport):
         max_attempts: int | None = None,
     ) -> None:
         super().__init__(policy, max_attempts)
-        self.transport = transport or httpx.AsyncHTTPTransport()
+        self.transport = transport or httpx.AsyncHTTPTransport(limits=POOL_LIMITS)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         attempt = 1

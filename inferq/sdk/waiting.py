@@ -67,7 +67,7 @@ class Watch:
             else max(0.0, min(MAX_STREAM_S, self.deadline - time.monotonic()))
         )
         return {
-            "json": {"response_ids": list(self.going), "timeout": round(wait, 3)},
+            "json": {"response_ids": list(self.going), "timeout": round(wait, 3), "include_output": True},
             "headers": {"Idempotency-Key": str(uuid.uuid4())},
             "timeout": STREAM_TIMEOUT,
         }
@@ -75,9 +75,13 @@ class Watch:
     def ended(self, sse: ServerSentEvent) -> InferenceFuture | None:
         """The future a ``done`` or ``missing`` event ends."""
         self.reconnects.received()
-        if sse.event in ("done", "missing"):
-            return self.going.pop(str(sse.json()["response_id"]), None)
-        return None
+        if sse.event not in ("done", "missing"):
+            return None
+        state = sse.json()
+        future = self.going.pop(str(state["response_id"]), None)
+        if future is not None and sse.event == "done":
+            future.settle(state)
+        return future
 
     @property
     def over(self) -> bool:

@@ -10,8 +10,10 @@ from httpx_sse import connect_sse
 from tests.conftest import Server, create_token
 
 
-def ends(http: httpx.Client, ids: list[str], timeout: float = 30) -> list[tuple[str, dict[str, Any]]]:
-    body = {"response_ids": ids, "timeout": timeout}
+def ends(
+    http: httpx.Client, ids: list[str], timeout: float = 30, **options: Any
+) -> list[tuple[str, dict[str, Any]]]:
+    body = {"response_ids": ids, "timeout": timeout, **options}
     with connect_sse(http, "POST", "/v1/requests/wait", json=body) as source:
         assert source.response.status_code == 200, source.response.read()
         return [(sse.event, sse.json()) for sse in source.iter_sse() if sse.event != "message"]
@@ -28,8 +30,18 @@ def test_a_batch_queues_every_input_in_order_and_the_wait_streams_their_ends(ech
     assert outputs == [{"echo": {"i": i}} for i in range(50)]
     done = [state for kind, state in events if kind == "done"]
     assert sorted(s["response_id"] for s in done) == sorted(f["response_id"] for f in futures)
-    assert all(s["status"] == "completed" and s["response_url"] for s in done)
+    assert all(s["status"] == "completed" and s["response_url"] and "output" not in s for s in done)
     assert events[-1] == ("end", {"pending": []})
+
+
+def test_the_wait_carries_outputs_when_asked(echo_server: Server) -> None:
+    with echo_server.http() as http:
+        futures = http.post("/echo/batch", json={"inputs": [{"i": i} for i in range(5)]}).json()["results"]
+        events = ends(http, [f["response_id"] for f in futures], include_output=True)
+        bad = http.post("/v1/requests/wait", json={"response_ids": ["a"], "include_output": "yes"})
+    outputs = {s["response_id"]: s["output"] for kind, s in events if kind == "done"}
+    assert outputs == {f["response_id"]: {"echo": {"i": i}} for i, f in enumerate(futures)}
+    assert (bad.status_code, bad.json()["error"]["field"]) == (422, "include_output")
 
 
 def test_the_wait_reports_ends_as_they_happen_and_what_is_still_going(echo_server: Server) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from inferq import Client, InvalidInput
+from inferq import Client, InferenceFuture, InvalidInput, as_completed
 from tests.conftest import Server
 from tests.sdk.conftest import Api
 
@@ -42,6 +42,8 @@ def test_the_collection_makes_a_handful_of_calls(echo_server: Server) -> None:
         client._http.event_hooks["request"].append(lambda request: calls.append(f"{request.method} {request.url.path}"))
         futures = client.infer_batch("echo", [{"i": i} for i in range(COUNT)])
         assert len(list(client_as_completed(futures))) == COUNT
+        outputs = [future.result() for future in futures]  # carried by the wait stream
+    assert outputs == [{"echo": {"i": i}} for i in range(COUNT)]
     submits = [call for call in calls if call == "POST /echo/batch"]
     waits = [call for call in calls if call == "POST /v1/requests/wait"]
     assert len(submits) == 3
@@ -49,7 +51,5 @@ def test_the_collection_makes_a_handful_of_calls(echo_server: Server) -> None:
     assert len(calls) == len(submits) + len(waits)
 
 
-def client_as_completed(futures: list) -> list:
-    from inferq import as_completed
-
+def client_as_completed(futures: list[InferenceFuture]) -> list[InferenceFuture]:
     return list(as_completed(futures, timeout=300))
