@@ -7,10 +7,11 @@ greedy or beam search alike, with the prompt and timestamp rules of one-by-one d
 that pipeline cannot do the same way (longer clips, ``vad_filter``, language detection,
 the temperature fallback) runs one by one instead.
 
-Off by default (``INFERQ_WHISPER_BATCH_SIZE`` = 1): on this machine's CPU a batch of eight
-decodes at 0.9x the speed of the same clips one by one (``python -m bench.whisper_throughput
---batch 8``), since the CPU kernels gain nothing from it; on a GPU, batching is where the
-throughput is.
+Off by default (``INFERQ_WHISPER_BATCH_SIZE`` = 1): on a 2-core CPU, two workers decoding
+up to eight clips per call served 1.76x direct against 1.72x for the same two workers one
+clip at a time (``python -m bench.whisper_throughput --clips 16 --runs 2``), a difference
+within the run's noise, while a batch costs each clip the wait for the others; the CPU
+kernels gain little from batching. On a GPU, batching is where the throughput is.
 """
 
 from __future__ import annotations
