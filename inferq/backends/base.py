@@ -76,6 +76,15 @@ class EndpointStats:
     ready_workers: int
 
 
+def _to_store(secret: bytes, submission: Submission) -> tuple[Submission, str, str]:
+    """A submission with the id minted for it and its body's hash, as ``_enqueue`` takes them."""
+    return (
+        submission,
+        new_response_id(secret, submission.tenant),
+        hashlib.sha256(submission.inputs).hexdigest(),
+    )
+
+
 class BackendUnavailable(Exception):
     """The store cannot be reached; the gateway answers 503 and tries again later."""
 
@@ -111,9 +120,7 @@ class Backend(ABC):
         A repeated idempotency key with the same body returns the first request with
         ``created=False``; with another body it raises :class:`Conflict`.
         """
-        response_id = new_response_id(await self.secret(), submission.tenant)
-        body_hash = hashlib.sha256(submission.inputs).hexdigest()
-        record, created = await self._enqueue(submission, response_id, body_hash)
+        record, created = await self._enqueue(*_to_store(await self.secret(), submission))
         if created:
             self.bus.publish_work(submission.endpoint)
         return record, created
@@ -134,17 +141,16 @@ class Backend(ABC):
         idempotency keys returns them instead of queueing them twice.
         """
         secret = await self.secret()
-        items = [
-            (submission, new_response_id(secret, submission.tenant), hashlib.sha256(submission.inputs).hexdigest())
-            for submission in submissions
-        ]
+        items = [_to_store(secret, submission) for submission in submissions]
         try:
             return await self._enqueue_many(items)
         finally:  # a Conflict on one still leaves the others queued: wake their workers
             for endpoint in {submission.endpoint for submission in submissions}:
                 self.bus.publish_work(endpoint)
 
-    async def _enqueue_many(self, items: list[tuple[Submission, str, str]]) -> list[tuple[RequestRecord, bool]]:
+    async def _enqueue_many(
+        self, items: list[tuple[Submission, str, str]]
+    ) -> list[tuple[RequestRecord, bool]]:
         """``_enqueue`` for each ``(submission, response_id, body_hash)``, in order; a backend
         that can store them in one round trip overrides this."""
         return list(await asyncio.gather(*(self._enqueue(*item) for item in items)))
@@ -154,7 +160,9 @@ class Backend(ABC):
         :meth:`get` would raise for it. No queue positions: this serves waits on many."""
         found = {record.response_id: record for record in await self._get_many(tenant, response_ids)}
         return {
-            response_id: found[response_id] if response_id in found else await self._missing(tenant, response_id)
+            response_id: found[response_id]
+            if response_id in found
+            else await self._missing(tenant, response_id)
             for response_id in response_ids
         }
 
