@@ -3,12 +3,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: serve test bench
+.PHONY: serve test lint bench
 
 $(INSTALLED): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[server,whisper,test]"
+	$(PY) -m pip install -q -e ".[server,whisper,test,lint]"
 	touch $(INSTALLED)
 
 serve: $(INSTALLED)
@@ -18,6 +18,11 @@ test: $(INSTALLED)
 	scripts/system-deps
 	scripts/redis-up
 	$(PY) -m pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: $(INSTALLED)
 	$(PY) -m pip install -q -e ".[bench]"

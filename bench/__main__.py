@@ -77,8 +77,11 @@ def one_at_a_time(server: Server, n: int) -> dict[str, float]:
             start = time.perf_counter()
             http.post("/echo/predict", json={"i": i}).raise_for_status()
             syncs.append(time.perf_counter() - start)
-    return {**timings(submits, trips), "sync_p50_ms": percentile(syncs, 50) * 1000,
-            "sync_p99_ms": percentile(syncs, 99) * 1000}  # fmt: skip
+    return {
+        **timings(submits, trips),
+        "sync_p50_ms": percentile(syncs, 50) * 1000,
+        "sync_p99_ms": percentile(syncs, 99) * 1000,
+    }
 
 
 def bare(seconds: int, n: int) -> dict[str, float]:
@@ -132,8 +135,10 @@ def report(runs: list[dict[str, Any]], backends: list[str]) -> list[dict[str, An
     rows = []
     for backend in backends:
         for metric, references in COMPARISONS.items():
-            ratios = {f"{name}.{figure}": [run[backend][metric] / run[name][figure] for run in runs]
-                      for name, figure in references}  # fmt: skip
+            ratios = {
+                f"{name}.{figure}": [run[backend][metric] / run[name][figure] for run in runs]
+                for name, figure in references
+            }
             rows.append(summarize(backend, metric, [run[backend][metric] for run in runs], ratios))
     return rows
 
@@ -141,8 +146,10 @@ def report(runs: list[dict[str, Any]], backends: list[str]) -> list[dict[str, An
 def overhead(args: argparse.Namespace, backends: list[str]) -> dict[str, Any]:
     runs = [one_run(backends, args.seconds, args.trips) for _ in range(args.runs)]
     for name in ("bare", "celery"):
-        print(f"reference {name}: " + ", ".join(f"{k} {statistics.median(r[name][k] for r in runs):.2f}"
-                                                 for k in runs[0][name]))  # fmt: skip
+        print(
+            f"reference {name}: "
+            + ", ".join(f"{k} {statistics.median(r[name][k] for r in runs):.2f}" for k in runs[0][name])
+        )
     return {"runs": runs, "rows": report(runs, backends)}
 
 

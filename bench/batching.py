@@ -41,13 +41,21 @@ def run(backends: list[str], runs: int, requests: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             results[backend] = [
-                {name: end_to_end(store_url(backend, Path(tmp)), Path(tmp), name, requests)
-                 for name in ("CallCost", "BatchedCallCost")}
+                {
+                    name: end_to_end(store_url(backend, Path(tmp)), Path(tmp), name, requests)
+                    for name in ("CallCost", "BatchedCallCost")
+                }
                 for _ in range(runs)
-            ]  # fmt: skip
+            ]
     rows = []
     for backend, series in results.items():
         rows.append(summarize(backend, "unbatched_per_s", [r["CallCost"] for r in series]))
-        rows.append(summarize(backend, "batched_per_s", [r["BatchedCallCost"] for r in series],
-                              {"unbatched": [r["BatchedCallCost"] / r["CallCost"] for r in series]}))  # fmt: skip
+        rows.append(
+            summarize(
+                backend,
+                "batched_per_s",
+                [r["BatchedCallCost"] for r in series],
+                {"unbatched": [r["BatchedCallCost"] / r["CallCost"] for r in series]},
+            )
+        )
     return {"runs": results, "rows": rows}

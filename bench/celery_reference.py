@@ -26,11 +26,27 @@ from bench.common import percentile
 def celery_worker(concurrency: int) -> Iterator[None]:
     redis.Redis.from_url(BROKER).flushdb()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "bench.celery_app", "worker", "--pool", "prefork",
-         "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-heartbeat",
-         "--without-mingle", "--without-gossip"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.celery_app",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         noop.delay({"warm": True}).get(timeout=60)
         yield

@@ -45,8 +45,18 @@ ENDPOINT = f"counts={SERVICES / 'counts.py'}:Counts"
 WORKERS, CONCURRENCY = 2, 2
 #: Short leases so that requests of a killed tree come back quickly; enough attempts that
 #: bad luck with kills never fails a request (this run counts losses, not attempts).
-SERVE_ARGS = ("--workers", str(WORKERS), "--concurrency", str(CONCURRENCY), "--lease", "3s",
-              "--max-attempts", "50", "--retention", "1h")  # fmt: skip
+SERVE_ARGS = (
+    "--workers",
+    str(WORKERS),
+    "--concurrency",
+    str(CONCURRENCY),
+    "--lease",
+    "3s",
+    "--max-attempts",
+    "50",
+    "--retention",
+    "1h",
+)
 ASYNC = {"X-OctoAI-Async": "1"}
 IN_FLIGHT = 48
 
@@ -125,8 +135,9 @@ async def _until_answered(call: Any) -> httpx.Response:
 
 async def _submit(http: httpx.AsyncClient, n: int, delay_s: float, run_id: str) -> str:
     headers = {**ASYNC, "Idempotency-Key": f"{run_id}-{n}"}
-    answer = await _until_answered(lambda: http.post("/counts/predict", json={"n": n, "delay_s": delay_s},
-                                                      headers=headers))  # fmt: skip
+    answer = await _until_answered(
+        lambda: http.post("/counts/predict", json={"n": n, "delay_s": delay_s}, headers=headers)
+    )
     if answer.status_code != 202:
         raise RuntimeError(f"submit {n}: {answer.status_code} {answer.text}")
     response_id: str = answer.json()["response_id"]
@@ -200,8 +211,9 @@ def run(
     report = Report(server.backend.split(":")[0], requests, chaos.worker_kills, chaos.tree_kills)
     report.seconds = round(time.monotonic() - started, 1)
     report.lost = sum(status != "completed" for _, status, _ in outcomes.values())
-    report.wrong_outputs = sum(status == "completed" and output != {"n": n}
-                               for n, (_, status, output) in outcomes.items())  # fmt: skip
+    report.wrong_outputs = sum(
+        status == "completed" and output != {"n": n} for n, (_, status, output) in outcomes.items()
+    )
     accepted = {response_id for response_id, _, _ in outcomes.values()}
     report.duplicates = len(set(_stored_ids(server)) - accepted)
     ran = Counter(int(line) for line in runs_log.read_text().split())
@@ -231,8 +243,12 @@ def main() -> None:
         runs_log = Path(tmp) / "runs.log"
         prefix = f"chaos-{secrets.token_hex(4)}"
         backend = f"sqlite:///{tmp}/chaos.db" if args.backend == "sqlite" else f"{REDIS_URL}?prefix={prefix}"
-        server = Server(backend, ["--endpoints", ENDPOINT, *SERVE_ARGS], Path(tmp) / "serve.log",
-                        env={"COUNTS_LOG": str(runs_log)}).start(("counts",))  # fmt: skip
+        server = Server(
+            backend,
+            ["--endpoints", ENDPOINT, *SERVE_ARGS],
+            Path(tmp) / "serve.log",
+            env={"COUNTS_LOG": str(runs_log)},
+        ).start(("counts",))
         try:
             report = run(server, runs_log, args.requests, kills, seed, args.tree_share)
         finally:

@@ -28,8 +28,11 @@ def wrk(url: str, seconds: int, token: str | None = None, connections: int = 64)
     env = {**os.environ, **({"BENCH_TOKEN": token} if token else {})}
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(BENCH / "post.lua"), url],
-        capture_output=True, text=True, check=True, env=env,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
     line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
     result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
     return result
@@ -38,10 +41,20 @@ def wrk(url: str, seconds: int, token: str | None = None, connections: int = 64)
 def start_reference() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.hello_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=url) as http:
         wait_until(lambda: http.get("/hello").status_code == 200, what="reference server")
@@ -60,8 +73,14 @@ def summarize(
     backend: str, metric: str, values: list[float], ratios: dict[str, list[float]] | None = None
 ) -> dict[str, Any]:
     """One row of the table: median and min-max over the runs, and of each ratio to a reference."""
-    row: dict[str, Any] = {"backend": backend, "metric": metric, "median": statistics.median(values),
-                           "min": min(values), "max": max(values), "ratios": {}}  # fmt: skip
+    row: dict[str, Any] = {
+        "backend": backend,
+        "metric": metric,
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "ratios": {},
+    }
     for name, series in (ratios or {}).items():
         row["ratios"][name] = (statistics.median(series), min(series), max(series))
     return row

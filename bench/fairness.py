@@ -26,7 +26,7 @@ BATCH = 1000
 
 
 def _at(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(stamp).timestamp()
 
 
 def one(backend: str, tmp: Path, burst: int) -> dict[str, float]:
@@ -52,8 +52,12 @@ def one(backend: str, tmp: Path, burst: int) -> dict[str, float]:
         forget(backend)
     service = statistics.median(runs)
     wait = statistics.median(waits)
-    return {"single_wait_ms": wait * 1000, "service_ms": service * 1000, "wait_per_service": wait / service,
-            "fifo_wait_s": statistics.median(backlogs) * service}  # fmt: skip
+    return {
+        "single_wait_ms": wait * 1000,
+        "service_ms": service * 1000,
+        "wait_per_service": wait / service,
+        "fifo_wait_s": statistics.median(backlogs) * service,
+    }
 
 
 def run(backends: list[str], runs: int, burst: int) -> dict[str, Any]:
@@ -63,7 +67,13 @@ def run(backends: list[str], runs: int, burst: int) -> dict[str, Any]:
             results[backend] = [one(store_url(backend, Path(tmp)), Path(tmp), burst) for _ in range(runs)]
     rows = []
     for backend, series in results.items():
-        rows.append(summarize(backend, f"single_wait_ms_behind_{burst}", [r["single_wait_ms"] for r in series],
-                              {"service_time": [r["wait_per_service"] for r in series]}))  # fmt: skip
+        rows.append(
+            summarize(
+                backend,
+                f"single_wait_ms_behind_{burst}",
+                [r["single_wait_ms"] for r in series],
+                {"service_time": [r["wait_per_service"] for r in series]},
+            )
+        )
         rows.append(summarize(backend, "fifo_would_wait_s", [r["fifo_wait_s"] for r in series]))
     return {"runs": results, "rows": rows}

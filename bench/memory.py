@@ -79,8 +79,12 @@ def fill(server: Server, http: httpx.Client, target: int) -> None:
         missing = target - settled_pending(http)
     assert missing >= 0, f"{-missing} more requests pending than the {target} wanted"
     with ThreadPoolExecutor(TOP_UP_THREADS) as pool:
-        list(pool.map(lambda _: http.post("/echo/predict", json=BODY, headers=ASYNC).raise_for_status(),
-                      range(missing)))  # fmt: skip
+        list(
+            pool.map(
+                lambda _: http.post("/echo/predict", json=BODY, headers=ASYNC).raise_for_status(),
+                range(missing),
+            )
+        )
 
 
 def probe(http: httpx.Client) -> None:
@@ -104,8 +108,9 @@ def warm_up(server: Server, http: httpx.Client) -> None:
     probe(http)
     worker = subprocess.Popen(
         [sys.executable, "-m", "inferq", "worker", "--backend", server.backend, "--endpoint", "echo"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until(
             lambda: (q := queue(http))["pending"] == q["running"] == 0, 300, "the warm-up queue to drain"
@@ -154,7 +159,9 @@ def run(backends: list[str], runs: int, pending: int) -> dict[str, Any]:
             values = [figures[f"rss_mb_at_{level}"] for figures in series]
             ratios = [value / at_0 for value, at_0 in zip(values, base, strict=True)]
             rows.append(summarize(kind, f"gateway_rss_mb_at_{level}", values, {"rss_at_0": ratios}))
-        growth = [(f[f"rss_mb_at_{pending}"] - f[f"rss_mb_at_{half}"]) * 1024 / (pending - half) * 1000
-                  for f in series]  # fmt: skip
+        growth = [
+            (f[f"rss_mb_at_{pending}"] - f[f"rss_mb_at_{half}"]) * 1024 / (pending - half) * 1000
+            for f in series
+        ]
         rows.append(summarize(kind, "gateway_rss_kb_per_1000_pending", growth))
     return {"runs": results, "rows": rows, "pending": pending}

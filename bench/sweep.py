@@ -91,9 +91,11 @@ def _insert(conn: sqlite3.Connection, tenant: str, batch: list[tuple[int, str, f
     conn.executemany(
         "INSERT INTO requests(seq, response_id, tenant, endpoint, status, created_at, started_at, completed_at,"
         " expires_at, attempts, body_hash) VALUES (?, ?, ?, 'echo', 'completed', ?, ?, ?, ?, 1, '')",
-        [(seq, rid, tenant, at - RETENTION_S - 0.01, at - RETENTION_S - 0.005, at - RETENTION_S, at)
-         for seq, rid, at in batch],
-    )  # fmt: skip
+        [
+            (seq, rid, tenant, at - RETENTION_S - 0.01, at - RETENTION_S - 0.005, at - RETENTION_S, at)
+            for seq, rid, at in batch
+        ],
+    )
     conn.executemany(
         "INSERT INTO inputs(seq, data) VALUES (?, ?)", [(seq, _inputs(seq)) for seq, _, _ in batch]
     )
@@ -115,11 +117,21 @@ def fill_redis(url: str, secret: bytes, tenant: str, rows: int) -> None:
     def flush() -> None:
         pipe = client.pipeline(transaction=False)
         for seq, rid, at in batch:
-            pipe.hset(key["request"] + rid, mapping={
-                "response_id": rid, "tenant": tenant, "endpoint": "echo", "status": "completed",
-                "created_at": at - RETENTION_S - 0.01, "started_at": at - RETENTION_S - 0.005,
-                "completed_at": at - RETENTION_S, "expires_at": at, "attempts": 1, "seq": seq,
-            })  # fmt: skip
+            pipe.hset(
+                key["request"] + rid,
+                mapping={
+                    "response_id": rid,
+                    "tenant": tenant,
+                    "endpoint": "echo",
+                    "status": "completed",
+                    "created_at": at - RETENTION_S - 0.01,
+                    "started_at": at - RETENTION_S - 0.005,
+                    "completed_at": at - RETENTION_S,
+                    "expires_at": at,
+                    "attempts": 1,
+                    "seq": seq,
+                },
+            )
             pipe.pexpire(key["request"] + rid, SAFETY_TTL_MS)
             pipe.set(key["inputs"] + rid, _inputs(seq), px=SAFETY_TTL_MS)
             pipe.set(key["outputs"] + rid, _output(seq), px=SAFETY_TTL_MS)
@@ -243,8 +255,11 @@ def measure(server: Server, admin: str, rows: int, launched: float) -> dict[str,
     after_stop = threading.Event()
     threading.Timer(min(max(t1 - t0, AFTER_S[0]), AFTER_S[1]), after_stop.set).start()
     after = latencies(server, after_stop, status_url)
-    figures = {"sweep_s": t1 - launched, "swept_per_s": (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan"),
-               "swept_at_first_scrape": n0}  # fmt: skip
+    figures = {
+        "sweep_s": t1 - launched,
+        "swept_per_s": (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan"),
+        "swept_at_first_scrape": n0,
+    }
     for name in ("round_trip", "status"):
         figures[f"{name}_samples_during"] = len(during[name])
         for q in (50, 99):

@@ -54,8 +54,12 @@ def direct(clips: list[Path]) -> float:
 
 def through_inferq(clips: list[Path], workers: int, threads: int, tmp: Path, batch: int = 1) -> float:
     env = {"INFERQ_WHISPER_CPU_THREADS": str(threads), "INFERQ_WHISPER_BATCH_SIZE": str(batch)}
-    server = Server(f"sqlite:///{tmp}/w{workers}-{batch}.db", ["--endpoints", "whisper", "--workers", str(workers)],
-                    tmp / f"serve-{workers}-{batch}.log", env=env)  # fmt: skip
+    server = Server(
+        f"sqlite:///{tmp}/w{workers}-{batch}.db",
+        ["--endpoints", "whisper", "--workers", str(workers)],
+        tmp / f"serve-{workers}-{batch}.log",
+        env=env,
+    )
     server.start(wait_for=("whisper",))
     bodies = [{"audio": base64.b64encode(clip.read_bytes()).decode()} for clip in clips]
     try:
@@ -99,8 +103,10 @@ def main() -> None:
     for key in runs[0]:
         values = [r[key] for r in runs]
         ratios = [r[key] / r["direct_clips_per_s"] for r in runs]
-        print(f"{key:<28}{statistics.median(values):>12.2f} ({min(values):.2f}-{max(values):.2f})"
-              f"{statistics.median(ratios):>16.2f} ({min(ratios):.2f}-{max(ratios):.2f})")  # fmt: skip
+        print(
+            f"{key:<28}{statistics.median(values):>12.2f} ({min(values):.2f}-{max(values):.2f})"
+            f"{statistics.median(ratios):>16.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(runs, indent=2))
 

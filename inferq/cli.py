@@ -30,27 +30,68 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 def backend_option(fn: F) -> F:
     return click.option(
-        "--backend", envvar="INFERQ_BACKEND", default=default_backend_url, show_default="~/.local/share/inferq/inferq.db",
+        "--backend",
+        envvar="INFERQ_BACKEND",
+        default=default_backend_url,
+        show_default="~/.local/share/inferq/inferq.db",
         help="sqlite:///path (embedded default) or redis://host:port/db.",
-    )(fn)  # fmt: skip
+    )(fn)
 
 
 def queue_options(fn: F) -> F:
     """Options that gateways and workers must agree on."""
     options = [
-        click.option("--retention", "retention_s", type=DURATION, default="24h", envvar="INFERQ_RETENTION",
-                     show_default=True, help="Keep inputs and outputs this long after a request ends."),
-        click.option("--lease", "lease_s", type=DURATION, default="30s", envvar="INFERQ_LEASE",
-                     show_default=True, help="A worker silent this long loses its requests to another."),
-        click.option("--max-attempts", type=click.IntRange(1), default=3, envvar="INFERQ_MAX_ATTEMPTS",
-                     show_default=True, help="Lost workers a request survives before it fails."),
-        click.option("--concurrency", type=click.IntRange(1), default=1, envvar="INFERQ_CONCURRENCY",
-                     show_default=True, help="Requests each worker runs at once."),
-        click.option("--timeout", "timeout_s", type=DURATION, default=None, envvar="INFERQ_TIMEOUT",
-                     help="Fail a request running longer (for Services that set no timeout_s) and replace its worker."),
-        click.option("--max-memory", "max_memory_bytes", type=SIZE, default=None, envvar="INFERQ_MAX_MEMORY",
-                     help="Memory of each worker process (512M, 2G): beyond it a request fails with MemoryError."),
-    ]  # fmt: skip
+        click.option(
+            "--retention",
+            "retention_s",
+            type=DURATION,
+            default="24h",
+            envvar="INFERQ_RETENTION",
+            show_default=True,
+            help="Keep inputs and outputs this long after a request ends.",
+        ),
+        click.option(
+            "--lease",
+            "lease_s",
+            type=DURATION,
+            default="30s",
+            envvar="INFERQ_LEASE",
+            show_default=True,
+            help="A worker silent this long loses its requests to another.",
+        ),
+        click.option(
+            "--max-attempts",
+            type=click.IntRange(1),
+            default=3,
+            envvar="INFERQ_MAX_ATTEMPTS",
+            show_default=True,
+            help="Lost workers a request survives before it fails.",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1),
+            default=1,
+            envvar="INFERQ_CONCURRENCY",
+            show_default=True,
+            help="Requests each worker runs at once.",
+        ),
+        click.option(
+            "--timeout",
+            "timeout_s",
+            type=DURATION,
+            default=None,
+            envvar="INFERQ_TIMEOUT",
+            help="Fail a request running longer (for Services that set no timeout_s) and replace its worker.",
+        ),
+        click.option(
+            "--max-memory",
+            "max_memory_bytes",
+            type=SIZE,
+            default=None,
+            envvar="INFERQ_MAX_MEMORY",
+            help="Memory of each worker process (512M, 2G): beyond it a request fails with MemoryError.",
+        ),
+    ]
     return functools.reduce(lambda f, option: option(f), reversed(options), fn)
 
 
@@ -74,27 +115,78 @@ def main(log_level: str) -> None:
 @click.option("--host", default="127.0.0.1", envvar="INFERQ_HOST", show_default=True)
 @click.option("--port", type=int, default=8000, envvar="INFERQ_PORT", show_default=True)
 @backend_option
-@click.option("--endpoints", default="whisper,echo", envvar="INFERQ_ENDPOINTS", show_default=True,
-              help="Comma-separated: built-in names, or NAME=module:Class / NAME=path/file.py:Class.")  # fmt: skip
-@click.option("--workers", type=click.IntRange(1), default=1, envvar="INFERQ_WORKERS", show_default=True,
-              help="Worker processes per endpoint.")  # fmt: skip
+@click.option(
+    "--endpoints",
+    default="whisper,echo",
+    envvar="INFERQ_ENDPOINTS",
+    show_default=True,
+    help="Comma-separated: built-in names, or NAME=module:Class / NAME=path/file.py:Class.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    envvar="INFERQ_WORKERS",
+    show_default=True,
+    help="Worker processes per endpoint.",
+)
 @click.option("--no-workers", is_flag=True, envvar="INFERQ_NO_WORKERS", help="Run the gateway alone.")
 @click.option("--public-url", envvar="INFERQ_PUBLIC_URL", help="Base of poll URLs when behind a proxy.")
-@click.option("--sync-timeout", "sync_timeout_s", type=DURATION, default="300s", envvar="INFERQ_SYNC_TIMEOUT",
-              show_default=True, help="How long a synchronous predict waits before answering 504.")  # fmt: skip
-@click.option("--max-body", "max_body_bytes", type=click.IntRange(1), default=DEFAULT_MAX_BODY_BYTES,
-              envvar="INFERQ_MAX_BODY", show_default=True, help="Largest request body in bytes (413 above).")  # fmt: skip
-@click.option("--max-queue", type=click.IntRange(1), default=None, envvar="INFERQ_MAX_QUEUE",
-              help="Pending requests per endpoint; beyond, submits get 429 with Retry-After.")  # fmt: skip
-@click.option("--max-queue-per-token", type=click.IntRange(1), default=None, envvar="INFERQ_MAX_QUEUE_PER_TOKEN",
-              help="Pending and running requests per token, all endpoints together (429 beyond).")  # fmt: skip
-@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), default=None, envvar="INFERQ_RATE_LIMIT",
-              help="Submits per second per token, in each gateway process (429 beyond).")  # fmt: skip
-@click.option("--webhook-allow", type=NETWORKS, default="", envvar="INFERQ_WEBHOOK_ALLOW",
-              help="Comma-separated networks (10.0.0.0/8,127.0.0.1) webhooks may reach though not public.")  # fmt: skip
-@click.option("--webhook-retry-base", "webhook_retry_base_s", type=DURATION, default="1s",
-              envvar="INFERQ_WEBHOOK_RETRY_BASE", show_default=True,
-              help="Unit of the webhook retry schedule: retries after 5, 30, 120, ... 28800 of it (16 h at 1s).")  # fmt: skip
+@click.option(
+    "--sync-timeout",
+    "sync_timeout_s",
+    type=DURATION,
+    default="300s",
+    envvar="INFERQ_SYNC_TIMEOUT",
+    show_default=True,
+    help="How long a synchronous predict waits before answering 504.",
+)
+@click.option(
+    "--max-body",
+    "max_body_bytes",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_BODY_BYTES,
+    envvar="INFERQ_MAX_BODY",
+    show_default=True,
+    help="Largest request body in bytes (413 above).",
+)
+@click.option(
+    "--max-queue",
+    type=click.IntRange(1),
+    default=None,
+    envvar="INFERQ_MAX_QUEUE",
+    help="Pending requests per endpoint; beyond, submits get 429 with Retry-After.",
+)
+@click.option(
+    "--max-queue-per-token",
+    type=click.IntRange(1),
+    default=None,
+    envvar="INFERQ_MAX_QUEUE_PER_TOKEN",
+    help="Pending and running requests per token, all endpoints together (429 beyond).",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    envvar="INFERQ_RATE_LIMIT",
+    help="Submits per second per token, in each gateway process (429 beyond).",
+)
+@click.option(
+    "--webhook-allow",
+    type=NETWORKS,
+    default="",
+    envvar="INFERQ_WEBHOOK_ALLOW",
+    help="Comma-separated networks (10.0.0.0/8,127.0.0.1) webhooks may reach though not public.",
+)
+@click.option(
+    "--webhook-retry-base",
+    "webhook_retry_base_s",
+    type=DURATION,
+    default="1s",
+    envvar="INFERQ_WEBHOOK_RETRY_BASE",
+    show_default=True,
+    help="Unit of the webhook retry schedule: retries after 5, 30, 120, ... 28800 of it (16 h at 1s).",
+)
 @queue_options
 def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
     """Run the gateway and a worker per endpoint.
@@ -113,9 +205,15 @@ def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
 
 @main.command()
 @backend_option
-@click.option("--endpoint", required=True, envvar="INFERQ_ENDPOINT",
-              help="A built-in name, or NAME=module:Class.")  # fmt: skip
-@click.option("--worker-id", default=None, hidden=True, help="Set by `inferq serve`, which releases its requests if it dies.")
+@click.option(
+    "--endpoint", required=True, envvar="INFERQ_ENDPOINT", help="A built-in name, or NAME=module:Class."
+)
+@click.option(
+    "--worker-id",
+    default=None,
+    hidden=True,
+    help="Set by `inferq serve`, which releases its requests if it dies.",
+)
 @queue_options
 def worker(endpoint: str, worker_id: str | None, **options: Any) -> None:
     """Run one worker for ENDPOINT (scale-out: as many as you like, on any machine).

@@ -104,8 +104,13 @@ def client_options(fn: F) -> F:
     SDK and connection errors leave the command as one line and an exit code (module doc).
     """
 
-    @click.option("--url", envvar="INFERQ_URL", default=DEFAULT_URL, show_default=True,
-                  help="The inferq server (also INFERQ_URL).")  # fmt: skip
+    @click.option(
+        "--url",
+        envvar="INFERQ_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        help="The inferq server (also INFERQ_URL).",
+    )
     @click.option("--token", default=None, help="API token (default: INFERQ_TOKEN, then OCTOAI_TOKEN).")
     @functools.wraps(fn)
     def command(url: str, token: str | None, **kwargs: Any) -> Any:

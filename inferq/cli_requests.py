@@ -55,10 +55,20 @@ def _value(raw: str) -> Any:
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("endpoint")
-@click.option("-i", "--input", "pairs", multiple=True, metavar="KEY=VALUE",
-              help="An input; VALUE is JSON if it parses, else a string. Repeat for more.")  # fmt: skip
-@click.option("--json-file", type=click.File("r"), metavar="FILE|-",
-              help="Inputs as a JSON object, from FILE or '-' for stdin; -i adds to them.")  # fmt: skip
+@click.option(
+    "-i",
+    "--input",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An input; VALUE is JSON if it parses, else a string. Repeat for more.",
+)
+@click.option(
+    "--json-file",
+    type=click.File("r"),
+    metavar="FILE|-",
+    help="Inputs as a JSON object, from FILE or '-' for stdin; -i adds to them.",
+)
 @click.option("--async", "is_async", is_flag=True, help="Queue it and print the future instead of waiting.")
 @client_options
 def infer(
@@ -162,8 +172,9 @@ def requests_cancel(client: CLIClient, response_id: str) -> None:
 
 @requests.command("wait", epilog=EXIT_CODES_HELP)
 @click.argument("response_id")
-@click.option("--timeout", type=DURATION,
-              help="Give up after this long (90s, 15m, 2h; exit 4); the request goes on.")  # fmt: skip
+@click.option(
+    "--timeout", type=DURATION, help="Give up after this long (90s, 15m, 2h; exit 4); the request goes on."
+)
 @client_options
 def requests_wait(client: CLIClient, response_id: str, timeout: float | None) -> None:
     """Wait for a request to end and print its outputs as JSON (exit 1 if it failed).

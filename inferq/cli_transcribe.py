@@ -225,21 +225,42 @@ def progress_bar(show: bool | None) -> Iterator[Progress]:
 
 
 @click.command(epilog=EXIT_CODES_HELP)
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path),
-                callback=_expand, metavar="FILE_OR_DIR...")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="txt", show_default=True,
-              help="txt: the text; srt/vtt: subtitles from the segments; json: the whole output.")  # fmt: skip
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the results here instead of beside each file.")  # fmt: skip
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    callback=_expand,
+    metavar="FILE_OR_DIR...",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(RENDERERS)),
+    default="txt",
+    show_default=True,
+    help="txt: the text; srt/vtt: subtitles from the segments; json: the whole output.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the results here instead of beside each file.",
+)
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the results instead of writing files.")
-@click.option("--language", default="en", show_default=True,
-              help="Language code of the speech; 'auto' detects it.")  # fmt: skip
+@click.option(
+    "--language", default="en", show_default=True, help="Language code of the speech; 'auto' detects it."
+)
 @click.option("--word-timestamps", is_flag=True, help="Ask for each word's times (in --format json).")
 @click.option("--endpoint", default="whisper", show_default=True, help="A Whisper-compatible endpoint.")
-@click.option("--concurrency", type=click.IntRange(1), default=4, show_default=True,
-              help="Files uploaded at once.")  # fmt: skip
-@click.option("--progress/--no-progress", "show_progress", default=None,
-              help="Show the progress bar (default: when stderr is a terminal).")  # fmt: skip
+@click.option(
+    "--concurrency", type=click.IntRange(1), default=4, show_default=True, help="Files uploaded at once."
+)
+@click.option(
+    "--progress/--no-progress",
+    "show_progress",
+    default=None,
+    help="Show the progress bar (default: when stderr is a terminal).",
+)
 @client_options
 def transcribe(
     client: CLIClient,

@@ -40,17 +40,27 @@ def _die_with_parent() -> None:
 def worker_argv(settings: Settings, endpoint: str, worker_id: str) -> list[str]:
     """The ``inferq worker`` command line that runs ``endpoint`` with these settings."""
     return [
-        sys.executable, "-m", "inferq", "worker",
-        "--backend", settings.backend,
-        "--endpoint", f"{endpoint}={settings.endpoints[endpoint]}",
-        "--worker-id", worker_id,
-        "--concurrency", str(settings.concurrency),
-        "--retention", str(settings.retention_s),
-        "--lease", str(settings.lease_s),
-        "--max-attempts", str(settings.max_attempts),
+        sys.executable,
+        "-m",
+        "inferq",
+        "worker",
+        "--backend",
+        settings.backend,
+        "--endpoint",
+        f"{endpoint}={settings.endpoints[endpoint]}",
+        "--worker-id",
+        worker_id,
+        "--concurrency",
+        str(settings.concurrency),
+        "--retention",
+        str(settings.retention_s),
+        "--lease",
+        str(settings.lease_s),
+        "--max-attempts",
+        str(settings.max_attempts),
         *(["--timeout", str(settings.timeout_s)] if settings.timeout_s else []),
         *(["--max-memory", str(settings.max_memory_bytes)] if settings.max_memory_bytes else []),
-    ]  # fmt: skip
+    ]
 
 
 def describe_exit(returncode: int) -> str:
@@ -172,9 +182,16 @@ async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
     await ensure_first_token(backend, announce)
     app = create_app(settings, backend)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-        loop="auto", http="auto", lifespan="on", timeout_graceful_shutdown=5,
-    )  # fmt: skip
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     supervisor = Supervisor(settings, backend) if settings.run_workers else None
     _exit_gracefully_on_signals(server, supervisor)

@@ -54,8 +54,15 @@ class Settings:
     webhook_allow: tuple[Network, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("workers", "concurrency", "max_attempts", "max_body_bytes", "max_memory_bytes",
-                     "max_queue", "max_queue_per_token"):  # fmt: skip
+        for name in (
+            "workers",
+            "concurrency",
+            "max_attempts",
+            "max_body_bytes",
+            "max_memory_bytes",
+            "max_queue",
+            "max_queue_per_token",
+        ):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")

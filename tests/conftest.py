@@ -43,12 +43,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def inferq(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def inferq(
+    *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the ``inferq`` command line as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "inferq", *args],
-        capture_output=True, text=True, timeout=60, check=check, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def create_token(backend: str, name: str = "test", *, admin: bool = False) -> str:
@@ -79,10 +85,22 @@ class Server:
             self.token = create_token(self.backend)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "inferq", "serve", "--backend", self.backend,
-                 "--port", str(self.port), *self.args],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **self.env},
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "inferq",
+                    "serve",
+                    "--backend",
+                    self.backend,
+                    "--port",
+                    str(self.port),
+                    *self.args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **self.env},
+            )
         with httpx.Client(base_url=self.url) as http:
             wait_until(lambda: http.get("/healthz").status_code == 200, what="gateway up")
         for endpoint in wait_for:
@@ -91,7 +109,9 @@ class Server:
 
     def wait_ready(self, endpoint: str, timeout: float = 60.0) -> None:
         with self.http() as http:
-            wait_until(lambda: http.get(f"/{endpoint}/healthcheck").status_code == 200, timeout, f"{endpoint} ready")
+            wait_until(
+                lambda: http.get(f"/{endpoint}/healthcheck").status_code == 200, timeout, f"{endpoint} ready"
+            )
 
     def http(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"}
@@ -121,7 +141,9 @@ class Server:
     def workers(self) -> list[int]:
         """Pids of the worker processes (children of serve)."""
         assert self.proc is not None
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
+        ).stdout
         return [int(pid) for pid in out.split()]
 
     def log(self) -> str:
@@ -167,8 +189,13 @@ def serve(tmp_path: Path, backend_url: str) -> Iterator[Callable[..., Server]]:
     """Start ``inferq serve`` with extra CLI args; every server is stopped at the end."""
     servers: list[Server] = []
 
-    def start(*args: str, endpoints: str = "echo", wait_for: tuple[str, ...] | None = None,
-              backend: str | None = None, env: dict[str, str] | None = None) -> Server:  # fmt: skip
+    def start(
+        *args: str,
+        endpoints: str = "echo",
+        wait_for: tuple[str, ...] | None = None,
+        backend: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Server:
         server = Server(
             backend=backend or backend_url,
             args=["--endpoints", endpoints, *args],

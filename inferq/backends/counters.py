@@ -23,8 +23,25 @@ from inferq.domain.status import Status
 #: Upper bounds, in seconds, of every latency histogram: from an echo's milliseconds to
 #: long transcriptions that queue and run for many minutes.
 LATENCY_BUCKETS: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
-)  # fmt: skip
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    1800.0,
+    3600.0,
+)
 #: Bucket labels as Prometheus writes them (``le="0.005"``, ``"1.0"``, ``"+Inf"``).
 LE: tuple[str, ...] = (*(repr(bound) for bound in LATENCY_BUCKETS), "+Inf")
 #: Observed for every request that ends after it started running: ``started_at - created_at``,

@@ -229,7 +229,9 @@ class RedisBackend(RedisOutbox, Backend):
         return _enqueued(await self._run("enqueue", *self._enqueue_args(submission, response_id, body_hash)))
 
     @_translated
-    async def _enqueue_many(self, items: list[tuple[Submission, str, str]]) -> list[tuple[RequestRecord, bool]]:
+    async def _enqueue_many(
+        self, items: list[tuple[Submission, str, str]]
+    ) -> list[tuple[RequestRecord, bool]]:
         """One pipeline, one round trip: a batch of a thousand costs about what one submit does."""
         script = self._scripts["enqueue"]
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -241,8 +243,18 @@ class RedisBackend(RedisOutbox, Backend):
     def _enqueue_args(self, sub: Submission, response_id: str, body_hash: str) -> tuple[Any, ...]:
         now = clock.now()
         idem = "" if sub.idempotency_key is None else self.keys.idempotency(sub.tenant, sub.idempotency_key)
-        return (response_id, sub.tenant, sub.endpoint, now, self._ends_at(now), body_hash, sub.inputs, idem,
-                sub.webhook or "", join_events(sub.webhook_events))  # fmt: skip
+        return (
+            response_id,
+            sub.tenant,
+            sub.endpoint,
+            now,
+            self._ends_at(now),
+            body_hash,
+            sub.inputs,
+            idem,
+            sub.webhook or "",
+            join_events(sub.webhook_events),
+        )
 
     @_translated
     async def get_outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:
@@ -347,8 +359,16 @@ class RedisBackend(RedisOutbox, Backend):
     @_translated
     async def _claim(self, endpoint: str, worker_id: str, now: float) -> tuple[Claim | None, list[str]]:
         opts = self.options
-        args = (endpoint, worker_id, secrets.token_hex(8), now, self._lease_ms, opts.max_attempts,
-                self._ends_at(now), self._retention_ms)  # fmt: skip
+        args = (
+            endpoint,
+            worker_id,
+            secrets.token_hex(8),
+            now,
+            self._lease_ms,
+            opts.max_attempts,
+            self._ends_at(now),
+            self._retention_ms,
+        )
         failed, claimed = await self._run("claim", *args)
         failed_ids = [response_id.decode() for response_id in failed]
         if claimed is None:
@@ -360,8 +380,14 @@ class RedisBackend(RedisOutbox, Backend):
 
     @_translated
     async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
-        args = (worker.worker_id, worker.endpoint, int(worker.ready), self._lease_ms, worker.setup_error or "",
-                *lease_ids)  # fmt: skip
+        args = (
+            worker.worker_id,
+            worker.endpoint,
+            int(worker.ready),
+            self._lease_ms,
+            worker.setup_error or "",
+            *lease_ids,
+        )
         lost = await self._run("heartbeat", *args)
         return {lease_id.decode() for lease_id in lost}
 
@@ -375,8 +401,17 @@ class RedisBackend(RedisOutbox, Backend):
         error: str | None,
         now: float,
     ) -> bool:
-        args = (claim.record.response_id, claim.lease_id, status.value, now, self._ends_at(now),
-                self._retention_ms, error_type or "", error or "", output or b"")  # fmt: skip
+        args = (
+            claim.record.response_id,
+            claim.lease_id,
+            status.value,
+            now,
+            self._ends_at(now),
+            self._retention_ms,
+            error_type or "",
+            error or "",
+            output or b"",
+        )
         return bool(await self._run("finish", *args))
 
     @_translated
@@ -442,9 +477,14 @@ class RedisBackend(RedisOutbox, Backend):
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 self.keys.token(token_id),
-                mapping={"id": token_id, "name": name, "hash": digest, "admin": int(admin),
-                         "created_at": info.created_at},
-            )  # fmt: skip
+                mapping={
+                    "id": token_id,
+                    "name": name,
+                    "hash": digest,
+                    "admin": int(admin),
+                    "created_at": info.created_at,
+                },
+            )
             pipe.set(self.keys.token_hash(digest), token_id)
             pipe.zadd(self.keys.tokens, {token_id: info.created_at})
             await pipe.execute()

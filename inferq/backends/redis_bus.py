@@ -128,4 +128,3 @@ class RedisBus(Bus):
                 )
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.MAX_BACKOFF_S)
-

@@ -21,7 +21,11 @@ from inferq.backends.redis_outbox import OUTBOX_LUA, OUTBOX_SCRIPTS
 # Bump the endpoint's totals (inferq.backends.counters) as a request ends: by status and,
 # if it ever started, its queue wait, run time and end to end (never below 0, whatever
 # the skew between the gateway's and the worker's clocks).
-_COUNTING = "local BOUNDS = {" + ", ".join(f"{{{b!r}, '{le}'}}" for b, le in zip(LATENCY_BUCKETS, LE)) + "}" + """
+_COUNTING = (
+    "local BOUNDS = {"
+    + ", ".join(f"{{{b!r}, '{le}'}}" for b, le in zip(LATENCY_BUCKETS, LE))
+    + "}"
+    + """
 local function observe(counters, name, seconds)
   seconds = math.max(0, seconds)
   local le = '+Inf'
@@ -42,6 +46,7 @@ local function count_end(endpoint, status, created_at, started_at, now)
   observe(counters, 'end_to_end', ended - created)
 end
 """
+)
 
 _HELPERS = """
 local function now_ms()

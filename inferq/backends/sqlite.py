@@ -12,6 +12,7 @@ deletes and a truncating checkpoint leaves no copy in the WAL.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import secrets
 import sqlite3
@@ -41,7 +42,7 @@ _Pending = tuple[Submission, str, str, "asyncio.Future[tuple[RequestRecord, bool
 def db_path_from_url(url: str) -> Path:
     """``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` → a path."""
     parts = urlsplit(url)
-    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    path = parts.path.removeprefix("/")
     if not path:
         raise ValueError(f"backend URL {url!r} names no database file (sqlite:///path/to/inferq.db)")
     return Path(path).expanduser()
@@ -116,7 +117,8 @@ class SQLiteBackend(SQLiteOutbox, Backend):
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` with the writer connection on the writer thread."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._writer, lambda: fn(self._wconn)  # type: ignore[arg-type]
+            self._writer,
+            lambda: fn(self._wconn),  # type: ignore[arg-type]
         )
 
     def _read(self, query: str, *args: Any) -> list[sqlite3.Row]:
@@ -146,8 +148,9 @@ class SQLiteBackend(SQLiteOutbox, Backend):
                 batch, self._pending = self._pending, []
                 now, retention = clock.now(), self.options.retention_s
                 try:
-                    results = await self._write(lambda c: _insert_batch(c, batch, now, retention))
-                except Exception as exc:  # the batch failed as a whole: tell every submitter
+                    insert = functools.partial(_insert_batch, batch=batch, now=now, retention=retention)
+                    results = await self._write(insert)
+                except Exception as exc:  # noqa: BLE001 - the batch failed as a whole: tell every submitter
                     for *_, future in batch:
                         future.set_exception(exc)
                     continue
@@ -160,7 +163,9 @@ class SQLiteBackend(SQLiteOutbox, Backend):
             self._flusher = None
 
     async def get_outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:
-        return {row[0]: bytes(row[1]) for row in self._read(sql.GET_OUTPUTS, json.dumps(response_ids), tenant)}
+        return {
+            row[0]: bytes(row[1]) for row in self._read(sql.GET_OUTPUTS, json.dumps(response_ids), tenant)
+        }
 
     async def _get_many(self, tenant: str, response_ids: list[str]) -> list[RequestRecord]:
         return [_record(row) for row in self._read(sql.GET_MANY, json.dumps(response_ids), tenant)]
@@ -391,8 +396,17 @@ def _insert_one(
                     response_id=row["response_id"],
                 )
             return _record(row), False
-    args = (response_id, sub.tenant, sub.endpoint, now, now + retention, sub.idempotency_key, body_hash,
-            sub.webhook, join_events(sub.webhook_events) if sub.webhook else None)  # fmt: skip
+    args = (
+        response_id,
+        sub.tenant,
+        sub.endpoint,
+        now,
+        now + retention,
+        sub.idempotency_key,
+        body_hash,
+        sub.webhook,
+        join_events(sub.webhook_events) if sub.webhook else None,
+    )
     row = conn.execute(sql.INSERT_REQUEST, args).fetchone()
     conn.execute("INSERT INTO inputs(seq, data) VALUES (?, ?)", (row["seq"], sub.inputs))
     return _record(row), True
@@ -465,4 +479,4 @@ def _delete(conn: sqlite3.Connection, tenant: str, response_id: str) -> Status |
 def _erase(conn: sqlite3.Connection, seqs: list[int]) -> None:
     """Delete requests with their payloads; ``secure_delete`` zeroes the freed pages."""
     for table in ("inputs", "outputs", "requests"):
-        conn.executemany(f"DELETE FROM {table} WHERE seq=?", [(s,) for s in seqs])  # noqa: S608
+        conn.executemany(f"DELETE FROM {table} WHERE seq=?", [(s,) for s in seqs])

@@ -128,10 +128,18 @@ class SQLiteOutbox:
     ) -> list[WebhookLease]:
         rows = await self._write(lambda c: c.execute(CLAIM, (now, lease_until, lease_id, limit)).fetchall())
         return [
-            WebhookLease(row["webhook_id"], row["response_id"], row["tenant"], row["event"], row["url"],
-                         row["created_at"], row["attempts"], lease_id)
+            WebhookLease(
+                row["webhook_id"],
+                row["response_id"],
+                row["tenant"],
+                row["event"],
+                row["url"],
+                row["created_at"],
+                row["attempts"],
+                lease_id,
+            )
             for row in rows
-        ]  # fmt: skip
+        ]
 
     async def record_webhook_attempt(
         self,
@@ -147,8 +155,17 @@ class SQLiteOutbox:
                     RECORD, (state.value, next_attempt_at, lease.webhook_id, lease.lease_id)
                 ).fetchone()
                 if row is not None:
-                    conn.execute(INSERT_ATTEMPT, (lease.webhook_id, row[0], attempt.at, attempt.status_code,
-                                                  attempt.error, attempt.duration_ms))  # fmt: skip
+                    conn.execute(
+                        INSERT_ATTEMPT,
+                        (
+                            lease.webhook_id,
+                            row[0],
+                            attempt.at,
+                            attempt.status_code,
+                            attempt.error,
+                            attempt.duration_ms,
+                        ),
+                    )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -182,8 +199,15 @@ class SQLiteOutbox:
                 latest = None if request is None else conn.execute(LATEST, (request["seq"],)).fetchone()
                 row = None
                 if latest is not None:
-                    args = (webhook_id, request["seq"], latest["event"], request["webhook"], latest["created_at"],
-                            now, now)  # fmt: skip
+                    args = (
+                        webhook_id,
+                        request["seq"],
+                        latest["event"],
+                        request["webhook"],
+                        latest["created_at"],
+                        now,
+                        now,
+                    )
                     row = conn.execute(REDELIVER, args).fetchone()
                 conn.execute("COMMIT")
             except BaseException:

@@ -122,7 +122,9 @@ WHERE seq = (
 RETURNING *, (SELECT data FROM inputs WHERE inputs.seq = requests.seq) AS data
 """
 SET_PROGRESS = "UPDATE requests SET progress = ? WHERE lease_id = ? AND status = 'running'"
-RENEW_LEASE = "UPDATE requests SET lease_expires_at = ? WHERE lease_id = ? AND status = 'running' RETURNING lease_id"
+RENEW_LEASE = (
+    "UPDATE requests SET lease_expires_at = ? WHERE lease_id = ? AND status = 'running' RETURNING lease_id"
+)
 FINISH = """
 UPDATE requests SET status = ?, completed_at = ?, expires_at = ?, error_type = ?, error = ?,
     lease_id = NULL, lease_expires_at = NULL
@@ -263,5 +265,7 @@ SELECT count(*),
     (SELECT created_at FROM requests WHERE status = 'pending' AND endpoint = ?1 ORDER BY seq LIMIT 1)
 FROM requests WHERE status = 'pending' AND endpoint = ?1
 """
-RUNNING_COUNT = "SELECT count(*) FROM requests INDEXED BY requests_leases WHERE status = 'running' AND endpoint = ?"
+RUNNING_COUNT = (
+    "SELECT count(*) FROM requests INDEXED BY requests_leases WHERE status = 'running' AND endpoint = ?"
+)
 WORKER_COUNTS = "SELECT count(*), coalesce(sum(ready), 0) FROM workers WHERE endpoint = ? AND seen_at > ?"

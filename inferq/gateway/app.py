@@ -41,12 +41,11 @@ from inferq.webhooks.deliverer import Deliverer
 
 if TYPE_CHECKING:
     import pydantic
-
-    from inferq.service.base import Example
     from starlette.requests import Request
     from starlette.responses import Response
 
     from inferq.backends.base import Backend
+    from inferq.service.base import Example
     from inferq.settings import Settings
 
 log = logging.getLogger(__name__)

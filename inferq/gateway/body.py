@@ -22,9 +22,7 @@ async def read_json_object(request: Request, max_bytes: int) -> tuple[bytes, dic
     """The raw body and its parsed JSON object; 415, 413, 400 or 422 otherwise."""
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaType(
-            f"body must be JSON (Content-Type: application/json), got {media_type!r}"
-        )
+        raise UnsupportedMediaType(f"body must be JSON (Content-Type: application/json), got {media_type!r}")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {max_bytes}", limit=max_bytes)
@@ -44,7 +42,5 @@ async def read_json_object(request: Request, max_bytes: int) -> tuple[bytes, dic
             raise BadRequest(message, limit=MAX_JSON_DEPTH) from None
         raise BadRequest(f"body is not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
-        raise InvalidInput(
-            f"body must be a JSON object of inputs, got {type(parsed).__name__}", field="body"
-        )
+        raise InvalidInput(f"body must be a JSON object of inputs, got {type(parsed).__name__}", field="body")
     return raw, parsed

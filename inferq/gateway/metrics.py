@@ -43,13 +43,22 @@ log = logging.getLogger(__name__)
 _GAUGES: tuple[tuple[str, str, Callable[[EndpointStats], float]], ...] = (
     ("inferq_queue_depth", "Requests pending (queued, not yet running), by endpoint.", lambda s: s.pending),
     ("inferq_requests_running", "Requests a worker is running now, by endpoint.", lambda s: s.running),
-    ("inferq_oldest_pending_age_seconds", "Seconds the oldest pending request has waited (0 if none), by endpoint.",
-     lambda s: s.oldest_pending_age_s or 0.0),
-    ("inferq_workers", "Workers with a live heartbeat, loading their model or ready, by endpoint.",
-     lambda s: s.workers),
-    ("inferq_workers_ready", "Workers with a live heartbeat and their model loaded, by endpoint.",
-     lambda s: s.ready_workers),
-)  # fmt: skip
+    (
+        "inferq_oldest_pending_age_seconds",
+        "Seconds the oldest pending request has waited (0 if none), by endpoint.",
+        lambda s: s.oldest_pending_age_s or 0.0,
+    ),
+    (
+        "inferq_workers",
+        "Workers with a live heartbeat, loading their model or ready, by endpoint.",
+        lambda s: s.workers,
+    ),
+    (
+        "inferq_workers_ready",
+        "Workers with a live heartbeat and their model loaded, by endpoint.",
+        lambda s: s.ready_workers,
+    ),
+)
 _ENDED = "of requests that ended after they started running, counted by the store as each ends, by endpoint"
 _HISTOGRAMS = {
     "queue_wait": (

@@ -20,9 +20,7 @@ class Echo(Service):
 
     example = Example(inputs={"hello": "world"}, output={"echo": {"hello": "world"}})
 
-    def infer(
-        self, delay_s: Annotated[float, Field(ge=0, le=60)] = 0, **inputs: Any
-    ) -> dict[str, Any]:
+    def infer(self, delay_s: Annotated[float, Field(ge=0, le=60)] = 0, **inputs: Any) -> dict[str, Any]:
         if delay_s:
             for step in range(1, PROGRESS_STEPS + 1):
                 time.sleep(delay_s / PROGRESS_STEPS)

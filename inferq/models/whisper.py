@@ -89,11 +89,17 @@ class Whisper(Service):
 
     example = Example(
         inputs={"audio": "<base64 of she_sells_seashells.wav>", "language": "en", "task": "transcribe"},
-        output={"response": {
-            "text": "She sells seashells by the seashore.", "language": "en", "duration": 2.915,
-            "segments": [{"id": 1, "start": 0.0, "end": 3.0, "text": " She sells seashells by the seashore."}],
-        }},
-    )  # fmt: skip
+        output={
+            "response": {
+                "text": "She sells seashells by the seashore.",
+                "language": "en",
+                "duration": 2.915,
+                "segments": [
+                    {"id": 1, "start": 0.0, "end": 3.0, "text": " She sells seashells by the seashore."}
+                ],
+            }
+        },
+    )
     batch_size: ClassVar[int] = int(os.environ.get(BATCH_SIZE_ENV) or 1)
     batch_wait_s: ClassVar[float] = float(os.environ.get(BATCH_WAIT_ENV) or 0.05)
 
@@ -131,8 +137,15 @@ class Whisper(Service):
             float, Field(ge=0, le=1, description="Sampling temperature; 0 is deterministic.")
         ] = 0.0,
     ) -> dict[str, Any]:
-        options = {"language": language, "task": task, "prompt": prompt, "word_timestamps": word_timestamps,
-                   "vad_filter": vad_filter, "beam_size": beam_size, "temperature": temperature}  # fmt: skip
+        options = {
+            "language": language,
+            "task": task,
+            "prompt": prompt,
+            "word_timestamps": word_timestamps,
+            "vad_filter": vad_filter,
+            "beam_size": beam_size,
+            "temperature": temperature,
+        }
         return self._transcribe(self._decode(audio, options), options)
 
     def infer_batch(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
@@ -150,7 +163,7 @@ class Whisper(Service):
                     groups.setdefault(tuple(sorted(options.items())), []).append((index, samples))
                 else:
                     results[index] = self._transcribe(samples, options)
-            except Exception as exc:  # one clip's failure is its own
+            except Exception as exc:  # noqa: BLE001 - one clip's failure is its own
                 results[index] = exc
         for key, members in groups.items():
             options = dict(key)

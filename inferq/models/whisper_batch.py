@@ -42,19 +42,40 @@ def transcribe_together(
     from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
     from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens  # type: ignore[import-untyped]
 
-    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=options["task"],
-                          language=options["language"])  # fmt: skip
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task=options["task"], language=options["language"]
+    )
     settings = TranscriptionOptions(
-        beam_size=options["beam_size"], best_of=5, patience=1, length_penalty=1, repetition_penalty=1,
-        no_repeat_ngram_size=0, log_prob_threshold=-1.0, no_speech_threshold=0.6, compression_ratio_threshold=2.4,
-        condition_on_previous_text=False, prompt_reset_on_temperature=0.5, temperatures=[options["temperature"]],
-        initial_prompt=options["prompt"], prefix=None, suppress_blank=True,
-        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), without_timestamps=False, max_initial_timestamp=1.0,
-        word_timestamps=options["word_timestamps"], prepend_punctuations="\"'“¿([{-",
-        append_punctuations="\"'.。,，!！?？:：”)]}、", multilingual=False, max_new_tokens=None, clip_timestamps="0",
-        hallucination_silence_threshold=None, hotwords=None,
-    )  # fmt: skip
+        beam_size=options["beam_size"],
+        best_of=5,
+        patience=1,
+        length_penalty=1,
+        repetition_penalty=1,
+        no_repeat_ngram_size=0,
+        log_prob_threshold=-1.0,
+        no_speech_threshold=0.6,
+        compression_ratio_threshold=2.4,
+        condition_on_previous_text=False,
+        prompt_reset_on_temperature=0.5,
+        temperatures=[options["temperature"]],
+        initial_prompt=options["prompt"],
+        prefix=None,
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        without_timestamps=False,
+        max_initial_timestamp=1.0,
+        word_timestamps=options["word_timestamps"],
+        prepend_punctuations="\"'“¿([{-",
+        append_punctuations="\"'.。,，!！?？:：”)]}、",
+        multilingual=False,
+        max_new_tokens=None,
+        clip_timestamps="0",
+        hallucination_silence_threshold=None,
+        hotwords=None,
+    )
     features = np.stack([pad_or_trim(model.feature_extractor(clip)[..., :-1]) for clip in clips])
-    chunks = [{"offset": 0.0, "duration": len(clip) / SAMPLE_RATE, "segments": [{"start": 0, "end": len(clip)}]}
-              for clip in clips]  # fmt: skip
+    chunks = [
+        {"offset": 0.0, "duration": len(clip) / SAMPLE_RATE, "segments": [{"start": 0, "end": len(clip)}]}
+        for clip in clips
+    ]
     return list(BatchedInferencePipeline(model).forward(features, tokenizer, chunks, settings))

@@ -222,7 +222,9 @@ class BaseClient:
     ) -> Call:
         """A POST with an idempotency key, so the retry transport may repeat it safely."""
         headers = {"Idempotency-Key": key or str(uuid.uuid4()), **headers}
-        return Call("POST", self._url(url, "predict"), json=dict(inputs), params=params or None, headers=headers)
+        return Call(
+            "POST", self._url(url, "predict"), json=dict(inputs), params=params or None, headers=headers
+        )
 
     def _infer_flow(self, url: str, inputs: Mapping[str, Any], key: str | None) -> Flow[dict[str, Any]]:
         started = time.monotonic()

@@ -93,7 +93,9 @@ class AsyncClient(BaseClient):
         reconnects = Reconnects()
         while True:
             try:
-                async with aconnect_sse(self._http, "GET", events_url(future), timeout=STREAM_TIMEOUT) as source:
+                async with aconnect_sse(
+                    self._http, "GET", events_url(future), timeout=STREAM_TIMEOUT
+                ) as source:
                     if source.response.status_code >= 400:
                         await source.response.aread()
                         decode(source.response)

@@ -122,7 +122,7 @@ def _follow(client: Client, watch: Watch, out: queue.Queue[Any], stop: threading
                             return
             except httpx.TransportError as exc:
                 time.sleep(watch.reconnects.dropped(exc))
-    except Exception as exc:  # handed to the iterating thread, which raises it
+    except Exception as exc:  # noqa: BLE001 - handed to the iterating thread, which raises it
         out.put(exc)
     finally:
         out.put(None)
@@ -141,7 +141,7 @@ async def _afollow(client: AsyncClient, watch: Watch, out: asyncio.Queue[Any]) -
                             out.put_nowait(future)
             except httpx.TransportError as exc:
                 await asyncio.sleep(watch.reconnects.dropped(exc))
-    except Exception as exc:  # handed to the iterating task, which raises it
+    except Exception as exc:  # noqa: BLE001 - handed to the iterating task, which raises it
         out.put_nowait(exc)
     finally:
         out.put_nowait(None)

@@ -55,6 +55,6 @@ class Service:
         for each in inputs:
             try:
                 results.append(self.infer(**each))
-            except Exception as exc:  # one input's failure is its own
+            except Exception as exc:  # noqa: BLE001 - one input's failure is its own
                 results.append(exc)
         return results

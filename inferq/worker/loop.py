@@ -186,6 +186,7 @@ class Worker:
 
     async def _call(self, claims: list[Claim], forwarders: list[ProgressForwarder]) -> list[Any]:
         """Each claim's output, or the exception that fails it."""
+
         def report(fraction: float) -> None:  # a batch's progress is each request's
             for forward in forwarders:
                 forward(fraction)
@@ -207,11 +208,13 @@ class Worker:
             for claim in claims:
                 await self.backend.fail(claim, "inference_failed", describe(exc))
             raise ModelOutOfMemory(f"request {claims[0].record.response_id} ran out of memory") from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the model raised: each request of the batch fails with it
             return [exc] * len(claims)
         if not isinstance(outputs, list) or len(outputs) != len(claims):
             count = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
-            return [RuntimeError(f"infer_batch returned {count} results for {len(claims)} inputs")] * len(claims)
+            return [RuntimeError(f"infer_batch returned {count} results for {len(claims)} inputs")] * len(
+                claims
+            )
         return outputs
 
     async def _store(self, claim: Claim, outcome: Any) -> None:
@@ -237,7 +240,7 @@ class Worker:
         while True:
             try:
                 await self._beat()
-            except Exception as exc:  # the store is down: keep the model, try again
+            except Exception as exc:  # noqa: BLE001 - the store is down: keep the model, try again
                 log.warning("heartbeat failed: %s", exc)
             await asyncio.sleep(self.heartbeat_interval)
 

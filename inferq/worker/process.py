@@ -30,9 +30,13 @@ async def run_worker(settings: Settings, endpoint: str, target: str, worker_id: 
         loop.add_signal_handler(signum, stop.set)
     await backend.start()
     worker = Worker(
-        backend, endpoint, service,
-        concurrency=settings.concurrency, timeout_s=settings.timeout_s, worker_id=worker_id,
-    )  # fmt: skip
+        backend,
+        endpoint,
+        service,
+        concurrency=settings.concurrency,
+        timeout_s=settings.timeout_s,
+        worker_id=worker_id,
+    )
     try:
         await worker.run(stop)
     except FatalModelError as exc:

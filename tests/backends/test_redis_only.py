@@ -54,8 +54,10 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[byte
         with (tmp_path / f"worker-{len(procs)}.log").open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "inferq", "worker", "--backend", backend, "--endpoint", "echo", *args],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         procs.append(proc)
         return proc
 
@@ -141,10 +143,13 @@ def test_after_retention_no_key_holds_anything_of_the_request(
         cancelled = http.post("/echo/predict", json={"m": f"{marker}-x"}, headers=ASYNC).json()
         http.post(f"{cancelled['poll_url']}/cancel").raise_for_status()
         futures = [
-            http.post("/echo/predict", json={"m": f"{marker}-{i}"},
-                      headers={**ASYNC, "Idempotency-Key": f"{marker}-key-{i}"}).json()
+            http.post(
+                "/echo/predict",
+                json={"m": f"{marker}-{i}"},
+                headers={**ASYNC, "Idempotency-Key": f"{marker}-key-{i}"},
+            ).json()
             for i in range(5)
-        ]  # fmt: skip
+        ]
         for future in futures:
             state = http.get(future["poll_url"], params={"wait": 30}).json()
             assert marker in http.get(state["response_url"]).text
@@ -156,8 +161,11 @@ def test_after_retention_no_key_holds_anything_of_the_request(
             return [key for key in keys if any(n in key or n in _contents(client, key) for n in needles)]
 
         assert leftovers()  # the check can see the data while it is retained
-        wait_until(lambda: all(http.get(f["poll_url"]).status_code == 404 for f in [*futures, cancelled]),
-                   30, "retention to delete the requests")  # fmt: skip
+        wait_until(
+            lambda: all(http.get(f["poll_url"]).status_code == 404 for f in [*futures, cancelled]),
+            30,
+            "retention to delete the requests",
+        )
         gone = http.get(futures[0]["poll_url"]).json()["error"]
         listed = http.get("/v1/requests").json()["results"]
     try:
@@ -182,8 +190,21 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         # appendfsync always: a 202 is on disk before it is sent, so even SIGKILL loses nothing
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory)]  # fmt: skip
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            str(self.directory),
+        ]
         with (self.directory / "redis.log").open("ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         client = redis.Redis(port=self.port, socket_connect_timeout=1)
@@ -214,12 +235,21 @@ def _while_down(server: Server) -> list[tuple[int, Any, float]]:
     gateway dropped the connection. A call that hangs fails the test."""
     answers: list[tuple[int, Any, float]] = []
     headers = {"Authorization": f"Bearer {server.token}", **ASYNC}
-    for method, path in [("GET", "/v1/requests"), ("POST", "/echo/predict"), ("GET", "/echo/healthcheck"),
-                         ("GET", "/v1/requests/abc")]:  # fmt: skip
+    for method, path in [
+        ("GET", "/v1/requests"),
+        ("POST", "/echo/predict"),
+        ("GET", "/echo/healthcheck"),
+        ("GET", "/v1/requests/abc"),
+    ]:
         started = time.monotonic()
         try:
-            answer = httpx.request(method, server.url + path, json={"x": 1} if method == "POST" else None,
-                                   headers=headers, timeout=15)  # fmt: skip
+            answer = httpx.request(
+                method,
+                server.url + path,
+                json={"x": 1} if method == "POST" else None,
+                headers=headers,
+                timeout=15,
+            )
         except httpx.TimeoutException:
             pytest.fail(f"{method} {path} hung while Redis was down")
         except httpx.TransportError:

@@ -16,15 +16,27 @@ from tests.conftest import free_port, inferq, wait_until
 def test_first_start_prints_a_working_token_and_the_url(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
-    argv = [sys.executable, "-m", "inferq", "serve", "--endpoints", "echo", "--port", str(port),
-            "--backend", f"sqlite:///{tmp_path / 'db'}"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "inferq",
+        "serve",
+        "--endpoints",
+        "echo",
+        "--port",
+        str(port),
+        "--backend",
+        f"sqlite:///{tmp_path / 'db'}",
+    ]
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until(lambda: f"http://127.0.0.1:{port}" in log.read_text(), what="the URL")
         lines = log.read_text().splitlines()
         token = lines[lines.index(next(line for line in lines if "API token" in line)) + 1].strip()
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as http:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+        ) as http:
             wait_until(lambda: http.get("/echo/healthcheck").status_code == 200, what="echo ready")
             assert http.post("/echo/predict", json={"hi": 1}).json() == {"echo": {"hi": 1}}
     finally:

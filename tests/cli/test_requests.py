@@ -36,10 +36,25 @@ def test_infer_takes_inputs_from_flags_and_a_json_file(serve: Callable[..., Serv
     merged = run(server, "infer", "echo", "--json-file", str(body), "-i", "b=flag")
     assert json.loads(merged.stdout) == {"echo": {"a": 1, "b": "flag"}}
     piped = subprocess.run(
-        [sys.executable, "-m", "inferq", "infer", "echo", "--json-file", "-", "--url", server.url,
-         "--token", server.token],
-        input='{"from": "stdin"}', capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "inferq",
+            "infer",
+            "echo",
+            "--json-file",
+            "-",
+            "--url",
+            server.url,
+            "--token",
+            server.token,
+        ],
+        input='{"from": "stdin"}',
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert json.loads(piped.stdout) == {"echo": {"from": "stdin"}}
 
 
@@ -103,9 +118,9 @@ def test_an_unreachable_server_is_one_line_and_exit_3() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["transcribe", "infer", "requests", "requests list", "requests show", "requests cancel",
-                "requests wait"],
-)  # fmt: skip
+    "command",
+    ["transcribe", "infer", "requests", "requests list", "requests show", "requests cancel", "requests wait"],
+)
 def test_every_help_shows_examples_and_exit_codes(command: str) -> None:
     help_text = inferq(*command.split(), "--help", env={"COLUMNS": "100"}).stdout
     assert "Example" in help_text and f"inferq {command}" in help_text
@@ -115,5 +130,12 @@ def test_every_help_shows_examples_and_exit_codes(command: str) -> None:
 def test_input_values_are_json_when_they_parse_and_strings_otherwise() -> None:
     pairs = ("s=en", "i=5", "f=0.5", "b=true", 'o={"k": 1}', "e=", "eq=a=b", 'q="5"')
     assert parse_inputs(None, pairs) == {
-        "s": "en", "i": 5, "f": 0.5, "b": True, "o": {"k": 1}, "e": "", "eq": "a=b", "q": "5",
-    }  # fmt: skip
+        "s": "en",
+        "i": 5,
+        "f": 0.5,
+        "b": True,
+        "o": {"k": 1},
+        "e": "",
+        "eq": "a=b",
+        "q": "5",
+    }

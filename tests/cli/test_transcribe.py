@@ -26,8 +26,10 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     from tests.audio import make_speech
 
     folder = tmp_path_factory.mktemp("speech")
-    return [make_speech(folder / f"{name}.{fmt}", SPOKEN, fmt=fmt)
-            for name, fmt in (("one", "wav"), ("two", "mp3"), ("three", "flac"))]  # fmt: skip
+    return [
+        make_speech(folder / f"{name}.{fmt}", SPOKEN, fmt=fmt)
+        for name, fmt in (("one", "wav"), ("two", "mp3"), ("three", "flac"))
+    ]
 
 
 @pytest.fixture
@@ -41,8 +43,14 @@ def recordings(tmp_path: Path, speech: list[Path]) -> Path:
 
 
 def transcribe(server: Server, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = inferq("transcribe", "--url", server.url, *args,
-                    env={"INFERQ_TOKEN": server.token, **(env or {})}, check=False)  # fmt: skip
+    result = inferq(
+        "transcribe",
+        "--url",
+        server.url,
+        *args,
+        env={"INFERQ_TOKEN": server.token, **(env or {})},
+        check=False,
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -144,8 +152,15 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     no_audio = inferq("transcribe", str(tmp_path / "empty"), check=False)
     assert no_audio.returncode == 2 and "no audio files in" in no_audio.stderr
     (tmp_path / "a.wav").touch()
-    both = inferq("transcribe", str(tmp_path / "a.wav"), "--stdout", "--output-dir", "out", env={"INFERQ_TOKEN": "iq_x"},
-                  check=False)  # fmt: skip
+    both = inferq(
+        "transcribe",
+        str(tmp_path / "a.wav"),
+        "--stdout",
+        "--output-dir",
+        "out",
+        env={"INFERQ_TOKEN": "iq_x"},
+        check=False,
+    )
     assert both.returncode == 2 and "exclude each other" in both.stderr
 
 

@@ -20,8 +20,10 @@ def test_kill_9_of_the_whole_tree_loses_nothing_and_completes_nothing_twice(
     runs = tmp_path / "runs.log"
     server = serve("--lease", "1s", endpoints=COUNTS, env={"COUNTS_LOG": str(runs)})
     with server.http() as http:
-        futures = [http.post("/counts/predict", json={"n": n, "delay_s": 0.05}, headers=ASYNC).json()
-                   for n in range(60)]  # fmt: skip
+        futures = [
+            http.post("/counts/predict", json={"n": n, "delay_s": 0.05}, headers=ASYNC).json()
+            for n in range(60)
+        ]
         wait_until(lambda: runs.exists() and len(runs.read_text().split()) >= 5, what="some requests to run")
     server.kill_tree(signal.SIGKILL)
 
@@ -37,7 +39,9 @@ def test_kill_9_of_the_whole_tree_loses_nothing_and_completes_nothing_twice(
     assert sum(count - 1 for count in ran.values()) <= 1
 
 
-def test_a_worker_killed_mid_request_is_replaced_and_the_request_runs_again(serve: Callable[..., Server]) -> None:
+def test_a_worker_killed_mid_request_is_replaced_and_the_request_runs_again(
+    serve: Callable[..., Server],
+) -> None:
     server = serve("--lease", "1s")
     with server.http() as http:
         future = http.post("/echo/predict", json={"delay_s": 2, "tag": "x"}, headers=ASYNC).json()
@@ -54,9 +58,13 @@ def test_a_worker_killed_mid_request_is_replaced_and_the_request_runs_again(serv
 def test_a_request_that_keeps_killing_its_worker_fails_after_max_attempts(
     serve: Callable[..., Server], tmp_path: Path
 ) -> None:
-    server = serve("--lease", "1s", "--max-attempts", "2", endpoints=f"kills={SERVICES / 'kills_itself.py'}:KillsItself")
+    server = serve(
+        "--lease", "1s", "--max-attempts", "2", endpoints=f"kills={SERVICES / 'kills_itself.py'}:KillsItself"
+    )
     with server.http() as http:
-        doomed = http.post("/kills/predict", json={"marker": str(tmp_path / "m"), "always": True}, headers=ASYNC)
+        doomed = http.post(
+            "/kills/predict", json={"marker": str(tmp_path / "m"), "always": True}, headers=ASYNC
+        )
         state = http.get(doomed.json()["poll_url"], params={"wait": 60}).json()
         assert state["status"] == "failed"
         assert state["error"]["message"] == "the worker was killed by SIGKILL; giving up after 2 attempts"

@@ -26,8 +26,10 @@ def test_a_sweep_killed_halfway_resumes_after_restart_and_leaves_nothing(
     server = serve("--retention", "2s", "--lease", "1s")
     marker = f"secret-{secrets.token_hex(8)}"
     with server.http() as http:
-        futures = [http.post("/echo/predict", json={"m": f"{marker}-{i}", "delay_s": 0.03}, headers=ASYNC).json()
-                   for i in range(REQUESTS)]  # fmt: skip
+        futures = [
+            http.post("/echo/predict", json={"m": f"{marker}-{i}", "delay_s": 0.03}, headers=ASYNC).json()
+            for i in range(REQUESTS)
+        ]
         wait_until(lambda: http.get(futures[0]["poll_url"]).status_code == 404, 30, "the sweep to begin")
     server.kill_tree(signal.SIGKILL)
     left = stored_requests(server.backend)

@@ -165,13 +165,25 @@ def _tame(case: Any, real_ids: dict[str, str]) -> None:
             path["response_id"] = real_ids[names[pick]]
 
 
-def _fuzz(operation: Any, mode: GenerationMode, auth: dict[str, str], real_ids: dict[str, str],
-          counts: Counter[int], failures: list[str]) -> None:  # fmt: skip
+def _fuzz(
+    operation: Any,
+    mode: GenerationMode,
+    auth: dict[str, str],
+    real_ids: dict[str, str],
+    counts: Counter[int],
+    failures: list[str],
+) -> None:
     """Run up to MAX_EXAMPLES cases; collect every failure (not only the first) for the report."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])  # fmt: skip
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
     def run(case: Any) -> None:
         _tame(case, real_ids)
         try:

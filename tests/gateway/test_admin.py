@@ -36,8 +36,11 @@ def _all_pages(http: httpx.Client, **params: str) -> list[dict[str, object]]:
 
 def test_an_admin_lists_and_reads_every_tenant_s_requests_and_filters_by_tenant(echo_server: Server) -> None:
     bob_token = create_token(echo_server.backend, "bob")
-    with (echo_server.http() as alice, echo_server.http(token=bob_token) as bob,
-          echo_server.http(token=create_token(echo_server.backend, "ops", admin=True)) as admin):  # fmt: skip
+    with (
+        echo_server.http() as alice,
+        echo_server.http(token=bob_token) as bob,
+        echo_server.http(token=create_token(echo_server.backend, "ops", admin=True)) as admin,
+    ):
         alice_ids = [_submit(alice, {"a": i}) for i in range(2)]
         bob_ids = [_submit(bob, {"b": i}) for i in range(2)]
         newest_first = [bob_ids[1], bob_ids[0], alice_ids[1], alice_ids[0]]
@@ -82,8 +85,11 @@ def test_an_admin_cancels_another_tenant_s_request_but_never_reads_its_inputs_or
         assert alice.get(f"/v1/requests/{busy}", params={"wait": 30}).json()["status"] == "completed"
         done = _submit(alice, {"secret": marker})
         assert admin.get(f"/v1/requests/{done}", params={"wait": 30}).json()["status"] == "completed"
-        for answer in (admin.get(f"/v1/requests/{done}/response"), admin.delete(f"/v1/requests/{done}"),
-                       admin.delete(f"/v1/requests/{queued}")):  # fmt: skip
+        for answer in (
+            admin.get(f"/v1/requests/{done}/response"),
+            admin.delete(f"/v1/requests/{done}"),
+            admin.delete(f"/v1/requests/{queued}"),
+        ):
             assert (answer.status_code, answer.json()["error"]["type"]) == (404, "not_found")
             assert marker not in answer.text
         assert alice.get(f"/v1/requests/{done}/response").json() == {"echo": {"secret": marker}}
@@ -105,8 +111,11 @@ def test_an_admin_is_told_when_another_tenant_s_request_expired(serve: Callable[
         rid = _submit(alice, {"x": 1})
         alice.get(f"/v1/requests/{rid}", params={"wait": 30})
         wait_until(lambda: admin.get(f"/v1/requests/{rid}").status_code == 404, 30, "the request to expire")
-        for answer in (admin.get(f"/v1/requests/{rid}"), admin.get(f"/v1/requests/{rid}", params={"wait": 5}),
-                       admin.post(f"/v1/requests/{rid}/cancel")):  # fmt: skip
+        for answer in (
+            admin.get(f"/v1/requests/{rid}"),
+            admin.get(f"/v1/requests/{rid}", params={"wait": 5}),
+            admin.post(f"/v1/requests/{rid}/cancel"),
+        ):
             assert (answer.status_code, answer.json()["error"]["type"]) == (404, "expired")
         tampered = rid[:20] + ("a" if rid[20] != "a" else "b") + rid[21:]
         unknown = admin.get(f"/v1/requests/{tampered}")

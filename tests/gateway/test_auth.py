@@ -12,8 +12,13 @@ ASYNC = {"X-OctoAI-Async": "1"}
 def test_every_route_but_healthz_needs_a_token(echo_server: Server) -> None:
     with httpx.Client(base_url=echo_server.url) as anonymous:
         assert anonymous.get("/healthz").status_code == 200
-        for method, path in [("POST", "/echo/predict"), ("GET", "/echo/healthcheck"), ("GET", "/v1/requests"),
-                             ("GET", "/v1/requests/x"), ("POST", "/v1/requests/x/cancel")]:  # fmt: skip
+        for method, path in [
+            ("POST", "/echo/predict"),
+            ("GET", "/echo/healthcheck"),
+            ("GET", "/v1/requests"),
+            ("GET", "/v1/requests/x"),
+            ("POST", "/v1/requests/x/cancel"),
+        ]:
             answer = anonymous.request(method, path, json={})
             assert answer.status_code == 401, path
             assert answer.json()["error"]["type"] == "unauthorized"

@@ -27,11 +27,27 @@ def server(serve: Callable[..., Server]) -> Server:
         (b'{"delay_s": 61}', {}, 422, "invalid_input", "delay_s"),
         (b'{"delay_s": -1}', {}, 422, "invalid_input", "delay_s"),
         (b'{"a": "' + b"x" * 2000 + b'"}', {}, 413, "payload_too_large", "1024"),
-        (b"a=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", "JSON"),
+        (
+            b"a=1",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            415,
+            "unsupported_media_type",
+            "JSON",
+        ),
         (b"{}", {"Idempotency-Key": ""}, 422, "invalid_input", "Idempotency-Key"),
     ],
-    ids=["malformed", "empty", "array", "string", "wrong-type", "too-big-number", "negative", "oversized",
-         "form", "empty-idempotency-key"],  # fmt: skip
+    ids=[
+        "malformed",
+        "empty",
+        "array",
+        "string",
+        "wrong-type",
+        "too-big-number",
+        "negative",
+        "oversized",
+        "form",
+        "empty-idempotency-key",
+    ],
 )
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_bad_bodies_get_a_clear_error(

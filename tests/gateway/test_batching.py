@@ -13,9 +13,7 @@ def run_batch(server: Server, xs: list[str]) -> list[dict[str, Any]]:
     with server.http() as http:
         futures = http.post("/batches/batch", json={"inputs": [{"x": x} for x in xs]}).json()["results"]
         states = [http.get(f["poll_url"], params={"wait": 30}).json() for f in futures]
-        return [
-            http.get(s["response_url"]).json() if s["status"] == "completed" else s for s in states
-        ]
+        return [http.get(s["response_url"]).json() if s["status"] == "completed" else s for s in states]
 
 
 def test_requests_that_arrive_together_run_in_one_call(serve: Any) -> None:

@@ -56,8 +56,13 @@ def test_endpoints_show_the_ready_worker_and_the_requests_waiting_for_it(echo_se
         first = _endpoint(http, "echo")
         later = _endpoint(http, "echo")
     assert {key: value for key, value in first.items() if key != "oldest_pending_age_s"} == {
-        "name": "echo", "ready": True, "workers": 1, "ready_workers": 1, "pending": 2, "running": 1,
-    }  # fmt: skip
+        "name": "echo",
+        "ready": True,
+        "workers": 1,
+        "ready_workers": 1,
+        "pending": 2,
+        "running": 1,
+    }
     assert 0 < first["oldest_pending_age_s"] < later["oldest_pending_age_s"] < 10
 
 

@@ -42,8 +42,10 @@ def test_a_queued_request_streams_its_way_to_completion(echo_server: Server) -> 
 def test_the_queue_position_counts_down(serve: Any) -> None:
     server = serve()
     with server.http() as http:
-        ids = [http.post("/echo/predict", json={"delay_s": 0.6, "i": i}, headers=ASYNC).json()["response_id"]
-               for i in range(4)]  # fmt: skip
+        ids = [
+            http.post("/echo/predict", json={"delay_s": 0.6, "i": i}, headers=ASYNC).json()["response_id"]
+            for i in range(4)
+        ]
         events = list(stream(http, ids[-1]))
     positions = [state["queue_position"] for kind, state in events if kind == "queued"]
     assert positions[0] >= 1

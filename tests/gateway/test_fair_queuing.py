@@ -29,8 +29,14 @@ def test_tokens_take_turns_and_each_keeps_its_own_order(serve: Any) -> None:
     server = serve("--no-workers", wait_for=())
     other = create_token(server.backend, "other")
     with server.http() as a, server.http(token=other) as b:
-        a_ids = [f["response_id"] for f in a.post("/echo/batch", json={"inputs": [{"a": i} for i in range(4)]}).json()["results"]]
-        b_ids = [f["response_id"] for f in b.post("/echo/batch", json={"inputs": [{"b": i} for i in range(2)]}).json()["results"]]
+        a_ids = [
+            f["response_id"]
+            for f in a.post("/echo/batch", json={"inputs": [{"a": i} for i in range(4)]}).json()["results"]
+        ]
+        b_ids = [
+            f["response_id"]
+            for f in b.post("/echo/batch", json={"inputs": [{"b": i} for i in range(2)]}).json()["results"]
+        ]
         a_positions = [a.get(f"/v1/requests/{i}").json()["queue_position"] for i in a_ids]
         b_positions = [b.get(f"/v1/requests/{i}").json()["queue_position"] for i in b_ids]
     # round robin, a first (it queued first): a0 b0 a1 b1 a2 a3

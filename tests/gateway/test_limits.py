@@ -33,8 +33,10 @@ def test_json_nesting_is_accepted_to_1024_levels_and_400_beyond(echo_server: Ser
     assert deepest.status_code == 202
     assert too_deep.status_code == 400
     assert too_deep.json()["error"] == {
-        "type": "invalid_json", "message": "body nests deeper than 1024 levels", "limit": 1024,
-    }  # fmt: skip
+        "type": "invalid_json",
+        "message": "body nests deeper than 1024 levels",
+        "limit": 1024,
+    }
 
 
 def test_a_full_endpoint_queue_is_429_until_it_drains(serve: Callable[..., Server]) -> None:
@@ -47,7 +49,9 @@ def test_a_full_endpoint_queue_is_429_until_it_drains(serve: Callable[..., Serve
         http.get(queued[-1].json()["poll_url"], params={"wait": 30})
         later = http.post("/echo/predict", json={"i": 3}, headers=ASYNC)
     assert [answer.status_code for answer in queued] == [202, 202]
-    _assert_429(refused, 1, "endpoint 'echo' has 2 requests waiting; 1 more would pass its limit of 2 (--max-queue)")
+    _assert_429(
+        refused, 1, "endpoint 'echo' has 2 requests waiting; 1 more would pass its limit of 2 (--max-queue)"
+    )
     assert later.status_code == 202
 
 
@@ -61,7 +65,11 @@ def test_a_token_at_its_queue_limit_is_429_and_other_tokens_are_not(serve: Calla
         http.get(first[-1].json()["poll_url"], params={"wait": 30})
         later = http.post("/echo/predict", json={"i": 3}, headers=ASYNC)
     assert [answer.status_code for answer in first] == [202, 202]
-    _assert_429(refused, 1, "this token has 2 requests pending or running; 1 more would pass its limit of 2 (--max-queue-per-token)")
+    _assert_429(
+        refused,
+        1,
+        "this token has 2 requests pending or running; 1 more would pass its limit of 2 (--max-queue-per-token)",
+    )
     assert theirs.status_code == 202
     assert later.status_code == 202
 

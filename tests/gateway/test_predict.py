@@ -19,7 +19,9 @@ def test_sync_predict_returns_the_outputs(echo_server: Server) -> None:
 
 
 @pytest.mark.parametrize("headers", [ASYNC, {"Prefer": "respond-async"}], ids=["x-octoai-async", "prefer"])
-def test_async_predict_answers_202_with_an_absolute_poll_url(echo_server: Server, headers: dict[str, str]) -> None:
+def test_async_predict_answers_202_with_an_absolute_poll_url(
+    echo_server: Server, headers: dict[str, str]
+) -> None:
     with echo_server.http() as http:
         accepted = http.post("/echo/infer", json={"a": 1}, headers=headers)
         assert accepted.status_code == 202
@@ -128,8 +130,13 @@ def test_openapi_publishes_each_endpoint_s_inputs(echo_server: Server) -> None:
         document = http.get("/openapi.json").json()
         page = http.get("/docs")
     body = document["paths"]["/echo/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["properties"]["delay_s"] == {"default": 0, "maximum": 60, "minimum": 0, "title": "Delay S",
-                                             "type": "number"}  # fmt: skip
+    assert body["properties"]["delay_s"] == {
+        "default": 0,
+        "maximum": 60,
+        "minimum": 0,
+        "title": "Delay S",
+        "type": "number",
+    }
     assert "/v1/requests/{response_id}" in document["paths"]
     assert page.status_code == 200 and "delay_s" in page.text
     example = document["paths"]["/echo/predict"]["post"]["responses"]["200"]["content"]["application/json"]

@@ -39,7 +39,9 @@ def test_cancel_a_finished_request_is_409(echo_server: Server) -> None:
 
 def test_list_is_newest_first_paginated_and_filtered(echo_server: Server) -> None:
     with echo_server.http() as http:
-        ids = [http.post("/echo/predict", json={"i": i}, headers=ASYNC).json()["response_id"] for i in range(5)]
+        ids = [
+            http.post("/echo/predict", json={"i": i}, headers=ASYNC).json()["response_id"] for i in range(5)
+        ]
         for response_id in ids:
             http.get(f"/v1/requests/{response_id}", params={"wait": 30})
         first = http.get("/v1/requests", params={"limit": 3}).json()

@@ -24,7 +24,9 @@ def test_expired_requests_are_404_expired_and_no_file_holds_their_data(serve: Ca
     server = serve("--retention", "2s")
     marker = f"secret-{secrets.token_hex(8)}"
     with server.http() as http:
-        futures = [http.post("/echo/predict", json={"m": f"{marker}-{i}"}, headers=ASYNC).json() for i in range(20)]
+        futures = [
+            http.post("/echo/predict", json={"m": f"{marker}-{i}"}, headers=ASYNC).json() for i in range(20)
+        ]
         for future in futures:
             state = http.get(future["poll_url"], params={"wait": 30}).json()
             assert marker in http.get(state["response_url"]).text
@@ -39,8 +41,11 @@ def test_expired_requests_are_404_expired_and_no_file_holds_their_data(serve: Ca
     assert gone["type"] == "expired"
     assert "expired" in gone["message"]
     assert response.status_code == 404
-    wait_until(lambda: not any(marker.encode() in p.read_bytes() for p in _store_files(server)),
-               10, "no store file to hold the data")  # fmt: skip
+    wait_until(
+        lambda: not any(marker.encode() in p.read_bytes() for p in _store_files(server)),
+        10,
+        "no store file to hold the data",
+    )
 
 
 def test_expires_at_is_in_every_status_and_moves_to_the_end(echo_server: Server) -> None:

@@ -26,10 +26,15 @@ def token_id(token: str) -> str:
 def test_a_user_token_gets_403_on_every_token_route_and_on_metrics(echo_server: Server) -> None:
     with echo_server.http() as user:
         mine = token_id(echo_server.token)
-        for method, path, body in [("GET", "/v1/tokens", None), ("POST", "/v1/tokens", {"name": "x"}),
-                                   ("POST", "/v1/tokens", {"name": "x", "admin": True}),
-                                   ("DELETE", f"/v1/tokens/{mine}", None), ("DELETE", "/v1/tokens/tok_nope", None),
-                                   ("GET", "/metrics", None), ("GET", f"/v1/requests?tenant={mine}", None)]:  # fmt: skip
+        for method, path, body in [
+            ("GET", "/v1/tokens", None),
+            ("POST", "/v1/tokens", {"name": "x"}),
+            ("POST", "/v1/tokens", {"name": "x", "admin": True}),
+            ("DELETE", f"/v1/tokens/{mine}", None),
+            ("DELETE", "/v1/tokens/tok_nope", None),
+            ("GET", "/metrics", None),
+            ("GET", f"/v1/requests?tenant={mine}", None),
+        ]:
             answer = user.request(method, path, json=body)
             assert answer.status_code == 403, (method, path)
             assert answer.json()["error"]["type"] == "forbidden"
@@ -72,8 +77,10 @@ def test_an_admin_token_made_over_http_is_an_admin(echo_server: Server) -> None:
         assert second.get("/metrics").status_code == 200
         listed = second.get("/v1/tokens").json()["results"]
     assert {t["name"]: t["admin"] for t in listed} == {"test": False, "ops": True, "second-operator": True}
-    kinds = {line.split("\t")[1]: line.split("\t")[-1] for line in
-             inferq("token", "list", "--backend", echo_server.backend).stdout.splitlines()}  # fmt: skip
+    kinds = {
+        line.split("\t")[1]: line.split("\t")[-1]
+        for line in inferq("token", "list", "--backend", echo_server.backend).stdout.splitlines()
+    }
     assert kinds == {"test": "user", "ops": "admin", "second-operator": "admin"}
 
 
@@ -94,9 +101,16 @@ def test_the_token_list_never_holds_a_secret(echo_server: Server) -> None:
         assert hashlib.sha256(token.encode()).hexdigest() not in answer.text
 
 
-BAD_BODIES = [({}, "name"), ({"name": ""}, "name"), ({"name": 7}, "name"), ({"name": "x" * 201}, "name"),
-              ({"name": "x", "admin": "yes"}, "admin"), ({"name": "x", "admin": 1}, "admin"),
-              ({"name": "x", "role": "admin"}, "role"), ([{"name": "x"}], "body")]  # fmt: skip
+BAD_BODIES = [
+    ({}, "name"),
+    ({"name": ""}, "name"),
+    ({"name": 7}, "name"),
+    ({"name": "x" * 201}, "name"),
+    ({"name": "x", "admin": "yes"}, "admin"),
+    ({"name": "x", "admin": 1}, "admin"),
+    ({"name": "x", "role": "admin"}, "role"),
+    ([{"name": "x"}], "body"),
+]
 
 
 def test_a_bad_token_body_is_a_422_naming_the_field(echo_server: Server) -> None:
@@ -143,8 +157,9 @@ def test_the_first_token_serve_mints_is_an_admin_token(backend_url: str, tmp_pat
             made = operator.post("/v1/tokens", json={"name": "alice"})
             assert made.status_code == 201
             assert [(t["id"], t["admin"]) for t in operator.get("/v1/tokens").json()["results"]] == [
-                (token_id(first), True), (made.json()["id"], False),
-            ]  # fmt: skip
+                (token_id(first), True),
+                (made.json()["id"], False),
+            ]
         with httpx.Client(base_url=server.url) as anonymous:
             assert anonymous.get("/v1/tokens").status_code == 401
     finally:

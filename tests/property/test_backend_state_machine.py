@@ -176,8 +176,15 @@ class BackendMachine(RuleBasedStateMachine):
 
     def _new_model(self, record: Any, body: bytes) -> Model:
         self.order += 1
-        model = Model(record.response_id, record.tenant, record.endpoint, body, self.order,
-                      Status.PENDING, self.now + RETENTION_S)  # fmt: skip
+        model = Model(
+            record.response_id,
+            record.tenant,
+            record.endpoint,
+            body,
+            self.order,
+            Status.PENDING,
+            self.now + RETENTION_S,
+        )
         self.requests[record.response_id] = model
         return model
 
@@ -200,8 +207,13 @@ class BackendMachine(RuleBasedStateMachine):
         assert self.run(self.backend.list_requests(TENANTS[0])) == []
 
     @precondition(lambda self: len(self.requests) < MAX_LIVE)
-    @rule(target=ids, tenant=st.sampled_from(TENANTS), endpoint=st.sampled_from(ENDPOINTS),
-          body=st.sampled_from(BODIES), key=st.sampled_from(KEYS))  # fmt: skip
+    @rule(
+        target=ids,
+        tenant=st.sampled_from(TENANTS),
+        endpoint=st.sampled_from(ENDPOINTS),
+        body=st.sampled_from(BODIES),
+        key=st.sampled_from(KEYS),
+    )
     def enqueue(self, tenant: str, endpoint: str, body: bytes, key: str | None) -> Any:
         self.steps += 1
         prior = self._live_key(tenant, key)
@@ -471,8 +483,12 @@ class BackendMachine(RuleBasedStateMachine):
                 with pytest.raises(Conflict):
                     self.run(self.backend.get_output(model.tenant, response_id))
             other = next(t for t in TENANTS if t != model.tenant)
-            reads = (self.backend.get(other, response_id), self.backend.get_output(other, response_id),
-                     self.backend.cancel(other, response_id), self.backend.delete(other, response_id))  # fmt: skip
+            reads = (
+                self.backend.get(other, response_id),
+                self.backend.get_output(other, response_id),
+                self.backend.cancel(other, response_id),
+                self.backend.delete(other, response_id),
+            )
             for read in reads:
                 with pytest.raises(NotFound) as refused:
                     self.run(read)
@@ -483,8 +499,11 @@ class BackendMachine(RuleBasedStateMachine):
             with pytest.raises(NotFound):
                 self.run(self.backend.owner(response_id))
             other = next(t for t in TENANTS if t != owner)
-            for read in (self.backend.get(other, response_id), self.backend.cancel(other, response_id),
-                         self.backend.delete(other, response_id)):  # fmt: skip
+            for read in (
+                self.backend.get(other, response_id),
+                self.backend.cancel(other, response_id),
+                self.backend.delete(other, response_id),
+            ):
                 with pytest.raises(NotFound) as refused:
                     self.run(read)
                 assert not isinstance(refused.value, Expired)

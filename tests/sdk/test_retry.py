@@ -66,8 +66,20 @@ def test_backoff_doubles_within_jitter_bounds_and_the_cap(attempt: int) -> None:
     )
 
 
-@pytest.mark.parametrize(("status", "retried"), [(None, True), (429, True), (500, True), (503, True),
-                                                  (400, False), (401, False), (404, False), (409, False), (422, False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [
+        (None, True),
+        (429, True),
+        (500, True),
+        (503, True),
+        (400, False),
+        (401, False),
+        (404, False),
+        (409, False),
+        (422, False),
+    ],
+)
 def test_what_is_retried_by_status(status: int | None, retried: bool) -> None:
     assert (RetryPolicy().delay(1, status) is not None) is retried
 

@@ -147,11 +147,19 @@ def test_revocation_is_immediate_on_every_route_of_every_gateway(serve: Callable
         future = http.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         assert http.get(future["poll_url"], params={"wait": 30}).json()["status"] == "completed"
     rid = future["response_id"]
-    calls = [("POST", "/echo/predict", {"x": 2}), ("GET", "/echo/healthcheck", None), ("GET", "/v1/requests", None),
-             ("GET", f"/v1/requests/{rid}", None), ("GET", f"/v1/requests/{rid}/response", None),
-             ("POST", f"/v1/requests/{rid}/cancel", None), ("GET", "/openapi.json", None),
-             ("GET", "/v1/endpoints", None), ("GET", "/metrics", None), ("GET", "/docs", None),
-             ("DELETE", f"/v1/requests/{rid}", None)]  # fmt: skip
+    calls = [
+        ("POST", "/echo/predict", {"x": 2}),
+        ("GET", "/echo/healthcheck", None),
+        ("GET", "/v1/requests", None),
+        ("GET", f"/v1/requests/{rid}", None),
+        ("GET", f"/v1/requests/{rid}/response", None),
+        ("POST", f"/v1/requests/{rid}/cancel", None),
+        ("GET", "/openapi.json", None),
+        ("GET", "/v1/endpoints", None),
+        ("GET", "/metrics", None),
+        ("GET", "/docs", None),
+        ("DELETE", f"/v1/requests/{rid}", None),
+    ]
     for gateway in (first, second):
         with gateway.http(token=token) as http:
             for method, path, body in calls:
@@ -209,8 +217,6 @@ def test_a_tampered_id_is_a_plain_404(echo_server: Server) -> None:
             assert answer.json()["error"]["type"] == "not_found"
 
 
-
-
 def test_another_spelling_of_a_live_id_is_not_called_expired(echo_server: Server) -> None:
     with echo_server.http() as http:
         rid = http.post("/echo/predict", json={}, headers=ASYNC).json()["response_id"]
@@ -259,8 +265,14 @@ def test_listing_filters_and_cursors_stay_within_the_tenant(echo_server: Server)
         ]
         for rid in ids:
             mine.get(f"/v1/requests/{rid}", params={"wait": 30})
-        for params in ({}, {"status": "completed"}, {"endpoint": "echo"}, {"limit": 1},
-                       {"before": ids[-1]}, {"before": ids[-1], "status": "completed", "limit": 200}):  # fmt: skip
+        for params in (
+            {},
+            {"status": "completed"},
+            {"endpoint": "echo"},
+            {"limit": 1},
+            {"before": ids[-1]},
+            {"before": ids[-1], "status": "completed", "limit": 200},
+        ):
             page = theirs.get("/v1/requests", params=params).json()
             assert page == {"results": [], "next": None}, params
         for rid in ids:  # finished, so the owner could delete them; another tenant cannot
@@ -294,8 +306,12 @@ def test_an_expired_request_reads_as_expired_to_its_owner_only(serve: Callable[.
         mine.get(future["poll_url"], params={"wait": 30})
         wait_until(lambda: mine.get(future["poll_url"]).status_code == 404, 30, "the request to expire")
         assert mine.get(future["poll_url"]).json()["error"]["type"] == "expired"
-        for answer in (theirs.get(future["poll_url"]), theirs.get(f"{future['poll_url']}/response"),
-                       theirs.post(f"{future['poll_url']}/cancel"), theirs.delete(future["poll_url"])):  # fmt: skip
+        for answer in (
+            theirs.get(future["poll_url"]),
+            theirs.get(f"{future['poll_url']}/response"),
+            theirs.post(f"{future['poll_url']}/cancel"),
+            theirs.delete(future["poll_url"]),
+        ):
             assert answer.status_code == 404
             assert answer.json()["error"]["type"] == "not_found"
             assert "expire" not in answer.json()["error"]["message"]
@@ -308,8 +324,20 @@ def test_no_token_input_or_output_reaches_the_logs(serve: Callable[..., Server])
     """Every kind of call, with unique markers in inputs, at debug level; then search the log."""
     server = serve(endpoints=f"{RAISES},echo", env={"INFERQ_LOG_LEVEL": "debug"})
     other = create_token(server.backend, "other")
-    mark = {name: f"{name}{secrets.token_hex(8)}" for name in
-            ("key", "value", "asyncvalue", "raiseskey", "asyncraiseskey", "badvalue", "badjson", "idem", "bogus")}  # fmt: skip
+    mark = {
+        name: f"{name}{secrets.token_hex(8)}"
+        for name in (
+            "key",
+            "value",
+            "asyncvalue",
+            "raiseskey",
+            "asyncraiseskey",
+            "badvalue",
+            "badjson",
+            "idem",
+            "bogus",
+        )
+    }
     with server.http() as http, server.http(token=other) as theirs:
         sync = http.post("/echo/predict", json={mark["key"]: mark["value"]})
         assert sync.json() == {"echo": {mark["key"]: mark["value"]}}
@@ -391,10 +419,13 @@ def canary() -> Iterator[_Canary]:
 
 def _url_inputs(base: str) -> dict[str, Any]:
     return {
-        "url": f"{base}/canary", "image_url": f"{base}/image.png", "audio": f"{base}/audio.wav",
-        "callback_url": f"{base}/callback", "webhook": f"{base}/webhook",
+        "url": f"{base}/canary",
+        "image_url": f"{base}/image.png",
+        "audio": f"{base}/audio.wav",
+        "callback_url": f"{base}/callback",
+        "webhook": f"{base}/webhook",
         "nested": {"href": f"{base}/nested", "list": [f"{base}/in-a-list"]},
-    }  # fmt: skip
+    }
 
 
 def test_echo_never_fetches_urls_in_inputs(echo_server: Server, canary: _Canary) -> None:
@@ -452,8 +483,6 @@ def test_whisper_never_fetches_urls_in_inputs(whisper_server: Server, canary: _C
                 http.get(future.json()["poll_url"], params={"wait": 60})
     time.sleep(0.5)
     assert canary.hits == []
-
-
 
 
 def _udp_ports_bound() -> set[int]:

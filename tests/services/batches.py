@@ -17,7 +17,8 @@ class Batches(Service):
         if any(each["x"] == "all-fail" for each in inputs):
             raise RuntimeError("the whole batch failed")
         return [
-            InvalidInput("x must not be 'bad'", field="x") if each["x"] == "bad"
+            InvalidInput("x must not be 'bad'", field="x")
+            if each["x"] == "bad"
             else {"x": each["x"], "batch": len(inputs)}
             for each in inputs
-        ]  # fmt: skip
+        ]

@@ -36,7 +36,11 @@ CASES = {
     "not-base64": (lambda tmp: "this is not base64 !!!", "audio", "base64"),
     "empty": (lambda tmp: "", "audio", "empty"),
     "truncated": (_truncated, "audio", "audio"),
-    "not-audio": (lambda tmp: base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 500).decode(), "audio", "audio"),
+    "not-audio": (
+        lambda tmp: base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 500).decode(),
+        "audio",
+        "audio",
+    ),
     "silence": (_silence, "audio", "silent"),
     "too-long": (_long, "audio", "20"),
 }
@@ -53,6 +57,7 @@ def test_bad_audio_is_refused_clearly_and_the_worker_goes_on(
         assert sync.status_code == 422, sync.text
         assert sync.json()["error"]["type"] == "invalid_input"
         assert needle in sync.json()["error"]["message"]
+        assert sync.json()["error"]["field"] == field
         future = http.post("/whisper/predict", json={"audio": audio}, headers=ASYNC).json()
         state = http.get(future["poll_url"], params={"wait": 60}).json()
         assert state["status"] == "failed"
@@ -64,9 +69,20 @@ def test_bad_audio_is_refused_clearly_and_the_worker_goes_on(
 
 @pytest.mark.parametrize(
     ("inputs", "field"),
-    [({"task": "translate"}, "task"), ({"language": "fr"}, "language"), ({"task": "summarise"}, "task"),
-     ({"beam_size": 0}, "beam_size"), ({"audio": 5}, "audio")],  # fmt: skip
-    ids=["translate-on-english-model", "french-on-english-model", "unknown-task", "beam-0", "audio-not-string"],
+    [
+        ({"task": "translate"}, "task"),
+        ({"language": "fr"}, "language"),
+        ({"task": "summarise"}, "task"),
+        ({"beam_size": 0}, "beam_size"),
+        ({"audio": 5}, "audio"),
+    ],
+    ids=[
+        "translate-on-english-model",
+        "french-on-english-model",
+        "unknown-task",
+        "beam-0",
+        "audio-not-string",
+    ],
 )
 def test_options_the_model_cannot_honour_are_422_naming_the_field(
     whisper_server: Server, seashells: Path, inputs: dict[str, object], field: str

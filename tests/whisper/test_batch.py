@@ -42,7 +42,9 @@ def test_clips_decoded_together_read_as_decoded_one_by_one(batching_whisper: Ser
     with batching_whisper.http() as http:
         futures = http.post("/whisper/batch", json={"inputs": inputs}).json()["results"]
         states = [http.get(f["poll_url"], params={"wait": 60}).json() for f in futures]
-        outputs = [http.get(s["response_url"]).json()["response"] for s in states if s["status"] == "completed"]
+        outputs = [
+            http.get(s["response_url"]).json()["response"] for s in states if s["status"] == "completed"
+        ]
     assert [s["status"] for s in states] == ["completed"] * 4 + ["failed", "completed"]
     assert states[4]["error"]["type"] == "invalid_input"
     assert [o["text"] for o in outputs[:4]] == [direct_transcribe(clip) for clip in clips]

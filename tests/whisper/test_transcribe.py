@@ -13,7 +13,9 @@ from tests.whisper_reference import direct_transcribe
 ASYNC = {"X-OctoAI-Async": "1"}
 
 
-def test_transcribes_speech_synchronously_and_asynchronously_alike(whisper_server: Server, seashells: Path) -> None:
+def test_transcribes_speech_synchronously_and_asynchronously_alike(
+    whisper_server: Server, seashells: Path
+) -> None:
     inputs = {"audio": b64(seashells), "language": "en", "task": "transcribe"}
     with whisper_server.http() as http:
         sync = http.post("/whisper/predict", json=inputs)
@@ -31,8 +33,15 @@ def test_transcribes_speech_synchronously_and_asynchronously_alike(whisper_serve
 
 @pytest.mark.parametrize(
     ("fmt", "rate", "channels"),
-    [("wav", 16000, 1), ("wav", 44100, 2), ("flac", 48000, 2), ("ogg", 22050, 1), ("mp3", 44100, 2),
-     ("m4a", 44100, 1), ("webm", 48000, 2)],  # fmt: skip
+    [
+        ("wav", 16000, 1),
+        ("wav", 44100, 2),
+        ("flac", 48000, 2),
+        ("ogg", 22050, 1),
+        ("mp3", 44100, 2),
+        ("m4a", 44100, 1),
+        ("webm", 48000, 2),
+    ],
     ids=lambda v: str(v),
 )
 def test_every_common_container_gives_what_faster_whisper_gives_in_process(
@@ -47,9 +56,9 @@ def test_every_common_container_gives_what_faster_whisper_gives_in_process(
 
 def test_word_timestamps_when_asked(whisper_server: Server, seashells: Path) -> None:
     with whisper_server.http() as http:
-        segment = http.post("/whisper/predict", json={"audio": b64(seashells), "word_timestamps": True}).json()[
-            "response"
-        ]["segments"][0]
+        segment = http.post(
+            "/whisper/predict", json={"audio": b64(seashells), "word_timestamps": True}
+        ).json()["response"]["segments"][0]
     words = [w["word"].strip(" .") for w in segment["words"]]
     assert words[:3] == ["She", "sells", "seashells"]
     assert all(w["start"] <= w["end"] for w in segment["words"])
