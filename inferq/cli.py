@@ -14,8 +14,9 @@ from inferq.cli_requests import infer, requests
 from inferq.cli_transcribe import transcribe
 from inferq.cli_types import DURATION, NETWORKS, SIZE
 from inferq.domain.clock import isoformat
+from inferq.policy import DEFAULT_MAX_BODY_BYTES
 from inferq.service.loader import EndpointSpecError, parse_endpoints
-from inferq.settings import DEFAULT_MAX_BODY_BYTES, Settings, default_backend_url
+from inferq.settings import Settings, default_backend_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 

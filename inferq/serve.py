@@ -177,7 +177,7 @@ def _exit_gracefully_on_signals(server: uvicorn.Server, supervisor: Supervisor |
 
 async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
     """Run the gateway (and, unless disabled, the workers) until SIGINT or SIGTERM."""
-    backend = open_backend(settings.backend, options=settings.backend_options())
+    backend = open_backend(settings.backend, settings.policy())
     await backend.start()
     await ensure_first_token(backend, announce)
     app = create_app(settings, backend)

@@ -7,15 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inferq.backends.base import DEFAULT_LEASE_S, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETENTION_S, BackendOptions
+from inferq.policy import (
+    DEFAULT_LEASE_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_RETENTION_S,
+    DEFAULT_SYNC_TIMEOUT_S,
+    Policy,
+)
 
 if TYPE_CHECKING:
     from inferq.webhooks.policy import Network
-
-#: A synchronous ``predict`` waits this long before answering 504 with the future's id.
-DEFAULT_SYNC_TIMEOUT_S = 300.0
-#: Request bodies above this are refused with 413 (base64 audio of ~45 minutes fits).
-DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def default_backend_url() -> str:
@@ -69,7 +71,5 @@ class Settings:
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError(f"rate_limit must be positive, got {self.rate_limit}")
 
-    def backend_options(self) -> BackendOptions:
-        return BackendOptions(
-            retention_s=self.retention_s, lease_s=self.lease_s, max_attempts=self.max_attempts
-        )
+    def policy(self) -> Policy:
+        return Policy(retention_s=self.retention_s, lease_s=self.lease_s, max_attempts=self.max_attempts)

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from inferq.backends.base import Backend, BackendUnavailable, EndpointStats, WorkerInfo
+
 if TYPE_CHECKING:
-    from inferq.backends.base import Backend
+    from inferq.policy import Policy
+
+__all__ = [
+    "Backend",
+    "BackendUnavailable",
+    "EndpointStats",
+    "InvalidBackendURL",
+    "WorkerInfo",
+    "open_backend",
+]
 
 #: URL scheme → implementing class, imported only when chosen (redis stays optional).
 BACKENDS = {
@@ -20,7 +31,7 @@ class InvalidBackendURL(ValueError):
     """A ``--backend`` URL whose scheme inferq does not know."""
 
 
-def open_backend(url: str, **options: Any) -> Backend:
+def open_backend(url: str, policy: Policy | None = None) -> Backend:
     """Build (but do not start) the backend for ``url``: ``sqlite:///path`` or ``redis://host:port/db``."""
     scheme = urlsplit(url).scheme
     if scheme not in BACKENDS:
@@ -28,4 +39,4 @@ def open_backend(url: str, **options: Any) -> Backend:
         raise InvalidBackendURL(f"backend URL {url!r}: unknown scheme {scheme!r} (use {known})")
     module_name, _, attr = BACKENDS[scheme].partition(":")
     cls: type[Backend] = getattr(importlib.import_module(module_name), attr)
-    return cls(url, **options)
+    return cls(url, policy)

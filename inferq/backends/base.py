@@ -21,29 +21,13 @@ from inferq.domain.ids import issued_to, new_response_id
 from inferq.domain.status import Status
 from inferq.domain.webhooks import new_webhook_id
 from inferq.errors import Conflict, Expired, NotFound
+from inferq.policy import WEBHOOK_LEASE_S, Policy
 
 if TYPE_CHECKING:
     from inferq.backends.notify import Bus
     from inferq.domain.records import Claim, RequestRecord, Submission
     from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookLease
     from inferq.tokens import TokenInfo
-
-#: A request keeps its inputs and outputs this long after it ends.
-DEFAULT_RETENTION_S = 24 * 3600.0
-#: A worker that has not renewed its lease for this long is presumed dead.
-DEFAULT_LEASE_S = 30.0
-#: After this many lost leases a request fails instead of running again.
-DEFAULT_MAX_ATTEMPTS = 3
-#: A deliverer that claimed a webhook delivery and has not reported on it for this long is
-#: presumed dead, and another may send it (longer than any one POST may take).
-WEBHOOK_LEASE_S = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class BackendOptions:
-    retention_s: float = DEFAULT_RETENTION_S
-    lease_s: float = DEFAULT_LEASE_S
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +78,9 @@ class Backend(ABC):
 
     bus: Bus
 
-    def __init__(self, url: str, options: BackendOptions | None = None) -> None:
+    def __init__(self, url: str, policy: Policy | None = None) -> None:
         self.url = url
-        self.options = options or BackendOptions()
+        self.policy = policy or Policy()
 
     # lifecycle -----------------------------------------------------------------
 
@@ -189,7 +173,7 @@ class Backend(ABC):
 
     async def _missing(self, tenant: str, response_id: str) -> NotFound:
         if issued_to(await self.secret(), tenant, response_id):
-            hours = self.options.retention_s / 3600
+            hours = self.policy.retention_s / 3600
             return Expired(
                 f"request {response_id} has expired or was deleted: its inputs and outputs are "
                 f"deleted {hours:g} h after it ends, or earlier by DELETE /v1/requests/{response_id}",

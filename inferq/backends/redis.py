@@ -44,7 +44,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from inferq.backends.base import Backend, BackendOptions, BackendUnavailable, EndpointStats, WorkerInfo
+from inferq.backends.base import Backend, BackendUnavailable, EndpointStats, WorkerInfo
 from inferq.backends.redis_bus import RedisBus
 from inferq.backends.redis_keys import Keys
 from inferq.backends.redis_outbox import RedisOutbox
@@ -54,6 +54,7 @@ from inferq.domain.records import Claim, RequestRecord, Submission
 from inferq.domain.status import Status
 from inferq.domain.webhooks import join_events, split_events
 from inferq.errors import Conflict
+from inferq.policy import Policy
 from inferq.tokens import TokenInfo, new_token, token_hash
 
 P = ParamSpec("P")
@@ -178,8 +179,8 @@ def _token(fields: dict[str, bytes]) -> TokenInfo:
 class RedisBackend(RedisOutbox, Backend):
     """Requests, queues, workers and tokens of one deployment under one key prefix."""
 
-    def __init__(self, url: str, options: BackendOptions | None = None) -> None:
-        super().__init__(url, options)
+    def __init__(self, url: str, policy: Policy | None = None) -> None:
+        super().__init__(url, policy)
         connection_url, prefix = parse_url(url)
         parts = urlsplit(connection_url)
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
@@ -190,14 +191,14 @@ class RedisBackend(RedisOutbox, Backend):
         self.bus = RedisBus(self._redis, self._subscriber, self.keys.notify)
         self._secret: bytes | None = None
         self._closed = False
-        self._lease_ms = max(1, round(self.options.lease_s * 1000))
-        self._retention_ms = max(1, round(self.options.retention_s * 1000))
+        self._lease_ms = max(1, round(self.policy.lease_s * 1000))
+        self._retention_ms = max(1, round(self.policy.retention_s * 1000))
 
     async def _run(self, script: str, *args: Any) -> Any:
         return await self._scripts[script](args=[self.keys.prefix, *args])
 
     def _ends_at(self, now: float) -> float:
-        return now + self.options.retention_s
+        return now + self.policy.retention_s
 
     @_translated
     async def start(self) -> None:
@@ -358,7 +359,7 @@ class RedisBackend(RedisOutbox, Backend):
 
     @_translated
     async def _claim(self, endpoint: str, worker_id: str, now: float) -> tuple[Claim | None, list[str]]:
-        opts = self.options
+        opts = self.policy
         args = (
             endpoint,
             worker_id,
@@ -432,7 +433,7 @@ class RedisBackend(RedisOutbox, Backend):
 
     @_translated
     async def _release_worker(self, worker_id: str, reason: str, now: float) -> tuple[list[str], list[str]]:
-        args = (worker_id, reason, self.options.max_attempts, now, self._ends_at(now), self._retention_ms)
+        args = (worker_id, reason, self.policy.max_attempts, now, self._ends_at(now), self._retention_ms)
         failed, requeued = await self._run("release_worker", *args)
         return [response_id.decode() for response_id in failed], [endpoint.decode() for endpoint in requeued]
 
@@ -455,7 +456,7 @@ class RedisBackend(RedisOutbox, Backend):
         stamps the requests that fail."""
         ended: list[str] = []
         requeued: list[str] = []
-        args = (self._lease_ms, self.options.max_attempts, now, self._ends_at(now), self._retention_ms)
+        args = (self._lease_ms, self.policy.max_attempts, now, self._ends_at(now), self._retention_ms)
         endpoints = cast("set[bytes]", await self._redis.smembers(self.keys.endpoints))
         for endpoint in sorted(raw.decode() for raw in endpoints):
             failed, count = await self._run("reap", endpoint, *args)

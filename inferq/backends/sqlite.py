@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from inferq.backends import sqlite_sql as sql
-from inferq.backends.base import Backend, BackendOptions, EndpointStats, WorkerInfo
+from inferq.backends.base import Backend, EndpointStats, WorkerInfo
 from inferq.backends.notify import LocalBus
 from inferq.backends.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox
 from inferq.domain import clock
@@ -30,6 +30,7 @@ from inferq.domain.records import Claim, RequestRecord, Submission
 from inferq.domain.status import Status
 from inferq.domain.webhooks import join_events, split_events
 from inferq.errors import Conflict
+from inferq.policy import Policy
 from inferq.tokens import TokenInfo, new_token, token_hash
 
 if TYPE_CHECKING:
@@ -77,8 +78,8 @@ def _record(row: sqlite3.Row, queue_position: int | None = None) -> RequestRecor
 
 
 class SQLiteBackend(SQLiteOutbox, Backend):
-    def __init__(self, url: str, options: BackendOptions | None = None) -> None:
-        super().__init__(url, options)
+    def __init__(self, url: str, policy: Policy | None = None) -> None:
+        super().__init__(url, policy)
         self.path = db_path_from_url(url)
         self.bus = LocalBus(self.path)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="inferq-sqlite")
@@ -146,7 +147,7 @@ class SQLiteBackend(SQLiteOutbox, Backend):
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
-                now, retention = clock.now(), self.options.retention_s
+                now, retention = clock.now(), self.policy.retention_s
                 try:
                     insert = functools.partial(_insert_batch, batch=batch, now=now, retention=retention)
                     results = await self._write(insert)
@@ -209,7 +210,7 @@ class SQLiteBackend(SQLiteOutbox, Backend):
         return [_record(row) for row in rows]
 
     async def _cancel(self, tenant: str, response_id: str, now: float) -> RequestRecord | None:
-        retention = self.options.retention_s
+        retention = self.policy.retention_s
         await self._write(lambda c: _tx(c, sql.CANCEL, (now, now + retention, response_id, tenant)))
         return await self._get(tenant, response_id)
 
@@ -223,7 +224,7 @@ class SQLiteBackend(SQLiteOutbox, Backend):
 
     async def _claim(self, endpoint: str, worker_id: str, now: float) -> tuple[Claim | None, list[str]]:
         lease_id = secrets.token_hex(16)
-        args = (now, lease_id, now + self.options.lease_s, worker_id, endpoint)
+        args = (now, lease_id, now + self.policy.lease_s, worker_id, endpoint)
         row = await self._write(lambda c: _claim(c, args))
         if row is None:
             return None, []
@@ -231,7 +232,7 @@ class SQLiteBackend(SQLiteOutbox, Backend):
 
     async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
         now = clock.now()
-        expires = now + self.options.lease_s
+        expires = now + self.policy.lease_s
 
         def beat(conn: sqlite3.Connection) -> set[str]:
             conn.execute("BEGIN IMMEDIATE")
@@ -259,7 +260,7 @@ class SQLiteBackend(SQLiteOutbox, Backend):
         error: str | None,
         now: float,
     ) -> bool:
-        args = (status.value, now, now + self.options.retention_s, error_type, error, claim.lease_id)
+        args = (status.value, now, now + self.policy.retention_s, error_type, error, claim.lease_id)
         return await self._write(lambda c: _finish(c, args, output))
 
     async def _set_progress(self, claim: Claim, progress: float) -> bool:
@@ -269,7 +270,7 @@ class SQLiteBackend(SQLiteOutbox, Backend):
         await self._write(lambda c: _tx(c, "DELETE FROM workers WHERE worker_id=?", (worker_id,)))
 
     async def endpoint_ready(self, endpoint: str) -> bool:
-        since = clock.now() - self.options.lease_s
+        since = clock.now() - self.policy.lease_s
         return bool(self._read(sql.READY_WORKER, endpoint, since))
 
     async def setup_error(self, endpoint: str) -> str | None:
@@ -277,13 +278,13 @@ class SQLiteBackend(SQLiteOutbox, Backend):
         return str(rows[0][0]) if rows else None
 
     async def _release_worker(self, worker_id: str, reason: str, now: float) -> tuple[list[str], list[str]]:
-        args = (worker_id, self.options.max_attempts, reason, now, now + self.options.retention_s)
+        args = (worker_id, self.policy.max_attempts, reason, now, now + self.policy.retention_s)
         return await self._write(lambda c: _release(c, args))
 
     async def _endpoint_stats(self, endpoint: str, now: float) -> EndpointStats:
         [(pending, oldest)] = self._read(sql.QUEUE_STATS, endpoint)
         [(running,)] = self._read(sql.RUNNING_COUNT, endpoint)
-        [(workers, ready)] = self._read(sql.WORKER_COUNTS, endpoint, now - self.options.lease_s)
+        [(workers, ready)] = self._read(sql.WORKER_COUNTS, endpoint, now - self.policy.lease_s)
         age = None if oldest is None else max(0.0, now - oldest)
         return EndpointStats(pending, running, age, workers, ready)
 
@@ -293,7 +294,7 @@ class SQLiteBackend(SQLiteOutbox, Backend):
     # maintenance ---------------------------------------------------------------
 
     async def _reap_leases(self, now: float) -> tuple[list[str], list[str]]:
-        args = (self.options.max_attempts, now, now + self.options.retention_s)
+        args = (self.policy.max_attempts, now, now + self.policy.retention_s)
         return await self._write(lambda c: _reap(c, now, args))
 
     async def expire(self, now: float, limit: int = 1000) -> int:

@@ -92,7 +92,7 @@ class Worker:
 
     @property
     def heartbeat_interval(self) -> float:
-        return self.backend.options.lease_s / 3
+        return self.backend.policy.lease_s / 3
 
     async def run(self, stop: asyncio.Event) -> None:
         """Set the service up, then serve until ``stop`` is set."""

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 async def run_worker(settings: Settings, endpoint: str, target: str, worker_id: str | None = None) -> None:
     if settings.max_memory_bytes is not None:
         limit_memory(settings.max_memory_bytes)
-    backend = open_backend(settings.backend, options=settings.backend_options())
+    backend = open_backend(settings.backend, settings.policy())
     service = load_service(target)()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

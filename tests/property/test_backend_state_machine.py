@@ -71,11 +71,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from inferq.backends.base import Backend, BackendOptions, WorkerInfo
+from inferq.backends.base import Backend, WorkerInfo
 from inferq.domain import clock
 from inferq.domain.records import Claim, Submission
 from inferq.domain.status import ACTIVE, TERMINAL, TRANSITIONS, Status
 from inferq.errors import Conflict, Expired, NotFound
+from inferq.policy import Policy
 from tests.conftest import REDIS_URL
 
 RETENTION_S = 100.0
@@ -156,7 +157,7 @@ class BackendMachine(RuleBasedStateMachine):
 
     @property
     def lease_s(self) -> float:
-        return self.backend.options.lease_s
+        return self.backend.policy.lease_s
 
     def run(self, coro: Any) -> Any:
         return self.runner.run(coro)
@@ -538,8 +539,8 @@ class SQLiteMachine(BackendMachine):
         from inferq.backends.sqlite import SQLiteBackend
 
         self.directory = Path(tempfile.mkdtemp(prefix="iq-prop-"))
-        options = BackendOptions(retention_s=RETENTION_S, lease_s=SQLITE_LEASE_S, max_attempts=MAX_ATTEMPTS)
-        return SQLiteBackend(f"sqlite:///{self.directory / 'inferq.db'}", options)
+        policy = Policy(retention_s=RETENTION_S, lease_s=SQLITE_LEASE_S, max_attempts=MAX_ATTEMPTS)
+        return SQLiteBackend(f"sqlite:///{self.directory / 'inferq.db'}", policy)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -553,8 +554,8 @@ class RedisMachine(BackendMachine):
         from inferq.backends.redis import RedisBackend
 
         self.prefix = f"iqprop-{secrets.token_hex(6)}"
-        options = BackendOptions(retention_s=RETENTION_S, lease_s=REDIS_LEASE_S, max_attempts=MAX_ATTEMPTS)
-        return RedisBackend(f"{REDIS_URL}?prefix={self.prefix}", options)
+        policy = Policy(retention_s=RETENTION_S, lease_s=REDIS_LEASE_S, max_attempts=MAX_ATTEMPTS)
+        return RedisBackend(f"{REDIS_URL}?prefix={self.prefix}", policy)
 
     def cleanup(self) -> None:
         import redis

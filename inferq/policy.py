@@ -1,0 +1,32 @@
+"""The defaults every process must agree on, stated once.
+
+Settings (flags, ``INFERQ_*``) override them; the values then flow one way: settings →
+:class:`Policy` → backends, workers and gateway. Nothing else spells these numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: A request keeps its inputs and outputs this long after it ends.
+DEFAULT_RETENTION_S = 24 * 3600.0
+#: A worker that has not renewed its lease for this long is presumed dead.
+DEFAULT_LEASE_S = 30.0
+#: After this many lost leases a request fails instead of running again.
+DEFAULT_MAX_ATTEMPTS = 3
+#: A deliverer that claimed a webhook delivery and has not reported on it for this long is
+#: presumed dead, and another may send it (longer than any one POST may take).
+WEBHOOK_LEASE_S = 60.0
+#: A synchronous ``predict`` waits this long before answering 504 with the future's id.
+DEFAULT_SYNC_TIMEOUT_S = 300.0
+#: Request bodies above this are refused with 413 (base64 audio of ~45 minutes fits).
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How long results are kept, how long a lease lasts, how many lost leases a request survives."""
+
+    retention_s: float = DEFAULT_RETENTION_S
+    lease_s: float = DEFAULT_LEASE_S
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
