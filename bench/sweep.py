@@ -43,7 +43,7 @@ from bench.common import percentile, store_url, summarize
 from bench.scaleout import forget
 from inferq.backends import open_backend
 from inferq.backends.redis import parse_url
-from inferq.backends.redis_keys import PER_ID, SINGLE
+from inferq.backends.redis.keys import PER_ID, SINGLE
 from inferq.backends.sqlite import db_path_from_url
 from inferq.domain.ids import new_response_id
 from tests.conftest import Server

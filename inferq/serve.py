@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from inferq.backends import open_backend
-from inferq.backends.base import BackendUnavailable
+from inferq.backends import BackendUnavailable, open_backend
 from inferq.gateway.app import create_app
 from inferq.worker.loop import new_worker_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,8 @@ import importlib
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from inferq.backends.base import Backend, BackendUnavailable, EndpointStats, WorkerInfo
+from inferq.backends.backend import Backend
+from inferq.backends.contracts import BackendUnavailable, EndpointStats, WorkerInfo
 
 if TYPE_CHECKING:
     from inferq.policy import Policy

@@ -1,10 +1,10 @@
 """Per-endpoint totals kept by the store: requests ended, by status, and latency histograms.
 
 Workers have no HTTP port and any number of gateways may watch a request end, so neither
-can count ends without missing or repeating some. The store can: the SQLite trigger and
-the Redis ``finish`` helper bump these counters in the same transaction or script that
-moves a request to a terminal status, whichever process caused it (a worker's complete or
-fail, a cancel, a lost-lease failure), so every end counts exactly once. They are
+can count ends without missing or repeating some. The store can: every move that ends a
+request (:mod:`inferq.domain.lifecycle`: complete, fail, cancel, give up) bumps these
+counters in its own transaction or script (the SQLite ``count_ends`` triggers, the Redis
+``end_request`` helper), whichever process made it, so every end counts exactly once. They are
 aggregates, not request data, so retention leaves them alone.
 
 Both backends store the same flat ``name → number`` pairs per endpoint, named here:

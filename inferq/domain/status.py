@@ -1,4 +1,4 @@
-"""Request statuses, spelled as the API spells them, and the legal moves between them."""
+"""Request statuses, spelled as the API spells them (the moves between them: :mod:`inferq.domain.lifecycle`)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,3 @@ class Status(str, Enum):
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 ACTIVE = frozenset({Status.PENDING, Status.RUNNING})
-
-#: Every legal transition. RUNNING → PENDING is a lost lease going back to the queue.
-TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PENDING: frozenset({Status.RUNNING, Status.FAILED, Status.CANCELLED}),
-    Status.RUNNING: frozenset({Status.PENDING, *TERMINAL}),
-    Status.COMPLETED: frozenset(),
-    Status.FAILED: frozenset(),
-    Status.CANCELLED: frozenset(),
-}

@@ -17,7 +17,7 @@ from inferq.errors import Forbidden, InvalidInput
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.domain.records import RequestRecord
 
 

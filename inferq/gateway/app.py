@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Route
 
-from inferq.backends.base import BackendUnavailable
+from inferq.backends import BackendUnavailable
 from inferq.domain import clock
 from inferq.errors import APIError
 from inferq.gateway import (
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.service.base import Example
     from inferq.settings import Settings
 

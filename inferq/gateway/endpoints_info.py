@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from inferq.backends.base import EndpointStats
+    from inferq.backends import EndpointStats
 
 
 def describe(name: str, stats: EndpointStats) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from inferq.domain.clock import isoformat
 from inferq.domain.status import Status
 
 if TYPE_CHECKING:
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.domain.records import RequestRecord
 
 #: How long one reading of an endpoint's figures is used.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from inferq.backends.base import BackendUnavailable
+from inferq.backends import BackendUnavailable
 from inferq.domain.status import Status
 from inferq.gateway.urls import response_url
 

@@ -26,7 +26,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.registry import Collector, CollectorRegistry
 from starlette.responses import Response
 
-from inferq.backends.base import BackendUnavailable
+from inferq.backends import BackendUnavailable
 from inferq.gateway.admin import require_admin
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
     from starlette.requests import Request
 
-    from inferq.backends.base import Backend, EndpointStats
+    from inferq.backends import Backend, EndpointStats
     from inferq.backends.counters import EndpointTotals
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from inferq.backends.base import BackendUnavailable
+from inferq.backends import BackendUnavailable
 from inferq.domain import clock
 from inferq.domain.status import Status
 from inferq.domain.webhooks import DeliveryState, WebhookAttempt
@@ -31,7 +31,7 @@ from inferq.webhooks.signing import signed_headers
 if TYPE_CHECKING:
     from prometheus_client import Counter
 
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.domain.webhooks import WebhookLease
     from inferq.settings import Settings
 

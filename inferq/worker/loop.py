@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from inferq.backends.base import BackendUnavailable, WorkerInfo
+from inferq.backends import BackendUnavailable, WorkerInfo
 from inferq.errors import InvalidInput
 from inferq.service.progress import reporting_to
 from inferq.worker.limits import out_of_memory
 from inferq.worker.progress import ProgressForwarder
 
 if TYPE_CHECKING:
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.domain.records import Claim
     from inferq.service.base import Service
 

@@ -7,10 +7,10 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from inferq.backends.base import BackendUnavailable
+from inferq.backends import BackendUnavailable
 
 if TYPE_CHECKING:
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.domain.records import Claim
 
 log = logging.getLogger(__name__)

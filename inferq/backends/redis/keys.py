@@ -19,7 +19,7 @@ tenant), ``expiry`` (zset of ``"<tenant> <id>"`` by expires_at, for the sweep),
 last started), ``served:<endpoint>`` (hash: tenant → when one of theirs last started),
 ``endpoints`` (set), ``seq`` (counter), ``secret``, ``token:<id>`` (hash),
 ``tokhash:<sha256>`` (→ token id, deleted on revocation), ``tokens`` (zset by creation),
-and ``notify``, the pub/sub channel. Webhooks (:mod:`inferq.backends.redis_outbox`):
+and ``notify``, the pub/sub channel. Webhooks (:mod:`inferq.backends.redis.outbox`):
 ``hook:<webhook_id>`` (hash: one delivery and its attempts), ``hooks:<id>`` (zset of a
 request's deliveries in order, deleted with the request), ``hookdue`` (zset of pending
 deliveries by when a deliverer may take them), ``hookseq`` (counter) and

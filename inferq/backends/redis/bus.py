@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-from inferq.backends.notify import Bus
+from inferq.backends.bus import Bus
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -1,0 +1,32 @@
+-- ARGV: prefix, id, tenant, endpoint, now, expires_at, body_hash, inputs, idempotency key ('' for none),
+-- webhook ('' for none), webhook events
+-- → {'created'|'exists', request} | {'conflict', id of the first request}
+local id, tenant, endpoint, idem = ARGV[2], ARGV[3], ARGV[4], ARGV[9]
+local req = k_request(id)
+-- the id is fresh for each submit: finding it means this is a replay of our own call
+if redis.call('EXISTS', req) == 1 then return {'created', redis.call('HGETALL', req)} end
+if idem ~= '' then
+  local prior = redis.call('HMGET', idem, 'response_id', 'body_hash')
+  if prior[1] and redis.call('EXISTS', k_request(prior[1])) == 1 then
+    if prior[2] ~= ARGV[7] then return {'conflict', prior[1]} end
+    return {'exists', redis.call('HGETALL', k_request(prior[1]))}
+  end
+  redis.call('DEL', idem)
+  redis.call('HSET', idem, 'response_id', id, 'body_hash', ARGV[7])
+end
+local seq = redis.call('INCR', K_seq)
+redis.call('HSET', req, 'response_id', id, 'tenant', tenant, 'endpoint', endpoint, 'status', AFTER['submit'],
+  'created_at', ARGV[5], 'expires_at', ARGV[6], 'attempts', 0, 'seq', seq)
+if idem ~= '' then redis.call('HSET', req, 'idem_key', idem) end
+if ARGV[10] ~= '' then redis.call('HSET', req, 'webhook', ARGV[10], 'webhook_events', ARGV[11]) end
+redis.call('SET', k_inputs(id), ARGV[8])
+redis.call('ZADD', k_tenant(tenant), seq, id)
+redis.call('ZADD', K_all_requests, seq, id)
+redis.call('SADD', k_active(tenant), id)
+local queue = k_queue(endpoint)
+if redis.call('EXISTS', queue) == 0 then
+  redis.call('XGROUP', 'CREATE', queue, GROUP, '0', 'MKSTREAM')
+  redis.call('SADD', K_endpoints, endpoint)
+end
+join_waiting(endpoint, tenant, seq, id)
+return {'created', redis.call('HGETALL', req)}

@@ -1,0 +1,155 @@
+"""The Redis queue: one stream per endpoint, whose consumer group's pending entries are the leases.
+
+A request waits in its tenant's sorted set of the endpoint, and the endpoint's ``turns``
+set orders the tenants with requests waiting by when one of theirs last started (Redis
+time in ms; a tenant never served scores the time it first queued scaled far below any
+such time, so newcomers go first): its turn key is ``(score, tenant)``. A claim takes the
+first tenant's oldest request and only then adds it to the stream. A lease is live while
+its entry's idle time (reset by every renewal) is under the lease its holder asked for,
+measured by Redis's clock, not the machines', so neither clock skew nor a gateway with a
+shorter ``--lease`` takes a live lease away.
+
+Lost leases are handled in two places, by the same Lua helper: a claim first takes over an
+expired lease (so a worker pool with no gateway still recovers), and :meth:`RedisQueue.reap`
+(each gateway, every second) requeues or gives up on them, so that happens, and the caller
+hears of it, even while no worker of that endpoint is free to claim.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, cast
+
+from inferq.backends.contracts import Item, Queue, QueueStats, Standing
+from inferq.backends.redis.client import Connection, Store, pairs
+from inferq.backends.redis.requests import record_from_fields
+from inferq.domain import lifecycle
+from inferq.domain.records import Claim, RequestRecord
+from inferq.domain.webhooks import join_events
+from inferq.errors import Conflict
+from inferq.policy import Policy
+
+Outcome = tuple[RequestRecord, bool] | Conflict
+
+
+def _enqueued(reply: list[Any]) -> Outcome:
+    """The ``enqueue`` script's answer → ``(record, created)``, or a Conflict."""
+    outcome, value = reply
+    if outcome == b"conflict":
+        return Conflict("Idempotency-Key was already used with a different body", response_id=value.decode())
+    return record_from_fields(pairs(value)), outcome == b"created"
+
+
+class RedisQueue(Store, Queue):
+    def __init__(self, connection: Connection, policy: Policy) -> None:
+        super().__init__(connection)
+        self.policy = policy
+        self._lease_ms = max(1, round(policy.lease_s * 1000))
+        self._retention_ms = max(1, round(policy.retention_s * 1000))
+
+    async def enqueue(self, items: list[Item], now: float, expires_at: float) -> list[Outcome]:
+        """One pipeline, one round trip: a batch of a thousand costs about what one submit does."""
+        if len(items) == 1:
+            return [_enqueued(await self.run("enqueue", *self._enqueue_args(items[0], now, expires_at)))]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                await self.run("enqueue", *self._enqueue_args(item, now, expires_at), client=pipe)
+            replies = await pipe.execute()
+        return [_enqueued(reply) for reply in replies]
+
+    def _enqueue_args(self, item: Item, now: float, expires_at: float) -> tuple[Any, ...]:
+        sub, response_id, body_hash = item
+        idem = "" if sub.idempotency_key is None else self.keys.idempotency(sub.tenant, sub.idempotency_key)
+        webhook = (sub.webhook or "", join_events(sub.webhook_events))
+        return (response_id, sub.tenant, sub.endpoint, now, expires_at, body_hash, sub.inputs, idem, *webhook)
+
+    async def claim(
+        self, endpoint: str, worker_id: str, now: float, expires_at: float
+    ) -> tuple[Claim | None, list[str]]:
+        args = (
+            endpoint,
+            worker_id,
+            secrets.token_hex(8),
+            now,
+            self._lease_ms,
+            self.policy.max_attempts,
+            expires_at,
+            self._retention_ms,
+        )
+        gave_up, claimed = await self.run("claim", *args)
+        gave_up_ids = [response_id.decode() for response_id in gave_up]
+        if claimed is None:
+            return None, gave_up_ids
+        flat, inputs = claimed
+        fields = pairs(flat)
+        claim = Claim(
+            record=record_from_fields(fields), inputs=bytes(inputs), lease_id=fields["lease_id"].decode()
+        )
+        return claim, gave_up_ids
+
+    async def renew(self, worker_id: str, lease_ids: list[str], now: float) -> set[str]:
+        lost = await self.run("renew", worker_id, *lease_ids)
+        return {lease_id.decode() for lease_id in lost}
+
+    async def set_progress(self, claim: Claim, progress: float) -> bool:
+        return bool(await self.run("progress", claim.record.response_id, claim.lease_id, repr(progress)))
+
+    async def finish(
+        self,
+        claim: Claim,
+        move: lifecycle.Move,
+        output: bytes | None,
+        error: tuple[str, str] | None,
+        now: float,
+        expires_at: float,
+    ) -> bool:
+        error_type, message = error or ("", "")
+        args = (
+            claim.record.response_id,
+            claim.lease_id,
+            move.name,
+            now,
+            expires_at,
+            self._retention_ms,
+            error_type,
+            message,
+            output or b"",
+        )
+        return bool(await self.run("finish", *args))
+
+    async def cancel(
+        self, tenant: str, response_id: str, now: float, expires_at: float
+    ) -> RequestRecord | None:
+        flat = await self.run("cancel", response_id, tenant, now, expires_at, self._retention_ms)
+        return None if flat is None else record_from_fields(pairs(flat))
+
+    async def release(
+        self, worker_id: str, reason: str, now: float, expires_at: float
+    ) -> tuple[list[str], list[str]]:
+        args = (worker_id, reason, self.policy.max_attempts, now, expires_at, self._retention_ms)
+        gave_up, requeued = await self.run("release", *args)
+        return [response_id.decode() for response_id in gave_up], [endpoint.decode() for endpoint in requeued]
+
+    async def reap(self, now: float, expires_at: float) -> tuple[list[str], list[str]]:
+        """Lease expiry is judged by Redis's clock (stream idle times), so ``now`` only
+        stamps the requests given up on."""
+        gave_up: list[str] = []
+        requeued: list[str] = []
+        args = (self._lease_ms, self.policy.max_attempts, now, expires_at, self._retention_ms)
+        endpoints = cast("set[bytes]", await self.redis.smembers(self.keys.endpoints))
+        for endpoint in sorted(raw.decode() for raw in endpoints):
+            failed, count = await self.run("reap", endpoint, *args)
+            gave_up += [response_id.decode() for response_id in failed]
+            requeued += [endpoint] * count
+        return gave_up, requeued
+
+    async def standing(self, record: RequestRecord) -> Standing:
+        rank, score, others = await self.run("standing", record.response_id, record.endpoint, record.tenant)
+        if rank is None:
+            return Standing(0)
+        waiting = [((float(other_score), tenant.decode()), count) for tenant, other_score, count in others]
+        return Standing(rank, (float(score), record.tenant), waiting)
+
+    async def stats(self, endpoint: str) -> QueueStats:
+        pending, running, oldest = await self.run("queue_stats", endpoint)
+        return QueueStats(pending, running, None if oldest is None else float(oldest))

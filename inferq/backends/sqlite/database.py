@@ -1,0 +1,101 @@
+"""One SQLite file in WAL mode: the writer thread every write goes through, and the reader.
+
+Every write runs on one writer thread per process with ``synchronous=FULL``, so a commit
+is on disk before the gateway answers 202. Point reads run on the event loop over a
+second connection (WAL readers never wait for the writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA secure_delete=ON",
+    "PRAGMA busy_timeout=30000",
+)
+
+
+def db_path_from_url(url: str) -> Path:
+    """``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` → a path."""
+    path = urlsplit(url).path.removeprefix("/")
+    if not path:
+        raise ValueError(f"backend URL {url!r} names no database file (sqlite:///path/to/inferq.db)")
+    return Path(path).expanduser()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction that takes the lock at once, rolled back by any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class Database:
+    """The file's two connections, shared by the stores of one process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="inferq-sqlite")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+
+    async def open(self, create: Callable[[sqlite3.Connection], None]) -> None:
+        """Connect, and run ``create`` (the schema) on the writer."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._wconn = await self._run(lambda: connect(self.path))
+        await self.write(create)
+        self._rconn = connect(self.path)
+
+    async def close(self) -> None:
+        if self._wconn is not None:
+            await self.write(lambda conn: conn.close())
+            self._wconn = None
+        if self._rconn is not None:
+            self._rconn.close()
+            self._rconn = None
+        self._writer.shutdown(wait=True)
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn)
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` with the writer connection on the writer thread."""
+
+        def run() -> T:
+            assert self._wconn is not None, "database not open"
+            return fn(self._wconn)
+
+        return await self._run(run)
+
+    async def execute(self, query: str, args: tuple[Any, ...] | dict[str, Any]) -> int:
+        """One statement on the writer, in its own transaction; returns the rows changed."""
+        return await self.write(lambda conn: conn.execute(query, args).rowcount)
+
+    def read(self, query: str, *args: Any) -> list[sqlite3.Row]:
+        """A point read on the event loop (WAL readers never wait for the writer)."""
+        assert self._rconn is not None, "database not open"
+        return self._rconn.execute(query, args).fetchall()

@@ -1,0 +1,275 @@
+"""The SQLite queue: every move of a request, one transaction each.
+
+Submits are group-committed: while one batch is being written, new submits gather into
+the next, so one disk flush covers many requests. A request's place in its endpoint's
+queue is its ``seq``; fair order across tenants comes from ``turns`` (see
+:mod:`inferq.backends.sqlite.schema`), whose triggers, like those of the counters and
+the webhook outbox, follow every status change made here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import secrets
+import sqlite3
+from typing import Any
+
+from inferq.backends.contracts import Item, Queue, QueueStats, Standing
+from inferq.backends.sqlite import render
+from inferq.backends.sqlite.database import Database, transaction
+from inferq.backends.sqlite.requests import GET, record_from_row
+from inferq.domain import lifecycle
+from inferq.domain.records import Claim, RequestRecord
+from inferq.domain.status import Status
+from inferq.domain.webhooks import join_events
+from inferq.errors import Conflict
+from inferq.policy import Policy
+
+Outcome = tuple[RequestRecord, bool] | Conflict
+_Pending = tuple[list[Item], float, float, "asyncio.Future[list[Outcome]]"]
+
+_PENDING, _RUNNING = render.quoted(Status.PENDING.value), render.quoted(Status.RUNNING.value)
+_ACTIVE = render.statuses(lifecycle.CANCEL.before)
+
+INSERT = f"""
+INSERT INTO requests(response_id, tenant, endpoint, status, created_at, expires_at, idempotency_key, body_hash,
+    webhook, webhook_events)
+VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?) RETURNING *
+"""
+BY_IDEMPOTENCY_KEY = "SELECT * FROM requests WHERE tenant = ? AND idempotency_key = ?"
+CLAIM = f"""
+UPDATE requests SET status = {_RUNNING}, attempts = attempts + 1, started_at = ?1, lease_id = ?2,
+    lease_expires_at = ?3, worker_id = ?4, progress = NULL
+WHERE seq = (
+    SELECT seq FROM requests INDEXED BY requests_tenant_queue
+    WHERE status = {_PENDING} AND endpoint = ?5 AND tenant = (
+        SELECT tenant FROM turns WHERE endpoint = ?5 AND pending > 0 ORDER BY served_at, joined_at LIMIT 1)
+    ORDER BY seq LIMIT 1)
+RETURNING *, (SELECT data FROM inputs WHERE inputs.seq = requests.seq) AS data
+"""
+RENEW = (
+    f"UPDATE requests SET lease_expires_at = ? WHERE lease_id = ? AND status = {_RUNNING} RETURNING lease_id"
+)
+SET_PROGRESS = f"UPDATE requests SET progress = ? WHERE lease_id = ? AND status = {_RUNNING}"
+_ENDED = "completed_at = :now, expires_at = :expires_at, lease_id = NULL, lease_expires_at = NULL"
+FINISH = f"""
+UPDATE requests SET status = :status, error_type = :error_type, error = :error, {_ENDED}
+WHERE lease_id = :lease_id AND status = {_RUNNING} RETURNING seq
+"""
+CANCEL = f"""
+UPDATE requests SET status = {render.quoted(lifecycle.CANCEL.after.value)}, {_ENDED}
+WHERE response_id = :response_id AND tenant = :tenant AND status IN {_ACTIVE}
+"""
+_GIVES_UP = lifecycle.GIVES_UP.format(attempts="attempts", max_attempts=":max_attempts")
+_GIVE_UP = f"""
+UPDATE requests SET status = {render.quoted(lifecycle.GIVE_UP.after.value)},
+    error_type = {render.quoted(lifecycle.GIVE_UP_ERROR_TYPE)}, error = {{error}}, {_ENDED}
+WHERE status = {_RUNNING} AND {{lost}} AND {_GIVES_UP} RETURNING response_id
+"""
+_REQUEUE = f"""
+UPDATE requests SET status = {render.quoted(lifecycle.REQUEUE.after.value)},
+    lease_id = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE status = {_RUNNING} AND {{lost}} RETURNING endpoint
+"""
+# A lost request keeps its seq, so it goes back ahead of every newer one.
+_EXPIRED_LEASE = "lease_expires_at < :now"
+_DEAD_WORKER = "worker_id = :worker_id"
+GIVE_UP_EXPIRED = _GIVE_UP.format(
+    error=render.text(lifecycle.LEASE_LOST_ERROR, attempts="attempts"), lost=_EXPIRED_LEASE
+)
+REQUEUE_EXPIRED = _REQUEUE.format(lost=_EXPIRED_LEASE)
+GIVE_UP_RELEASED = _GIVE_UP.format(
+    error=render.text(lifecycle.WORKER_DIED_ERROR, reason=":reason", attempts="attempts"), lost=_DEAD_WORKER
+)
+REQUEUE_RELEASED = _REQUEUE.format(lost=_DEAD_WORKER)
+RANK = f"""
+SELECT count(*) FROM requests INDEXED BY requests_tenant_queue
+WHERE status = {_PENDING} AND endpoint = ?1 AND tenant = ?2
+    AND seq < (SELECT seq FROM requests WHERE response_id = ?3)
+"""
+TURNS = "SELECT tenant, served_at, joined_at, pending FROM turns WHERE endpoint = ? AND pending > 0"
+# Each reads one partial index: what is queued or running, never what is retained.
+QUEUE_STATS = f"""
+SELECT count(*),
+    (SELECT created_at FROM requests WHERE status = {_PENDING} AND endpoint = ?1 ORDER BY seq LIMIT 1)
+FROM requests WHERE status = {_PENDING} AND endpoint = ?1
+"""
+RUNNING_COUNT = (
+    f"SELECT count(*) FROM requests INDEXED BY requests_leases WHERE status = {_RUNNING} AND endpoint = ?"
+)
+
+
+class SQLiteQueue(Queue):
+    def __init__(self, db: Database, policy: Policy) -> None:
+        self.db = db
+        self.policy = policy
+        self._pending: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def enqueue(self, items: list[Item], now: float, expires_at: float) -> list[Outcome]:
+        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        self._pending.append((items, now, expires_at, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def drain(self) -> None:
+        """Wait for the submits gathered so far to be written (before closing)."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    async def _flush(self) -> None:
+        """Group commit: write everything gathered so far in one transaction, repeat."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self.db.write(functools.partial(_insert_batch, batch=batch))
+                except Exception as exc:  # noqa: BLE001 - the batch failed as a whole: tell every submitter
+                    for *_, future in batch:
+                        future.set_exception(exc)
+                    continue
+                for (*_, future), result in zip(batch, results, strict=True):
+                    future.set_result(result)
+        finally:
+            self._flusher = None
+
+    async def claim(
+        self, endpoint: str, worker_id: str, now: float, expires_at: float
+    ) -> tuple[Claim | None, list[str]]:
+        lease_id = secrets.token_hex(16)
+        args = (now, lease_id, now + self.policy.lease_s, worker_id, endpoint)
+        row = await self.db.write(lambda conn: _one(conn, CLAIM, args))
+        if row is None:
+            return None, []
+        return Claim(record=record_from_row(row), inputs=bytes(row["data"]), lease_id=lease_id), []
+
+    async def renew(self, worker_id: str, lease_ids: list[str], now: float) -> set[str]:
+        until = now + self.policy.lease_s
+
+        def renew(conn: sqlite3.Connection) -> set[str]:
+            with transaction(conn):
+                held = {row[0] for lease_id in lease_ids for row in conn.execute(RENEW, (until, lease_id))}
+            return set(lease_ids) - held
+
+        return await self.db.write(renew)
+
+    async def set_progress(self, claim: Claim, progress: float) -> bool:
+        return bool(await self.db.execute(SET_PROGRESS, (progress, claim.lease_id)))
+
+    async def finish(
+        self,
+        claim: Claim,
+        move: lifecycle.Move,
+        output: bytes | None,
+        error: tuple[str, str] | None,
+        now: float,
+        expires_at: float,
+    ) -> bool:
+        error_type, message = error or (None, None)
+        args = {
+            "status": move.after.value,
+            "error_type": error_type,
+            "error": message,
+            "now": now,
+            "expires_at": expires_at,
+            "lease_id": claim.lease_id,
+        }
+
+        def finish(conn: sqlite3.Connection) -> bool:
+            with transaction(conn):
+                row = conn.execute(FINISH, args).fetchone()
+                if row is not None and output is not None:
+                    conn.execute("INSERT INTO outputs(seq, data) VALUES (?, ?)", (row[0], output))
+            return row is not None
+
+        return await self.db.write(finish)
+
+    async def cancel(
+        self, tenant: str, response_id: str, now: float, expires_at: float
+    ) -> RequestRecord | None:
+        args = {"response_id": response_id, "tenant": tenant, "now": now, "expires_at": expires_at}
+        await self.db.execute(CANCEL, args)
+        rows = self.db.read(GET, response_id, tenant)
+        return record_from_row(rows[0]) if rows else None
+
+    async def release(
+        self, worker_id: str, reason: str, now: float, expires_at: float
+    ) -> tuple[list[str], list[str]]:
+        args = {
+            "worker_id": worker_id,
+            "reason": reason,
+            "max_attempts": self.policy.max_attempts,
+            "now": now,
+            "expires_at": expires_at,
+        }
+        return await self.db.write(lambda conn: _lose(conn, GIVE_UP_RELEASED, REQUEUE_RELEASED, args))
+
+    async def reap(self, now: float, expires_at: float) -> tuple[list[str], list[str]]:
+        args = {"max_attempts": self.policy.max_attempts, "now": now, "expires_at": expires_at}
+        return await self.db.write(lambda conn: _lose(conn, GIVE_UP_EXPIRED, REQUEUE_EXPIRED, args))
+
+    async def standing(self, record: RequestRecord) -> Standing:
+        [(rank,)] = self.db.read(RANK, record.endpoint, record.tenant, record.response_id)
+        turns = {
+            row["tenant"]: ((row["served_at"], row["joined_at"]), row["pending"])
+            for row in self.db.read(TURNS, record.endpoint)
+        }
+        mine = turns.pop(record.tenant, ((float("-inf"), float("-inf")), 0))[0]
+        return Standing(rank, mine, list(turns.values()))
+
+    async def stats(self, endpoint: str) -> QueueStats:
+        [(pending, oldest)] = self.db.read(QUEUE_STATS, endpoint)
+        [(running,)] = self.db.read(RUNNING_COUNT, endpoint)
+        return QueueStats(pending, running, oldest)
+
+
+def _one(conn: sqlite3.Connection, query: str, args: Any) -> sqlite3.Row | None:
+    with transaction(conn):
+        row: sqlite3.Row | None = conn.execute(query, args).fetchone()
+    return row
+
+
+def _lose(
+    conn: sqlite3.Connection, give_up: str, requeue: str, args: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Give up on the lost requests past their attempts, then requeue the rest."""
+    with transaction(conn):
+        gave_up = [row[0] for row in conn.execute(give_up, args).fetchall()]
+        requeued = [row[0] for row in conn.execute(requeue, args).fetchall()]
+    return gave_up, requeued
+
+
+def _insert_batch(conn: sqlite3.Connection, batch: list[_Pending]) -> list[list[Outcome]]:
+    with transaction(conn):
+        return [
+            [_insert(conn, item, now, expires_at) for item in items] for items, now, expires_at, _ in batch
+        ]
+
+
+def _insert(conn: sqlite3.Connection, item: Item, now: float, expires_at: float) -> Outcome:
+    sub, response_id, body_hash = item
+    if sub.idempotency_key is not None:
+        row = conn.execute(BY_IDEMPOTENCY_KEY, (sub.tenant, sub.idempotency_key)).fetchone()
+        if row is not None:
+            if row["body_hash"] != body_hash:
+                return Conflict(
+                    "Idempotency-Key was already used with a different body", response_id=row["response_id"]
+                )
+            return record_from_row(row), False
+    events = join_events(sub.webhook_events) if sub.webhook else None
+    args = (
+        response_id,
+        sub.tenant,
+        sub.endpoint,
+        now,
+        expires_at,
+        sub.idempotency_key,
+        body_hash,
+        sub.webhook,
+        events,
+    )
+    row = conn.execute(INSERT, args).fetchone()
+    conn.execute("INSERT INTO inputs(seq, data) VALUES (?, ?)", (row["seq"], sub.inputs))
+    return record_from_row(row), True

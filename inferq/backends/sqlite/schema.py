@@ -1,0 +1,236 @@
+"""The SQLite store's tables, and the triggers that carry out what each move emits.
+
+Triggers on ``requests`` run in the very transaction that changes a request's status,
+whichever statement changes it: they keep the fair queue's ``turns`` in step, bump the
+endpoint's counters when a request ends, and queue a webhook delivery when a move emits
+an event the request asked for. Their conditions are generated from
+:mod:`inferq.domain.lifecycle`, so no statement has to remember them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from inferq.backends.counters import LATENCY_BUCKETS, LE
+from inferq.backends.sqlite.database import transaction
+from inferq.backends.sqlite.render import ENDS, TERMINAL_SQL, made_any, quoted
+from inferq.domain import lifecycle
+from inferq.domain.status import Status
+from inferq.domain.webhooks import EVENTS
+
+PENDING = quoted(Status.PENDING.value)
+RUNNING = quoted(Status.RUNNING.value)
+
+TABLES = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    response_id TEXT NOT NULL UNIQUE,
+    tenant TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    completed_at REAL,
+    expires_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_id TEXT,
+    lease_expires_at REAL,
+    worker_id TEXT,
+    error_type TEXT,
+    error TEXT,
+    idempotency_key TEXT,
+    body_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inputs (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outputs (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS requests_queue ON requests(endpoint, seq) WHERE status = {PENDING};
+CREATE INDEX IF NOT EXISTS requests_leases ON requests(lease_expires_at) WHERE status = {RUNNING};
+CREATE INDEX IF NOT EXISTS requests_expiry ON requests(expires_at) WHERE status IN {TERMINAL_SQL};
+CREATE INDEX IF NOT EXISTS requests_tenant ON requests(tenant, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS requests_idempotency ON requests(tenant, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS requests_active ON requests(tenant) WHERE status IN ({PENDING}, {RUNNING});
+CREATE TABLE IF NOT EXISTS setup_errors (endpoint TEXT PRIMARY KEY, error TEXT NOT NULL, failed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    admin INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE TABLE IF NOT EXISTS workers (
+    worker_id TEXT PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    ready INTEGER NOT NULL,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    endpoint TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (endpoint, name)
+) WITHOUT ROWID;
+"""
+
+#: Columns added since their table was first created. :func:`create` adds those a database
+#: lacks, so a file written by an earlier version opens with everything it holds.
+ADDED_COLUMNS = (
+    ("requests", "progress", "REAL"),
+    ("requests", "webhook", "TEXT"),
+    ("requests", "webhook_events", "TEXT"),
+)
+
+#: Seconds each histogram of :mod:`inferq.backends.counters` observes, from the row that just
+#: ended (never below 0, whatever the skew between the gateway's and the worker's clocks).
+_SPANS = {
+    "queue_wait": "max(0.0, NEW.started_at - NEW.created_at)",
+    "run": "max(0.0, NEW.completed_at - NEW.started_at)",
+    "end_to_end": "max(0.0, NEW.completed_at - NEW.created_at)",
+}
+
+
+def _bucket(seconds: str) -> str:
+    """The ``le`` label of the bucket ``seconds`` falls in, as SQL."""
+    whens = " ".join(f"WHEN {seconds} <= {bound!r} THEN '{le}'" for bound, le in zip(LATENCY_BUCKETS, LE))
+    return f"CASE {whens} ELSE '+Inf' END"
+
+
+_OBSERVATIONS = ",\n        ".join(
+    f"(NEW.endpoint, '{name}:le:' || {_bucket(span)}, 1), (NEW.endpoint, '{name}:sum', {span})"
+    for name, span in _SPANS.items()
+)
+
+COUNTER_TRIGGERS = (
+    f"""CREATE TRIGGER count_ends AFTER UPDATE OF status ON requests WHEN {ENDS}
+BEGIN
+    INSERT INTO counters(endpoint, name, value) VALUES (NEW.endpoint, 'finished:' || NEW.status, 1)
+    ON CONFLICT(endpoint, name) DO UPDATE SET value = value + excluded.value;
+END""",
+    f"""CREATE TRIGGER observe_ends AFTER UPDATE OF status ON requests
+WHEN {ENDS} AND NEW.started_at IS NOT NULL
+BEGIN
+    INSERT INTO counters(endpoint, name, value) VALUES
+        {_OBSERVATIONS}
+    ON CONFLICT(endpoint, name) DO UPDATE SET value = value + excluded.value;
+END""",
+)
+
+_JOINS_QUEUE = """
+    INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
+    VALUES (NEW.endpoint, NEW.tenant, 1, 0, NEW.created_at)
+    ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = pending + 1;
+"""
+
+#: Fair queuing across tokens (:func:`inferq.domain.lifecycle.fair_position`): ``turns``
+#: holds, per endpoint and tenant, how many wait, when one last started and when the
+#: tenant first queued; the turn key is ``(served_at, joined_at)``.
+FAIR_QUEUE = f"""
+CREATE TABLE IF NOT EXISTS turns (
+    endpoint TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    pending INTEGER NOT NULL,
+    served_at REAL NOT NULL,
+    joined_at REAL NOT NULL,
+    PRIMARY KEY (endpoint, tenant)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS turns_next ON turns(endpoint, served_at, joined_at) WHERE pending > 0;
+CREATE INDEX IF NOT EXISTS requests_tenant_queue ON requests(endpoint, tenant, seq) WHERE status = {PENDING};
+"""
+TURN_TRIGGERS = (
+    f"""CREATE TRIGGER turns_submitted AFTER INSERT ON requests WHEN NEW.status = {PENDING}
+BEGIN {_JOINS_QUEUE} END""",
+    f"""CREATE TRIGGER turns_requeued AFTER UPDATE OF status ON requests
+WHEN NEW.status = {PENDING} AND OLD.status != {PENDING}
+BEGIN {_JOINS_QUEUE} END""",
+    f"""CREATE TRIGGER turns_left AFTER UPDATE OF status ON requests
+WHEN OLD.status = {PENDING} AND NEW.status != {PENDING}
+BEGIN
+    UPDATE turns SET pending = pending - 1,
+        served_at = CASE WHEN NEW.status = {RUNNING} THEN NEW.started_at ELSE served_at END
+    WHERE endpoint = NEW.endpoint AND tenant = NEW.tenant;
+END""",
+)
+#: Counts the waiting requests of a database made before ``turns`` existed (run once).
+_BACKFILL_TURNS = f"""
+INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
+SELECT endpoint, tenant, count(*), 0, min(created_at) FROM requests WHERE status = {PENDING}
+GROUP BY endpoint, tenant
+ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = excluded.pending
+"""
+
+
+def _event_trigger(event: str) -> str:
+    """Queue a delivery of ``event`` in the transaction of any move that emits it, when
+    the request's filter asks for it. ``due_at`` is when a deliverer may take it: its next
+    attempt, or the end of the lease while one is being sent."""
+    moves = [move for move in lifecycle.MOVES if move.event == event]
+    at = "NEW.started_at" if all(move.after is Status.RUNNING for move in moves) else "NEW.completed_at"
+    wanted = f"NEW.webhook IS NOT NULL AND instr(',' || NEW.webhook_events || ',', ',{event},') > 0"
+    return f"""CREATE TRIGGER webhook_on_{event} AFTER UPDATE OF status ON requests
+WHEN {wanted} AND {made_any(moves)}
+BEGIN
+    INSERT INTO webhook_deliveries(webhook_id, seq, event, url, created_at, due_at, next_attempt_at)
+    VALUES ('msg_' || lower(hex(randomblob(16))), NEW.seq, '{event}', NEW.webhook, {at}, {at}, {at});
+END"""
+
+
+OUTBOX = """
+CREATE TABLE IF NOT EXISTS webhook_secrets (tenant TEXT PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    webhook_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    url TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    due_at REAL,
+    next_attempt_at REAL,
+    lease_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(due_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_request ON webhook_deliveries(seq);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    webhook_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    at REAL NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    duration_ms REAL NOT NULL,
+    PRIMARY KEY (webhook_id, n)
+) WITHOUT ROWID;
+"""
+#: Run after the request columns ``webhook`` and ``webhook_events`` exist.
+OUTBOX_TRIGGERS = (
+    """CREATE TRIGGER webhook_forget AFTER DELETE ON requests WHEN OLD.webhook IS NOT NULL
+BEGIN
+    DELETE FROM webhook_attempts
+    WHERE webhook_id IN (SELECT webhook_id FROM webhook_deliveries WHERE seq = OLD.seq);
+    DELETE FROM webhook_deliveries WHERE seq = OLD.seq;
+END""",
+    *(_event_trigger(event) for event in EVENTS),
+)
+TRIGGERS = (*COUNTER_TRIGGERS, *TURN_TRIGGERS, *OUTBOX_TRIGGERS)
+
+
+def create(conn: sqlite3.Connection) -> None:
+    """Create what is missing and bring a database made by an earlier version up to date.
+
+    Triggers are code, not data: each start replaces them all in one transaction, so a
+    database made by an earlier version runs this version's rules.
+    """
+    conn.executescript(TABLES + FAIR_QUEUE + OUTBOX)
+    with transaction(conn):
+        for table, column, declaration in ADDED_COLUMNS:
+            present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'turns_counted'").fetchone() is None:
+            conn.execute(_BACKFILL_TURNS)
+            conn.execute("INSERT INTO meta(key, value) VALUES ('turns_counted', x'01')")
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            conn.execute(f"DROP TRIGGER {name}")
+        for trigger in TRIGGERS:
+            conn.execute(trigger)

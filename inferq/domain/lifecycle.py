@@ -1,0 +1,99 @@
+"""The life of a request, stated once: its moves, what each emits, and the fair order.
+
+A request is submitted ``pending``. A worker's claim makes it ``running`` and counts an
+attempt. It ends ``completed`` or ``failed`` by its worker, or ``cancelled`` by its owner.
+A running request whose worker is lost (no heartbeat within the lease, or its supervisor
+saw it die) goes back to ``pending``, ahead of newer requests, until it has had
+``max_attempts``; then it gives up, failing with a message that says why.
+
+Each move names what it emits. Its webhook ``event`` queues a delivery when the request's
+events filter asks for it (``start`` only on a first attempt: a rerun is not a new start).
+A move to a terminal status *ends* the request: the endpoint's counters
+(:mod:`inferq.backends.counters`) count it once, and its retention clock starts
+(:func:`expires_at`). Deleting a request deletes its inputs, outputs and deliveries.
+
+The stores carry these rules out atomically in their own languages, and both generate
+that code from this module (the SQLite triggers and statements, the Redis Lua tables), so
+neither restates a rule.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from inferq.domain.status import ACTIVE, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One transition of a request's status and what it emits."""
+
+    name: str
+    before: frozenset[Status]
+    after: Status
+    #: The webhook event this move emits, if the request asked for it.
+    event: str | None = None
+    #: Emit ``event`` only when this is the request's first attempt.
+    first_attempt_only: bool = False
+
+    @property
+    def ends(self) -> bool:
+        """A move to a terminal status: counted once, and retention starts."""
+        return self.after.is_terminal
+
+
+PENDING, RUNNING = frozenset({Status.PENDING}), frozenset({Status.RUNNING})
+
+SUBMIT = Move("submit", frozenset(), Status.PENDING)
+CLAIM = Move("claim", PENDING, Status.RUNNING, event="start", first_attempt_only=True)
+COMPLETE = Move("complete", RUNNING, Status.COMPLETED, event="completed")
+FAIL = Move("fail", RUNNING, Status.FAILED, event="completed")
+CANCEL = Move("cancel", ACTIVE, Status.CANCELLED, event="completed")
+#: A lost worker's request with attempts left goes back to the queue.
+REQUEUE = Move("requeue", RUNNING, Status.PENDING)
+#: A lost worker's request that has had ``max_attempts`` fails.
+GIVE_UP = Move("give_up", RUNNING, Status.FAILED, event="completed")
+
+MOVES = (SUBMIT, CLAIM, COMPLETE, FAIL, CANCEL, REQUEUE, GIVE_UP)
+
+#: Every legal transition, derived from the moves.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    status: frozenset(move.after for move in MOVES if status in move.before) for status in Status
+}
+
+#: The condition under which a lost worker's request gives up instead of running again,
+#: over the request's ``attempts`` and the policy's ``max_attempts``.
+GIVES_UP = "{attempts} >= {max_attempts}"
+#: The error type and messages a request that gave up ends with.
+GIVE_UP_ERROR_TYPE = "inference_failed"
+LEASE_LOST_ERROR = "its worker was lost {attempts} times (no heartbeat within the lease); giving up"
+WORKER_DIED_ERROR = "{reason}; giving up after {attempts} attempts"
+
+
+def expires_at(moment: float, retention_s: float) -> float:
+    """When a request's data is deleted: ``retention_s`` after it ended (after it was
+    created, while it has not ended)."""
+    return moment + retention_s
+
+
+def fair_position(rank: int, mine: Any, others: Iterable[tuple[Any, int]]) -> int:
+    """How many requests a fair queue serves before this pending one.
+
+    Tenants with requests waiting take turns: the one whose *turn key* is least goes
+    first (the key orders by when one of its requests last started, then by when it
+    joined, so newcomers go at once, first come first), and each tenant's own requests
+    go oldest first. ``rank`` counts this tenant's requests ahead of it and ``mine`` is
+    its turn key; ``others`` holds each other waiting tenant's turn key and how many it
+    has waiting. Round robin serves, from each of them, as many as ``rank`` (one more
+    where that tenant's turn comes first), and no more than it has.
+    """
+    return rank + sum(min(waiting, rank + int(key < mine)) for key, waiting in others)
+
+
+def template_fields(template: str) -> list[tuple[str, str | None]]:
+    """``template`` as ``(literal, field)`` pairs, for a store to render it in its own
+    language (SQL ``||``, Lua ``..``) with its own expressions for the fields."""
+    return [(literal, field) for literal, field, _, _ in string.Formatter().parse(template)]
