@@ -1,4 +1,4 @@
-"""Click parameter types for the values users write on the command line: durations and sizes."""
+"""Click parameter types for the values users write on the command line: durations, sizes, networks."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ from typing import Any
 
 import click
 
-from inferq.domain.durations import parse_duration
-from inferq.domain.sizes import parse_size
+from inferq.domain.durations import format_duration, parse_duration
+from inferq.domain.sizes import format_size, parse_size
 from inferq.webhooks.policy import parse_networks
 
 
 class Parsed(click.ParamType):  # type: ignore[type-arg]  # generic only in click's stubs
-    """A value read by one of inferq's parsers; its ValueError becomes click's usage error."""
+    """A value read by one of inferq's parsers; its ValueError becomes click's usage error.
 
-    def __init__(self, name: str, parse: Callable[[str], Any]) -> None:
+    ``format`` writes a value back the way users write it, as the help shows a default.
+    """
+
+    def __init__(self, name: str, parse: Callable[[str], Any], format: Callable[[Any], str]) -> None:
         self.name = name
         self.parse = parse
+        self.format = format
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
@@ -26,6 +30,6 @@ class Parsed(click.ParamType):  # type: ignore[type-arg]  # generic only in clic
             self.fail(str(exc), param, ctx)
 
 
-DURATION = Parsed("duration", parse_duration)
-SIZE = Parsed("size", parse_size)
-NETWORKS = Parsed("networks", parse_networks)
+DURATION = Parsed("duration", parse_duration, format_duration)
+SIZE = Parsed("size", parse_size, format_size)
+NETWORKS = Parsed("networks", parse_networks, lambda networks: ",".join(map(str, networks)))
