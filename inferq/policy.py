@@ -12,11 +12,15 @@ from dataclasses import dataclass
 DEFAULT_RETENTION_S = 24 * 3600.0
 #: A worker that has not renewed its lease for this long is presumed dead.
 DEFAULT_LEASE_S = 30.0
+#: A worker renews its leases this many times per lease, so one late beat loses none.
+HEARTBEATS_PER_LEASE = 3
 #: After this many lost leases a request fails instead of running again.
 DEFAULT_MAX_ATTEMPTS = 3
 #: A deliverer that claimed a webhook delivery and has not reported on it for this long is
 #: presumed dead, and another may send it (longer than any one POST may take).
 WEBHOOK_LEASE_S = 60.0
+#: The unit of the webhook retry schedule (:mod:`inferq.webhooks.schedule`).
+DEFAULT_WEBHOOK_RETRY_BASE_S = 1.0
 #: A synchronous ``predict`` waits this long before answering 504 with the future's id.
 DEFAULT_SYNC_TIMEOUT_S = 300.0
 #: Request bodies above this are refused with 413 (base64 audio of ~45 minutes fits).
@@ -30,3 +34,8 @@ class Policy:
     retention_s: float = DEFAULT_RETENTION_S
     lease_s: float = DEFAULT_LEASE_S
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+    @property
+    def heartbeat_s(self) -> float:
+        """How often a worker renews its leases."""
+        return self.lease_s / HEARTBEATS_PER_LEASE

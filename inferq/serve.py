@@ -14,6 +14,7 @@ import uvicorn
 
 from inferq.backends import BackendUnavailable, open_backend
 from inferq.gateway.app import create_app
+from inferq.settings import WORKER_FIELDS
 from inferq.worker.loop import new_worker_id
 
 if TYPE_CHECKING:
@@ -43,22 +44,11 @@ def worker_argv(settings: Settings, endpoint: str, worker_id: str) -> list[str]:
         "-m",
         "inferq",
         "worker",
-        "--backend",
-        settings.backend,
         "--endpoint",
         f"{endpoint}={settings.endpoints[endpoint]}",
         "--worker-id",
         worker_id,
-        "--concurrency",
-        str(settings.concurrency),
-        "--retention",
-        str(settings.retention_s),
-        "--lease",
-        str(settings.lease_s),
-        "--max-attempts",
-        str(settings.max_attempts),
-        *(["--timeout", str(settings.timeout_s)] if settings.timeout_s else []),
-        *(["--max-memory", str(settings.max_memory_bytes)] if settings.max_memory_bytes else []),
+        *settings.argv(WORKER_FIELDS),
     ]
 
 

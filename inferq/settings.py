@@ -1,8 +1,15 @@
-"""One Settings object for every process, built once from flags, ``INFERQ_*`` and defaults."""
+"""One Settings object for every process, built once from flags, ``INFERQ_*`` and defaults.
+
+Each field's default is stated here (the queue's, in :mod:`inferq.policy`), and each field is
+set by the flag its name gives (:func:`flag`): the command line reads both from here, and
+``inferq serve`` hands its workers their settings through the same flags.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +20,7 @@ from inferq.policy import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_RETENTION_S,
     DEFAULT_SYNC_TIMEOUT_S,
+    DEFAULT_WEBHOOK_RETRY_BASE_S,
     Policy,
 )
 
@@ -24,6 +32,32 @@ def default_backend_url() -> str:
     """The embedded store: ``$XDG_DATA_HOME/inferq/inferq.db`` (``~/.local/share`` by default)."""
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return f"sqlite:///{data_home / 'inferq' / 'inferq.db'}"
+
+
+def flag(name: str) -> str:
+    """The flag that sets field ``name``: ``lease_s`` is ``--lease``, ``max_memory_bytes`` ``--max-memory``.
+
+    One field breaks the rule: ``run_workers`` is turned off by ``--no-workers``.
+    """
+    return "--" + re.sub(r"_(s|bytes)$", "", name).replace("_", "-")
+
+
+def envvar(name: str) -> str:
+    """The variable that sets field ``name`` when its flag is not given: ``--lease``'s is ``INFERQ_LEASE``."""
+    return "INFERQ_" + flag(name).removeprefix("--").replace("-", "_").upper()
+
+
+#: What a worker process reads besides its endpoint: ``inferq worker`` takes each as a flag,
+#: and ``inferq serve`` passes each on to the workers it starts.
+WORKER_FIELDS = (
+    "backend",
+    "retention_s",
+    "lease_s",
+    "max_attempts",
+    "concurrency",
+    "timeout_s",
+    "max_memory_bytes",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +85,7 @@ class Settings:
     #: Submits per second per token, in each gateway process; None: no limit.
     rate_limit: float | None = None
     #: The unit of the webhook retry schedule (:mod:`inferq.webhooks.schedule`); tests shrink it.
-    webhook_retry_base_s: float = 1.0
+    webhook_retry_base_s: float = DEFAULT_WEBHOOK_RETRY_BASE_S
     #: Networks webhooks may reach although they are not public (loopback, private, ...).
     webhook_allow: tuple[Network, ...] = ()
 
@@ -73,3 +107,13 @@ class Settings:
 
     def policy(self) -> Policy:
         return Policy(retention_s=self.retention_s, lease_s=self.lease_s, max_attempts=self.max_attempts)
+
+    def argv(self, names: Iterable[str]) -> list[str]:
+        """These fields as the flags that set them (those that are unset left out), so that a
+        child process given them reads the values this one holds."""
+        args: list[str] = []
+        for name in names:
+            value = getattr(self, name)
+            if value is not None:
+                args += [flag(name), str(value)]
+        return args

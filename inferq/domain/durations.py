@@ -20,3 +20,13 @@ def parse_duration(text: str | float) -> float:
     if seconds <= 0:
         raise ValueError(f"{text!r} must be a positive duration")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """``86400`` → ``24h``, ``300`` → ``5m``: ``seconds`` as parse_duration reads it, in the
+    largest unit up to hours that counts it whole (plain seconds when none does)."""
+    for unit in ("h", "m", "s", "ms"):
+        count = seconds / _UNITS[unit]
+        if count >= 1 and count == int(count):
+            return f"{int(count)}{unit}"
+    return str(seconds)

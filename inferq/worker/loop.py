@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from inferq.backends import Backend
     from inferq.domain.records import Claim
     from inferq.service.base import Service
+    from inferq.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +75,14 @@ class Worker:
         backend: Backend,
         endpoint: str,
         service: Service,
-        *,
-        concurrency: int = 1,
-        timeout_s: float | None = None,
+        settings: Settings,
         worker_id: str | None = None,
     ) -> None:
         self.backend = backend
         self.endpoint = endpoint
         self.service = service
-        self.concurrency = concurrency
-        self.timeout_s = service.timeout_s or timeout_s
+        self.concurrency = settings.concurrency
+        self.timeout_s = service.timeout_s or settings.timeout_s
         #: Given by a supervisor, which then names this id when it tells the backend we died.
         self.worker_id = worker_id or new_worker_id(endpoint)
         self.ready = False
@@ -92,7 +91,7 @@ class Worker:
 
     @property
     def heartbeat_interval(self) -> float:
-        return self.backend.policy.lease_s / 3
+        return self.backend.policy.heartbeat_s
 
     async def run(self, stop: asyncio.Event) -> None:
         """Set the service up, then serve until ``stop`` is set."""

@@ -29,14 +29,7 @@ async def run_worker(settings: Settings, endpoint: str, target: str, worker_id: 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await backend.start()
-    worker = Worker(
-        backend,
-        endpoint,
-        service,
-        concurrency=settings.concurrency,
-        timeout_s=settings.timeout_s,
-        worker_id=worker_id,
-    )
+    worker = Worker(backend, endpoint, service, settings, worker_id)
     try:
         await worker.run(stop)
     except FatalModelError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from inferq.cli_requests import parse_inputs
+from inferq.cli.requests import parse_inputs
 from tests.conftest import Server, free_port, inferq
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from inferq.cli_transcribe import output_paths
+from inferq.cli.transcribe import output_paths
 from tests.conftest import Server, inferq
 
 SPOKEN = "She sells seashells by the seashore."

@@ -10,8 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from inferq.cli_client import EXIT_CODES_HELP, CLIClient, client_options
-from inferq.cli_types import DURATION
+from inferq.cli.client import EXIT_CODES_HELP, CLIClient, client_options
+from inferq.cli.params import DURATION
 from inferq.domain.status import Status
 
 STATUSES = [status.value for status in Status]

@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from inferq.cli_client import (
+from inferq.cli.client import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
     REQUEST_ERRORS,

@@ -1,0 +1,33 @@
+"""The ``inferq`` command: one group, its commands in the modules beside this one.
+
+``server`` and ``tokens`` act on a backend directly; ``infer``, ``requests`` and
+``transcribe`` are clients of a running server, through the SDK only (``client``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from inferq.cli import requests, server, tokens, transcribe
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="info", envvar="INFERQ_LOG_LEVEL", show_default=True)
+def main(log_level: str) -> None:
+    """inferq: submit a request, get a future at once, collect the result when it is ready."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's full URL at INFO: a webhook's may hold its receiver's secret
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+for command in (
+    server.serve,
+    server.worker,
+    tokens.token,
+    transcribe.transcribe,
+    requests.requests,
+    requests.infer,
+):
+    main.add_command(command)

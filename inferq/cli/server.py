@@ -1,0 +1,81 @@
+"""``inferq serve`` and ``inferq worker``: the processes that do the work, over a backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from inferq.cli.options import backend_option, given, setting_options, worker_options
+from inferq.cli.running import run
+from inferq.service.loader import EndpointSpecError, parse_endpoints
+from inferq.settings import Settings
+
+
+def _endpoints(spec: str) -> dict[str, str]:
+    try:
+        return parse_endpoints(spec)
+    except EndpointSpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="--endpoints") from None
+
+
+@click.command()
+@setting_options("host", "port", "backend")
+@click.option(
+    "--endpoints",
+    default="whisper,echo",
+    envvar="INFERQ_ENDPOINTS",
+    show_default=True,
+    help="Comma-separated: built-in names, or NAME=module:Class / NAME=path/file.py:Class.",
+)
+@setting_options("workers")
+@click.option("--no-workers", is_flag=True, envvar="INFERQ_NO_WORKERS", help="Run the gateway alone.")
+@setting_options(
+    "public_url",
+    "sync_timeout_s",
+    "max_body_bytes",
+    "max_queue",
+    "max_queue_per_token",
+    "rate_limit",
+    "webhook_allow",
+    "webhook_retry_base_s",
+)
+@worker_options
+def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
+    """Run the gateway and a worker per endpoint.
+
+    \b
+    Examples:
+      inferq serve                                  # whisper and echo on the embedded store
+      inferq serve --endpoints echo --port 9000
+      inferq serve --no-workers --backend redis://10.0.0.5:6379/0
+    """
+    from inferq.serve import serve as run_serve
+
+    settings = Settings(endpoints=_endpoints(endpoints), run_workers=not no_workers, **given(options))
+    run(run_serve(settings, announce=click.echo))
+
+
+@click.command()
+@backend_option
+@click.option(
+    "--endpoint", required=True, envvar="INFERQ_ENDPOINT", help="A built-in name, or NAME=module:Class."
+)
+@click.option(
+    "--worker-id",
+    default=None,
+    hidden=True,
+    help="Set by `inferq serve`, which releases its requests if it dies.",
+)
+@worker_options
+def worker(endpoint: str, worker_id: str | None, **options: Any) -> None:
+    """Run one worker for ENDPOINT (scale-out: as many as you like, on any machine).
+
+    \b
+    Example:
+      inferq worker --backend redis://10.0.0.5:6379/0 --endpoint whisper
+    """
+    from inferq.worker.process import run_worker
+
+    (name, target), *_ = _endpoints(endpoint).items()
+    run(run_worker(Settings(endpoints={name: target}, **given(options)), name, target, worker_id))
