@@ -27,13 +27,20 @@ class Store(Protocol):
     def drop(self) -> None: ...
 
 
+#: Where SQLite stores live: in memory where the machine has a tmpfs, since every commit
+#: waits for its fsync and the suite commits thousands of times (on a shared disk, half its
+#: run time). What the suite tests is the same there; surviving a crash is tested by killing
+#: real processes, in tests/faults.
+MEMORY_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
 class SQLiteStore:
     """A database file of its own, in a directory of its own."""
 
     kind: ClassVar[str] = "sqlite"
 
     def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="iq-backend-"))
+        self.directory = Path(tempfile.mkdtemp(prefix="iq-backend-", dir=MEMORY_DIR))
         self.url = f"sqlite:///{self.directory / 'inferq.db'}"
 
     def drop(self) -> None:
