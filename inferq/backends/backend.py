@@ -120,7 +120,7 @@ class Backend(ABC):
         if record.status is not Status.PENDING:
             return record
         standing = await self.queue.standing(record)
-        position = lifecycle.fair_position(standing.rank, standing.turn, standing.others)
+        position = lifecycle.fair_position(standing.rank, standing.turn, standing.others, standing.requeued)
         return dataclasses.replace(record, queue_position=position)
 
     async def get_many(self, tenant: str, response_ids: list[str]) -> dict[str, RequestRecord | NotFound]:

@@ -72,12 +72,14 @@ class QueueStats:
 @dataclass(frozen=True, slots=True)
 class Standing:
     """Where a pending request stands, as :func:`inferq.domain.lifecycle.fair_position` reads it:
-    its rank among its tenant's waiting requests, its tenant's turn key, and each other
-    waiting tenant's turn key with how many it has waiting."""
+    its rank among its tenant's waiting requests, its tenant's turn key, each other
+    waiting tenant's turn key with how many it has waiting, and how many requeued
+    requests go before it."""
 
-    rank: int
+    rank: int = 0
     turn: Any = None
     others: list[tuple[Any, int]] = field(default_factory=list)
+    requeued: int = 0
 
 
 class RequestStore(ABC):
@@ -150,7 +152,7 @@ class Queue(ABC):
     async def claim(
         self, endpoint: str, worker_id: str, now: float, expires_at: float
     ) -> tuple[Claim | None, list[str]]:
-        """Lease the next pending request in fair order (:func:`~inferq.domain.lifecycle.fair_position`),
+        """Lease the next pending request in the order of :func:`~inferq.domain.lifecycle.fair_position`,
         counting an attempt and clearing its progress, and return it with the ids of
         requests this call gave up on. An implementation may take over expired leases
         here (``expires_at`` is for those that give up) or leave that to :meth:`reap`."""
@@ -201,8 +203,8 @@ class Queue(ABC):
 
     @abstractmethod
     async def standing(self, record: RequestRecord) -> Standing:
-        """Where the pending ``record`` stands; rank 0 with no others for one requeued
-        after a lost lease (it goes ahead of the rest)."""
+        """Where the pending ``record`` stands; for one requeued after a lost worker, only
+        the requeued requests the store will give out before it."""
 
     @abstractmethod
     async def stats(self, endpoint: str) -> QueueStats:

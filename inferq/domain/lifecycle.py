@@ -3,7 +3,7 @@
 A request is submitted ``pending``. A worker's claim makes it ``running`` and counts an
 attempt. It ends ``completed`` or ``failed`` by its worker, or ``cancelled`` by its owner.
 A running request whose worker is lost (no heartbeat within the lease, or its supervisor
-saw it die) goes back to ``pending``, ahead of newer requests, until it has had
+saw it die) goes back to ``pending``, ahead of every request not yet run, until it has had
 ``max_attempts``; then it gives up, failing with a message that says why.
 
 Each move names what it emits. Its webhook ``event`` queues a delivery when the request's
@@ -79,18 +79,21 @@ def expires_at(moment: float, retention_s: float) -> float:
     return moment + retention_s
 
 
-def fair_position(rank: int, mine: Any, others: Iterable[tuple[Any, int]]) -> int:
-    """How many requests a fair queue serves before this pending one.
+def fair_position(rank: int, mine: Any, others: Iterable[tuple[Any, int]], requeued: int = 0) -> int:
+    """How many requests the queue serves before this pending one.
 
-    Tenants with requests waiting take turns: the one whose *turn key* is least goes
-    first (the key orders by when one of its requests last started, then by when it
-    joined, so newcomers go at once, first come first), and each tenant's own requests
-    go oldest first. ``rank`` counts this tenant's requests ahead of it and ``mine`` is
-    its turn key; ``others`` holds each other waiting tenant's turn key and how many it
-    has waiting. Round robin serves, from each of them, as many as ``rank`` (one more
-    where that tenant's turn comes first), and no more than it has.
+    Requests given back after a lost worker go first, in the order the store took them
+    before: ``requeued`` counts those ahead of this one. Then tenants with requests
+    waiting take turns: the one whose *turn key* is least goes first (the key orders by
+    when one of its requests last started, then by when it joined, so newcomers go at
+    once, first come first), and each tenant's own requests go oldest first. ``rank``
+    counts this tenant's waiting requests ahead of it and ``mine`` is its turn key;
+    ``others`` holds each other waiting tenant's turn key and how many it has waiting.
+    Round robin serves, from each of them, as many as ``rank`` (one more where that
+    tenant's turn comes first), and no more than it has. A requeued request has no
+    rank and no turn: only ``requeued`` counts for it.
     """
-    return rank + sum(min(waiting, rank + int(key < mine)) for key, waiting in others)
+    return requeued + rank + sum(min(waiting, rank + int(key < mine)) for key, waiting in others)
 
 
 def template_fields(template: str) -> list[tuple[str, str | None]]:

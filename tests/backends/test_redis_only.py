@@ -1,19 +1,21 @@
-"""Redis-only behaviours, through HTTP against real ``inferq serve`` and ``inferq worker`` processes:
-workers on other machines, several gateways, retention as key expiry, and Redis itself going away.
+"""Redis-only behaviours: Redis itself going away (in process, through the backend's contract,
+and through HTTP), and, against real ``inferq serve`` and ``inferq worker`` processes,
+workers on other machines, several gateways and retention as key expiry.
 
-Skipped (visibly) when no Redis answers on 127.0.0.1:6379; the restart test also needs
-``redis-server`` on PATH, because it starts and kills a Redis of its own.
+Skipped (visibly) when no Redis answers on 127.0.0.1:6379; the tests of Redis going away
+need ``redis-server`` on PATH, because they start and kill a Redis of their own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,28 +23,22 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REDIS_URL, Server, free_port, wait_until
+from inferq.backends import Backend, BackendUnavailable, WorkerInfo, open_backend
+from inferq.domain.records import Claim, RequestRecord, Submission
+from inferq.domain.status import Status
+from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookLease
+from tests.backends.conftest import POLICY
+from tests.backends.stores import unavailable
+from tests.conftest import Server, free_port, wait_until
+from tests.store import stored_bytes
 
 redis = pytest.importorskip("redis")
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
-
-def _redis_answers() -> bool:
-    try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except redis.RedisError:
-        return False
-
-
-pytestmark = [
-    pytest.mark.skipif(not _redis_answers(), reason=f"no Redis answers at {REDIS_URL}"),
-    pytest.mark.parametrize("backend_url", ["redis"], indirect=True),
-]
+pytestmark = pytest.mark.skipif(unavailable("redis") is not None, reason=unavailable("redis") or "")
+#: The HTTP tests' ``serve`` fixture runs on the Redis backend only.
+ON_REDIS = pytest.mark.parametrize("backend_url", ["redis"], indirect=True)
 
 
 @pytest.fixture
@@ -73,6 +69,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[byte
             proc.wait()
 
 
+@ON_REDIS
 def test_a_worker_killed_mid_request_is_finished_by_another_worker(
     serve: Callable[..., Server], backend_url: str, start_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
@@ -97,6 +94,7 @@ def test_a_worker_killed_mid_request_is_finished_by_another_worker(
     assert survivor.poll() is None
 
 
+@ON_REDIS
 def test_two_gateways_share_one_redis_and_a_long_poll_on_either_wakes_on_completion(
     serve: Callable[..., Server], backend_url: str, start_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
@@ -117,26 +115,11 @@ def test_two_gateways_share_one_redis_and_a_long_poll_on_either_wakes_on_complet
     assert output.json() == {"echo": {"delay_s": 1, "via": "a"}}
 
 
-def _contents(client: Any, key: bytes) -> bytes:
-    """Everything a key holds, as bytes to search (its logical content, by type)."""
-    kind = client.type(key).decode()
-    if kind == "string":
-        return bytes(client.get(key) or b"")
-    if kind == "hash":
-        return b" ".join(k + b"=" + v for k, v in client.hgetall(key).items())
-    if kind in ("zset", "set"):
-        members = client.zrange(key, 0, -1) if kind == "zset" else client.smembers(key)
-        return b" ".join(members)
-    if kind == "stream":
-        return repr((client.xrange(key), client.xinfo_groups(key))).encode()
-    return b""
-
-
+@ON_REDIS
 def test_after_retention_no_key_holds_anything_of_the_request(
     serve: Callable[..., Server], backend_url: str
 ) -> None:
     server = serve("--retention", "2s", backend=backend_url)
-    prefix = backend_url.rpartition("prefix=")[2]
     marker = f"secret-{secrets.token_hex(8)}"
     with server.http() as http:
         http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC)
@@ -154,11 +137,11 @@ def test_after_retention_no_key_holds_anything_of_the_request(
             state = http.get(future["poll_url"], params={"wait": 30}).json()
             assert marker in http.get(state["response_url"]).text
         needles = [marker.encode()] + [f["response_id"].encode() for f in [*futures, cancelled]]
-        client = redis.Redis.from_url(REDIS_URL)
 
         def leftovers() -> list[bytes]:
-            keys = client.scan_iter(f"{prefix}:*", count=1000)
-            return [key for key in keys if any(n in key or n in _contents(client, key) for n in needles)]
+            """The needles that some key's name or value under the prefix still holds."""
+            held = stored_bytes(backend_url)
+            return [needle for needle in needles if needle in held]
 
         assert leftovers()  # the check can see the data while it is retained
         wait_until(
@@ -168,10 +151,7 @@ def test_after_retention_no_key_holds_anything_of_the_request(
         )
         gone = http.get(futures[0]["poll_url"]).json()["error"]
         listed = http.get("/v1/requests").json()["results"]
-    try:
-        wait_until(lambda: not leftovers(), 10, "no key to hold anything of the expired requests")
-    finally:
-        client.close()
+    wait_until(lambda: not leftovers(), 10, "no key to hold anything of the expired requests")
     assert gone["type"] == "expired"
     assert listed == []
 
@@ -230,6 +210,93 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.kill()
 
 
+def _every_operation(backend: Backend) -> dict[str, Callable[[], Awaitable[object]]]:
+    """One call of each public operation of the backend, by name."""
+    record = RequestRecord("rid", "tok_a", "echo", Status.RUNNING, 0.0, 0.0)
+    claim = Claim(record, b"{}", "rid.lease")
+    lease = WebhookLease("msg_x", "rid", "tok_a", "completed", "https://x", 0.0, 0, "lease")
+    attempt = WebhookAttempt(0.0, 200, None, 1.0)
+    worker = WorkerInfo("w", "echo", True)
+    submission = Submission("tok_a", "echo", b"{}")
+    return {
+        "enqueue": lambda: backend.enqueue(submission),
+        "enqueue_many": lambda: backend.enqueue_many([submission]),
+        "get": lambda: backend.get("tok_a", "rid"),
+        "get_many": lambda: backend.get_many("tok_a", ["rid"]),
+        "get_output": lambda: backend.get_output("tok_a", "rid"),
+        "get_outputs": lambda: backend.get_outputs("tok_a", ["rid"]),
+        "owner": lambda: backend.owner("rid"),
+        "wait": lambda: backend.wait("tok_a", "rid", 1),
+        "list_requests": lambda: backend.list_requests("tok_a"),
+        "delete": lambda: backend.delete("tok_a", "rid"),
+        "count_active": lambda: backend.count_active("tok_a", 10),
+        "cancel": lambda: backend.cancel("tok_a", "rid"),
+        "claim": lambda: backend.claim("echo", "w"),
+        "heartbeat": lambda: backend.heartbeat(worker, ["rid.lease"]),
+        "report_progress": lambda: backend.report_progress(claim, 0.5),
+        "complete": lambda: backend.complete(claim, b"{}"),
+        "fail": lambda: backend.fail(claim, "inference_failed", "boom"),
+        "remove_worker": lambda: backend.remove_worker("w"),
+        "endpoint_ready": lambda: backend.endpoint_ready("echo"),
+        "setup_error": lambda: backend.setup_error("echo"),
+        "release_worker": lambda: backend.release_worker("w", "exited"),
+        "endpoint_stats": lambda: backend.endpoint_stats("echo"),
+        "endpoint_totals": lambda: backend.endpoint_totals("echo"),
+        "reap_leases": lambda: backend.reap_leases(),
+        "expire": lambda: backend.expire(0.0),
+        "webhook_secret": lambda: backend.webhook_secret("tok_a"),
+        "claim_webhooks": lambda: backend.claim_webhooks(10),
+        "record_webhook_attempt": lambda: backend.record_webhook_attempt(
+            lease, attempt, DeliveryState.DELIVERED, None
+        ),
+        "webhook_log": lambda: backend.webhook_log("tok_a", "rid"),
+        "redeliver_webhook": lambda: backend.redeliver_webhook("tok_a", "rid"),
+        "create_token": lambda: backend.create_token("ci"),
+        "list_tokens": lambda: backend.list_tokens(),
+        "revoke_token": lambda: backend.revoke_token("tok_x"),
+        "authenticate": lambda: backend.authenticate("iq_x"),
+    }
+
+
+@pytest.mark.anyio
+async def test_a_redis_that_does_not_answer_is_backend_unavailable_naming_it() -> None:
+    port = free_port()
+    backend = open_backend(f"redis://127.0.0.1:{port}/0?prefix=iqtest", POLICY)
+    try:
+        with pytest.raises(BackendUnavailable, match=f"Redis at 127.0.0.1:{port}"):
+            await asyncio.wait_for(backend.start(), 15)
+    finally:
+        await backend.close()
+
+
+@pytest.mark.anyio
+async def test_while_redis_is_down_every_operation_raises_backend_unavailable_then_recovers(
+    private_redis: RedisServer,
+) -> None:
+    """Bounded waits (15 s each) only keep a hang from stalling the run; the calls fail at once."""
+    backend = open_backend(private_redis.url, POLICY)
+    await backend.start()
+    try:
+        accepted, _ = await backend.enqueue(Submission("tok_a", "echo", b'{"kept":1}'))
+        private_redis.kill()
+        answers = {}
+        for name, call in _every_operation(backend).items():
+            try:
+                await asyncio.wait_for(call(), 15)
+            except BackendUnavailable as exc:
+                answers[name] = "unavailable" if "Redis" in str(exc) else str(exc)
+            except Exception as exc:  # noqa: BLE001 - named in the assertion below
+                answers[name] = repr(exc)
+            else:
+                answers[name] = "answered"
+        assert answers == dict.fromkeys(answers, "unavailable")
+        private_redis.start()
+        kept = await asyncio.wait_for(backend.get("tok_a", accepted.response_id), 15)
+        assert kept.response_id == accepted.response_id
+    finally:
+        await backend.close()
+
+
 def _while_down(server: Server) -> list[tuple[int, Any, float]]:
     """Call every kind of route once: (status, JSON body, seconds) of each; status 0 when the
     gateway dropped the connection. A call that hangs fails the test."""
@@ -261,6 +328,7 @@ def _while_down(server: Server) -> list[tuple[int, Any, float]]:
     return answers
 
 
+@ON_REDIS
 def test_while_redis_is_down_every_call_answers_503_at_once(
     private_redis: RedisServer,
     serve: Callable[..., Server],  # the server stops before its Redis
@@ -274,6 +342,7 @@ def test_while_redis_is_down_every_call_answers_503_at_once(
     assert max(seconds for _, _, seconds in answers) < 5
 
 
+@ON_REDIS
 def test_after_a_redis_crash_and_restart_the_gateway_recovers_and_accepted_requests_complete(
     private_redis: RedisServer,
     serve: Callable[..., Server],  # the server stops before its Redis

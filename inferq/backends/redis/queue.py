@@ -144,11 +144,13 @@ class RedisQueue(Store, Queue):
         return gave_up, requeued
 
     async def standing(self, record: RequestRecord) -> Standing:
-        rank, score, others = await self.run("standing", record.response_id, record.endpoint, record.tenant)
+        rank, score, others, requeued = await self.run(
+            "standing", record.response_id, record.endpoint, record.tenant
+        )
         if rank is None:
-            return Standing(0)
+            return Standing(requeued=requeued)
         waiting = [((float(other_score), tenant.decode()), count) for tenant, other_score, count in others]
-        return Standing(rank, (float(score), record.tenant), waiting)
+        return Standing(rank, (float(score), record.tenant), waiting, requeued)
 
     async def stats(self, endpoint: str) -> QueueStats:
         pending, running, oldest = await self.run("queue_stats", endpoint)

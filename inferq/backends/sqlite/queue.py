@@ -19,6 +19,7 @@ from inferq.backends.contracts import Item, Queue, QueueStats, Standing
 from inferq.backends.sqlite import render
 from inferq.backends.sqlite.database import Database, transaction
 from inferq.backends.sqlite.requests import GET, record_from_row
+from inferq.backends.sqlite.schema import REQUEUED, WAITING
 from inferq.domain import lifecycle
 from inferq.domain.records import Claim, RequestRecord
 from inferq.domain.status import Status
@@ -41,11 +42,13 @@ BY_IDEMPOTENCY_KEY = "SELECT * FROM requests WHERE tenant = ? AND idempotency_ke
 CLAIM = f"""
 UPDATE requests SET status = {_RUNNING}, attempts = attempts + 1, started_at = ?1, lease_id = ?2,
     lease_expires_at = ?3, worker_id = ?4, progress = NULL
-WHERE seq = (
-    SELECT seq FROM requests INDEXED BY requests_tenant_queue
-    WHERE status = {_PENDING} AND endpoint = ?5 AND tenant = (
+WHERE seq = coalesce(
+    (SELECT seq FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?5
+     ORDER BY started_at, seq LIMIT 1),
+    (SELECT seq FROM requests INDEXED BY requests_waiting
+     WHERE {WAITING} AND endpoint = ?5 AND tenant = (
         SELECT tenant FROM turns WHERE endpoint = ?5 AND pending > 0 ORDER BY served_at, joined_at LIMIT 1)
-    ORDER BY seq LIMIT 1)
+     ORDER BY seq LIMIT 1))
 RETURNING *, (SELECT data FROM inputs WHERE inputs.seq = requests.seq) AS data
 """
 RENEW = (
@@ -84,9 +87,12 @@ GIVE_UP_RELEASED = _GIVE_UP.format(
 )
 REQUEUE_RELEASED = _REQUEUE.format(lost=_DEAD_WORKER)
 RANK = f"""
-SELECT count(*) FROM requests INDEXED BY requests_tenant_queue
-WHERE status = {_PENDING} AND endpoint = ?1 AND tenant = ?2
-    AND seq < (SELECT seq FROM requests WHERE response_id = ?3)
+SELECT count(*) FROM requests INDEXED BY requests_waiting
+WHERE {WAITING} AND endpoint = ?1 AND tenant = ?2 AND seq < (SELECT seq FROM requests WHERE response_id = ?3)
+"""
+REQUEUED_AHEAD = f"""
+SELECT count(*) FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?1
+    AND (?2 IS NULL OR (started_at, seq) < (SELECT started_at, seq FROM requests WHERE response_id = ?2))
 """
 TURNS = "SELECT tenant, served_at, joined_at, pending FROM turns WHERE endpoint = ? AND pending > 0"
 # Each reads one partial index: what is queued or running, never what is retained.
@@ -211,13 +217,17 @@ class SQLiteQueue(Queue):
         return await self.db.write(lambda conn: _lose(conn, GIVE_UP_EXPIRED, REQUEUE_EXPIRED, args))
 
     async def standing(self, record: RequestRecord) -> Standing:
+        if record.attempts > 0:
+            [(ahead,)] = self.db.read(REQUEUED_AHEAD, record.endpoint, record.response_id)
+            return Standing(requeued=ahead)
+        [(requeued,)] = self.db.read(REQUEUED_AHEAD, record.endpoint, None)
         [(rank,)] = self.db.read(RANK, record.endpoint, record.tenant, record.response_id)
         turns = {
             row["tenant"]: ((row["served_at"], row["joined_at"]), row["pending"])
             for row in self.db.read(TURNS, record.endpoint)
         }
         mine = turns.pop(record.tenant, ((float("-inf"), float("-inf")), 0))[0]
-        return Standing(rank, mine, list(turns.values()))
+        return Standing(rank, mine, list(turns.values()), requeued)
 
     async def stats(self, endpoint: str) -> QueueStats:
         [(pending, oldest)] = self.db.read(QUEUE_STATS, endpoint)

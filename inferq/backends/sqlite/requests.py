@@ -123,7 +123,7 @@ class SQLiteRequests(RequestStore):
         deleted = await self.db.write(lambda conn: _expire(conn, now, limit))
         self._checkpoint_due = self._checkpoint_due or deleted > 0
         if deleted < limit and self._checkpoint_due:
-            await self.db.write(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+            await self.db.write(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
             self._checkpoint_due = False
         return deleted
 
@@ -149,7 +149,7 @@ def _delete(conn: sqlite3.Connection, tenant: str, response_id: str) -> Status |
         if erase:
             _erase(conn, [found["seq"]])
     if erase:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     return status
 
 

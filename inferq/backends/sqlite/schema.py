@@ -20,6 +20,9 @@ from inferq.domain.webhooks import EVENTS
 
 PENDING = quoted(Status.PENDING.value)
 RUNNING = quoted(Status.RUNNING.value)
+#: Pending requests not run yet, and those given back after a lost worker.
+WAITING = f"status = {PENDING} AND attempts = 0"
+REQUEUED = f"status = {PENDING} AND attempts > 0"
 
 TABLES = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -117,15 +120,11 @@ BEGIN
 END""",
 )
 
-_JOINS_QUEUE = """
-    INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
-    VALUES (NEW.endpoint, NEW.tenant, 1, 0, NEW.created_at)
-    ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = pending + 1;
-"""
-
-#: Fair queuing across tokens (:func:`inferq.domain.lifecycle.fair_position`): ``turns``
-#: holds, per endpoint and tenant, how many wait, when one last started and when the
-#: tenant first queued; the turn key is ``(served_at, joined_at)``.
+#: Requests given back after a lost worker (``attempts > 0``) go first, in the order they
+#: last started; the rest are queued fairly across tokens
+#: (:func:`inferq.domain.lifecycle.fair_position`): ``turns`` holds, per endpoint and
+#: tenant, how many of those wait, when one last started and when the tenant first
+#: queued; the turn key is ``(served_at, joined_at)``.
 FAIR_QUEUE = f"""
 CREATE TABLE IF NOT EXISTS turns (
     endpoint TEXT NOT NULL,
@@ -136,29 +135,34 @@ CREATE TABLE IF NOT EXISTS turns (
     PRIMARY KEY (endpoint, tenant)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS turns_next ON turns(endpoint, served_at, joined_at) WHERE pending > 0;
-CREATE INDEX IF NOT EXISTS requests_tenant_queue ON requests(endpoint, tenant, seq) WHERE status = {PENDING};
+CREATE INDEX IF NOT EXISTS requests_waiting ON requests(endpoint, tenant, seq) WHERE {WAITING};
+CREATE INDEX IF NOT EXISTS requests_requeued ON requests(endpoint, started_at, seq) WHERE {REQUEUED};
+DROP INDEX IF EXISTS requests_tenant_queue;
 """
 TURN_TRIGGERS = (
     f"""CREATE TRIGGER turns_submitted AFTER INSERT ON requests WHEN NEW.status = {PENDING}
-BEGIN {_JOINS_QUEUE} END""",
-    f"""CREATE TRIGGER turns_requeued AFTER UPDATE OF status ON requests
-WHEN NEW.status = {PENDING} AND OLD.status != {PENDING}
-BEGIN {_JOINS_QUEUE} END""",
+BEGIN
+    INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
+    VALUES (NEW.endpoint, NEW.tenant, 1, 0, NEW.created_at)
+    ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = pending + 1;
+END""",
     f"""CREATE TRIGGER turns_left AFTER UPDATE OF status ON requests
-WHEN OLD.status = {PENDING} AND NEW.status != {PENDING}
+WHEN OLD.status = {PENDING} AND OLD.attempts = 0 AND NEW.status != {PENDING}
 BEGIN
     UPDATE turns SET pending = pending - 1,
         served_at = CASE WHEN NEW.status = {RUNNING} THEN NEW.started_at ELSE served_at END
     WHERE endpoint = NEW.endpoint AND tenant = NEW.tenant;
 END""",
 )
-#: Counts the waiting requests of a database made before ``turns`` existed (run once).
-_BACKFILL_TURNS = f"""
-INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
-SELECT endpoint, tenant, count(*), 0, min(created_at) FROM requests WHERE status = {PENDING}
+#: Counts the waiting requests again at each start, so a database written by an earlier
+#: version (or with turns counted by other rules) is served by these.
+_RECOUNT_TURNS = (
+    "UPDATE turns SET pending = 0 WHERE pending != 0",
+    f"""INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
+SELECT endpoint, tenant, count(*), 0, min(created_at) FROM requests INDEXED BY requests_waiting WHERE {WAITING}
 GROUP BY endpoint, tenant
-ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = excluded.pending
-"""
+ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = excluded.pending""",
+)
 
 
 def _event_trigger(event: str) -> str:
@@ -227,9 +231,8 @@ def create(conn: sqlite3.Connection) -> None:
             present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-        if conn.execute("SELECT 1 FROM meta WHERE key = 'turns_counted'").fetchone() is None:
-            conn.execute(_BACKFILL_TURNS)
-            conn.execute("INSERT INTO meta(key, value) VALUES ('turns_counted', x'01')")
+        for statement in _RECOUNT_TURNS:
+            conn.execute(statement)
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             conn.execute(f"DROP TRIGGER {name}")
         for trigger in TRIGGERS:

@@ -21,8 +21,8 @@ clock (stream idle time in real milliseconds), which a fake cannot move, so the 
 machine runs with a one-hour lease that never runs out within an example: there
 ``reap_leases`` must change nothing, and claims never take over a lease. Requeueing and
 failing after ``max_attempts`` are still driven on Redis through ``release_worker``,
-which needs no clock. Redis lease expiry itself is tested through real processes in
-tests/backends and tests/faults.
+which needs no clock. Redis lease expiry itself is tested with real short leases in
+tests/backends/test_leases.py, and through real processes in tests/faults.
 
 Invariants checked after every step:
 
@@ -45,18 +45,15 @@ Invariants checked after every step:
 - an admin's reads see every tenant's: ``owner`` names each stored request's tenant
   (``NotFound`` once deleted) and ``list_requests(None)`` lists them all, newest first.
 
-Bounded for CI: 50 examples of up to 30 steps per backend, deadline off.
+The model and these invariants are in :mod:`tests.backends.state_model`. A third backend
+joins with its store in :mod:`tests.backends.stores` and a machine here saying how its
+leases behave. Bounded for CI: 50 examples of up to 30 steps per backend, deadline off.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import shutil
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,32 +61,24 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
-    RuleBasedStateMachine,
     initialize,
-    invariant,
     multiple,
     precondition,
     rule,
 )
 
-from inferq.backends import Backend, WorkerInfo
-from inferq.domain import clock
-from inferq.domain.lifecycle import TRANSITIONS
+from inferq.backends import WorkerInfo
 from inferq.domain.records import Claim, Submission
 from inferq.domain.status import ACTIVE, TERMINAL, Status
-from inferq.errors import Conflict, Expired, NotFound
-from inferq.policy import Policy
-from tests.conftest import REDIS_URL
+from inferq.errors import Conflict, Expired
+from tests.backends.state_model import MAX_ATTEMPTS, RETENTION_S, RUNS, STEPS, TENANTS, ModelledBackend
+from tests.backends.stores import unavailable
 
-RETENTION_S = 100.0
 SQLITE_LEASE_S = 30.0
 REDIS_LEASE_S = 3600.0  # never runs out within an example: see the module docstring
-MAX_ATTEMPTS = 2
-START = 1_700_000_000.0
 #: Submits pause while the store holds this many requests, so that steps go to their lives.
 MAX_LIVE = 6
 
-TENANTS = ("tok_alice", "tok_bob")
 ENDPOINTS = ("echo", "other")
 BODIES = (b'{"a":1}', b'{"a":2}', b'{"b":[1,2,3]}')
 KEYS = (None, "k1", "k2")
@@ -104,114 +93,11 @@ SETTINGS = settings(
 )
 
 
-@dataclass
-class Model:
-    """What the store must hold about one request."""
+class BackendMachine(ModelledBackend):
+    """The rules: what clients, workers and gateways do to the store, each step checked."""
 
-    response_id: str
-    tenant: str
-    endpoint: str
-    body: bytes
-    order: int
-    status: Status
-    expires_at: float
-    attempts: int = 0
-    lease_id: str | None = None
-    lease_expires_at: float | None = None
-    worker_id: str | None = None
-    finished_lease: str | None = None  # the lease that completed or failed it
-    output: bytes | None = None
-    completed_at: float | None = None
-
-
-def _reachable(status: Status) -> set[Status]:
-    """The statuses one or more moves lead to from ``status``."""
-    seen: set[Status] = set()
-    frontier = set(TRANSITIONS[status])
-    while frontier:
-        seen |= frontier
-        frontier = {after for before in frontier for after in TRANSITIONS[before]} - seen
-    return seen
-
-
-class BackendMachine(RuleBasedStateMachine):
-    """Runs one backend on a persistent event loop; subclasses pick the backend."""
-
-    kind = ""
     claims = Bundle("claims")
     ids = Bundle("ids")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.runner = asyncio.Runner()
-        self.now = START
-        self.requests: dict[str, Model] = {}
-        self.deleted: dict[str, str] = {}  # response_id -> tenant
-        self.idempotency: dict[tuple[str, str], str] = {}
-        self.observed: dict[str, Status] = {}
-        self.order = 0
-        self.outputs = 0
-        self.claimed = 0
-        self.steps = 0
-        self.backend = self.make_backend()
-        try:
-            self.run(self.backend.start())
-        except BaseException:
-            self.runner.close()
-            raise
-        self._real_now = clock.now
-        clock.now = lambda: self.now  # the fake every backend reads
-
-    # plumbing ------------------------------------------------------------------
-
-    def make_backend(self) -> Backend:
-        raise NotImplementedError
-
-    @property
-    def lease_s(self) -> float:
-        return self.backend.policy.lease_s
-
-    def run(self, coro: Any) -> Any:
-        return self.runner.run(coro)
-
-    def teardown(self) -> None:
-        try:
-            self.run(self.backend.close())
-            self.cleanup()
-        finally:
-            self.runner.close()
-            clock.now = self._real_now
-            STEPS[self.kind] = STEPS.get(self.kind, 0) + self.steps
-            RUNS[self.kind] = RUNS.get(self.kind, 0) + 1
-
-    def cleanup(self) -> None:
-        pass
-
-    def _new_model(self, record: Any, body: bytes) -> Model:
-        self.order += 1
-        model = Model(
-            record.response_id,
-            record.tenant,
-            record.endpoint,
-            body,
-            self.order,
-            Status.PENDING,
-            self.now + RETENTION_S,
-        )
-        self.requests[record.response_id] = model
-        return model
-
-    def _live_key(self, tenant: str, key: str | None) -> Model | None:
-        if key is None:
-            return None
-        response_id = self.idempotency.get((tenant, key))
-        return self.requests.get(response_id) if response_id else None
-
-    def _end(self, model: Model, status: Status) -> None:
-        model.status = status
-        model.completed_at = self.now
-        model.expires_at = self.now + RETENTION_S
-        model.lease_id = model.lease_expires_at = model.worker_id = None
 
     # rules: submit ---------------------------------------------------------------
 
@@ -362,8 +248,10 @@ class BackendMachine(RuleBasedStateMachine):
         if model.status is Status.RUNNING and model.lease_id == claim.lease_id:
             return True
         # Redis answers a replay of the call that ended the request (same lease, same
-        # outcome) with True again, so a retried complete is safe; it stores nothing new.
-        return self.kind == "redis" and model.status is status and model.finished_lease == claim.lease_id
+        # outcome) with True again, so a retried complete is safe; it stores nothing new
+        return (
+            self.replayed_finish_is_true and model.status is status and model.finished_lease == claim.lease_id
+        )
 
     @rule(claim=claims)
     def complete(self, claim: Claim) -> None:
@@ -434,11 +322,14 @@ class BackendMachine(RuleBasedStateMachine):
         self._expire()
 
     @precondition(
-        lambda self: self.kind == "sqlite" and any(m.status is Status.RUNNING for m in self.requests.values())
+        lambda self: (
+            self.leases_follow_the_clock and any(m.status is Status.RUNNING for m in self.requests.values())
+        )
     )
     @rule()
     def workers_die(self) -> None:
-        """Every lease runs out (SQLite only: see the module docstring), then reap_leases."""
+        """Every lease runs out (where leases follow the fake clock: see the module docstring),
+        then reap_leases."""
         self.steps += 1
         self.now += self.lease_s * 1.5
         self._reap_leases()
@@ -452,7 +343,7 @@ class BackendMachine(RuleBasedStateMachine):
                 and model.lease_expires_at is not None
                 and model.lease_expires_at < self.now
             ):
-                assert self.kind == "sqlite", "a Redis lease of an hour ran out within a test"
+                assert self.leases_follow_the_clock, "a lease of an hour ran out within a test"
                 expected += 1
                 if model.attempts >= MAX_ATTEMPTS:
                     self._end(model, Status.FAILED)
@@ -473,139 +364,33 @@ class BackendMachine(RuleBasedStateMachine):
             model = self.requests[response_id]
             assert self.run(self.backend.get(model.tenant, response_id)).status is model.status
 
-    # invariants -----------------------------------------------------------------
-
-    @invariant()
-    def store_matches_model(self) -> None:
-        for response_id, model in self.requests.items():
-            record = self.run(self.backend.get(model.tenant, response_id))
-            previous = self.observed.get(response_id, Status.PENDING)
-            if record.status is not previous:
-                assert record.status in _reachable(previous), f"{previous.value} -> {record.status.value}"
-            self.observed[response_id] = record.status
-            assert record.status is model.status, (response_id, record.status, model.status)
-            assert record.tenant == model.tenant and record.endpoint == model.endpoint
-            assert self.run(self.backend.owner(response_id)) == model.tenant  # how an admin reads it
-            assert record.attempts == model.attempts
-            assert record.expires_at == pytest.approx(model.expires_at)
-            if model.completed_at is not None:
-                assert record.completed_at == pytest.approx(model.completed_at)
-            if model.status is Status.COMPLETED:
-                assert self.run(self.backend.get_output(model.tenant, response_id)) == model.output
-            else:
-                with pytest.raises(Conflict):
-                    self.run(self.backend.get_output(model.tenant, response_id))
-            other = next(t for t in TENANTS if t != model.tenant)
-            reads = (
-                self.backend.get(other, response_id),
-                self.backend.get_output(other, response_id),
-                self.backend.cancel(other, response_id),
-                self.backend.delete(other, response_id),
-            )
-            for read in reads:
-                with pytest.raises(NotFound) as refused:
-                    self.run(read)
-                assert not isinstance(refused.value, Expired)
-        for response_id, owner in self.deleted.items():
-            with pytest.raises(Expired):
-                self.run(self.backend.get(owner, response_id))
-            with pytest.raises(NotFound):
-                self.run(self.backend.owner(response_id))
-            other = next(t for t in TENANTS if t != owner)
-            for read in (
-                self.backend.get(other, response_id),
-                self.backend.cancel(other, response_id),
-                self.backend.delete(other, response_id),
-            ):
-                with pytest.raises(NotFound) as refused:
-                    self.run(read)
-                assert not isinstance(refused.value, Expired)
-
-    @invariant()
-    def listings_are_per_tenant_and_newest_first(self) -> None:
-        everyone = [r.response_id for r in self.run(self.backend.list_requests(None, limit=200))]
-        assert everyone == [m.response_id for m in sorted(self.requests.values(), key=lambda m: -m.order)]
-        for tenant in TENANTS:
-            listed = [r.response_id for r in self.run(self.backend.list_requests(tenant, limit=200))]
-            mine = sorted((m for m in self.requests.values() if m.tenant == tenant), key=lambda m: -m.order)
-            assert listed == [m.response_id for m in mine]
-            pending = self.run(self.backend.list_requests(tenant, status=Status.PENDING, limit=200))
-            assert [r.response_id for r in pending] == [
-                m.response_id for m in mine if m.status is Status.PENDING
-            ]
-
 
 def _worker(endpoint: str) -> str:
     return f"worker-{endpoint}"
 
 
-#: Examples and steps run, per backend (printed by the last test).
-STEPS: dict[str, int] = {}
-RUNS: dict[str, int] = {}
-
-
 class SQLiteMachine(BackendMachine):
     kind = "sqlite"
-
-    def make_backend(self) -> Backend:
-        from inferq.backends.sqlite import SQLiteBackend
-
-        self.directory = Path(tempfile.mkdtemp(prefix="iq-prop-"))
-        policy = Policy(retention_s=RETENTION_S, lease_s=SQLITE_LEASE_S, max_attempts=MAX_ATTEMPTS)
-        return SQLiteBackend(f"sqlite:///{self.directory / 'inferq.db'}", policy)
-
-    def cleanup(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
-        shutil.rmtree(self.backend.bus.directory, ignore_errors=True)  # type: ignore[attr-defined]  # LocalBus's
+    lease_s = SQLITE_LEASE_S
+    leases_follow_the_clock = True
+    replayed_finish_is_true = False
 
 
 class RedisMachine(BackendMachine):
     kind = "redis"
-
-    def make_backend(self) -> Backend:
-        from inferq.backends.redis import RedisBackend
-
-        self.prefix = f"iqprop-{secrets.token_hex(6)}"
-        policy = Policy(retention_s=RETENTION_S, lease_s=REDIS_LEASE_S, max_attempts=MAX_ATTEMPTS)
-        return RedisBackend(f"{REDIS_URL}?prefix={self.prefix}", policy)
-
-    def cleanup(self) -> None:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        try:
-            for key in client.scan_iter(f"{self.prefix}:*", count=1000):
-                client.delete(key)
-        finally:
-            client.close()
+    lease_s = REDIS_LEASE_S
+    leases_follow_the_clock = False
+    replayed_finish_is_true = True
 
 
-def _wanted(kind: str) -> bool:
-    return kind in os.environ.get("INFERQ_TEST_BACKENDS", "sqlite,redis").split(",")
+def _skipped_unless_available(kind: str) -> pytest.MarkDecorator:
+    reason = unavailable(kind)
+    return pytest.mark.skipif(reason is not None, reason=reason or "")
 
 
-def _redis_answers() -> bool:
-    try:
-        import redis
-    except ImportError:
-        return False
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
-
-
-TestSQLiteStateMachine = pytest.mark.skipif(
-    not _wanted("sqlite"), reason="INFERQ_TEST_BACKENDS leaves out sqlite"
-)(SQLiteMachine.TestCase)
+TestSQLiteStateMachine = _skipped_unless_available("sqlite")(SQLiteMachine.TestCase)
 TestSQLiteStateMachine.settings = SETTINGS
-TestRedisStateMachine = pytest.mark.skipif(
-    not (_wanted("redis") and _redis_answers()),
-    reason=f"INFERQ_TEST_BACKENDS leaves out redis or no Redis at {REDIS_URL}",
-)(RedisMachine.TestCase)
+TestRedisStateMachine = _skipped_unless_available("redis")(RedisMachine.TestCase)
 TestRedisStateMachine.settings = SETTINGS
 
 

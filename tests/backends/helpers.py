@@ -1,0 +1,73 @@
+"""Small steps the contract tests share: submit, run a request to its end, wait for a condition."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from inferq.backends import Backend, WorkerInfo
+from inferq.domain.records import Claim, RequestRecord, Submission
+
+T = TypeVar("T")
+
+ALICE = "tok_alice"
+BOB = "tok_bob"
+ECHO = "echo"
+OTHER = "other"
+WORKER = "worker-1"
+
+
+def body(n: int = 1) -> bytes:
+    return b'{"n":%d}' % n
+
+
+async def submit(
+    backend: Backend,
+    tenant: str = ALICE,
+    endpoint: str = ECHO,
+    inputs: bytes = b'{"n":1}',
+    key: str | None = None,
+    *,
+    webhook: str | None = None,
+    events: tuple[str, ...] = (),
+) -> RequestRecord:
+    """Enqueue one new request and return its record (the submit must create it)."""
+    record, created = await backend.enqueue(Submission(tenant, endpoint, inputs, key, webhook, events))
+    assert created
+    return record
+
+
+async def claim(backend: Backend, endpoint: str = ECHO, worker_id: str = WORKER) -> Claim:
+    """The claim a worker gets now; fails the test when the queue gave nothing."""
+    taken = await backend.claim(endpoint, worker_id)
+    assert taken is not None, f"nothing to claim on {endpoint}"
+    return taken
+
+
+async def completed(
+    backend: Backend, tenant: str = ALICE, endpoint: str = ECHO, output: bytes = b'{"out":1}'
+) -> RequestRecord:
+    """Submit a request, claim it and complete it with ``output``; its record once ended."""
+    record = await submit(backend, tenant, endpoint)
+    taken = await claim(backend, endpoint)
+    assert taken.record.response_id == record.response_id
+    assert await backend.complete(taken, output)
+    return await backend.get(tenant, record.response_id)
+
+
+def worker(worker_id: str = WORKER, endpoint: str = ECHO, *, ready: bool = True) -> WorkerInfo:
+    return WorkerInfo(worker_id, endpoint, ready)
+
+
+async def eventually(check: Callable[[], Awaitable[T]], what: str, timeout: float = 15.0) -> T:
+    """Call ``check`` until it returns something truthy, as a real lease runs out; fail naming
+    ``what`` at the deadline, which is there only so that a broken backend cannot hang the run."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
