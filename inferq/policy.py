@@ -16,9 +16,11 @@ DEFAULT_LEASE_S = 30.0
 HEARTBEATS_PER_LEASE = 3
 #: After this many lost leases a request fails instead of running again.
 DEFAULT_MAX_ATTEMPTS = 3
+#: A webhook POST that has not answered within this is an attempt that failed.
+WEBHOOK_TIMEOUT_S = 10.0
 #: A deliverer that claimed a webhook delivery and has not reported on it for this long is
-#: presumed dead, and another may send it (longer than any one POST may take).
-WEBHOOK_LEASE_S = 60.0
+#: presumed dead, and another may send it: longer than any one POST may take.
+WEBHOOK_LEASE_S = 6 * WEBHOOK_TIMEOUT_S
 #: The unit of the webhook retry schedule (:mod:`inferq.webhooks.schedule`).
 DEFAULT_WEBHOOK_RETRY_BASE_S = 1.0
 #: A synchronous ``predict`` waits this long before answering 504 with the future's id.

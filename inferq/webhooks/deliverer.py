@@ -23,6 +23,7 @@ from inferq.domain import clock
 from inferq.domain.status import Status
 from inferq.domain.webhooks import DeliveryState, WebhookAttempt
 from inferq.errors import NotFound
+from inferq.policy import WEBHOOK_TIMEOUT_S
 from inferq.webhooks.events import payload
 from inferq.webhooks.policy import AddressPolicy, Refused
 from inferq.webhooks.schedule import next_attempt_at
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Longest a receiver may take to answer one POST.
-TIMEOUT_S = 10.0
 #: How often the outbox is read with no announcement.
 POLL_S = 1.0
 #: Deliveries this gateway sends at once; more wait in the outbox.
@@ -63,7 +62,7 @@ class Deliverer:
         """Send due deliveries until cancelled; deliveries in flight then go back to the
         outbox when their lease ends."""
         transport = httpx.AsyncHTTPTransport(retries=0)
-        async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT_S, trust_env=False) as http:
+        async with httpx.AsyncClient(transport=transport, timeout=WEBHOOK_TIMEOUT_S, trust_env=False) as http:
             with self.backend.bus.watch_webhooks() as woken:
                 try:
                     while True:
@@ -157,7 +156,7 @@ class Deliverer:
             response = await http.send(request, stream=True)
             await response.aclose()  # the status is all we need; never read what a receiver sends
         except httpx.TimeoutException:
-            return None, f"no answer within {TIMEOUT_S:g} s", False
+            return None, f"no answer within {WEBHOOK_TIMEOUT_S:g} s", False
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}", False
         if 200 <= response.status_code < 300:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-#: Pauses after each failed attempt, in units of ``--webhook-retry-base`` (1 s by default):
-#: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h; about 15.7 h in all, inside the
+#: Pauses after each failed attempt, in units of ``--webhook-retry-base`` (1 s by default,
+#: :data:`~inferq.policy.DEFAULT_WEBHOOK_RETRY_BASE_S`): 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h; about 15.7 h in all, inside the
 #: default retention of 24 h. Ten attempts, then the delivery fails.
 RETRY_STEPS = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800)
 #: Each pause is stretched or shrunk at random by up to this share, so that receivers
