@@ -28,8 +28,8 @@ from redis.exceptions import (
 )
 
 from inferq.backends.contracts import BackendUnavailable
-from inferq.backends.redis import lua
 from inferq.backends.redis.keys import Keys
+from inferq.backends.redis.lua import load_scripts
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -95,7 +95,7 @@ class Connection:
         self.keys = Keys(prefix)
         self.redis: Redis = Redis.from_url(connection_url, **CLIENT_OPTIONS)
         self.subscriber: Redis = Redis.from_url(connection_url, **SUBSCRIBER_OPTIONS)
-        self.scripts = {name: self.redis.register_script(text) for name, text in lua.load().items()}
+        self.scripts = {name: self.redis.register_script(text) for name, text in load_scripts().items()}
 
     async def ping(self) -> None:
         try:

@@ -94,7 +94,7 @@ def _source(name: str) -> str:
     return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text()
 
 
-def load() -> dict[str, str]:
+def load_scripts() -> dict[str, str]:
     """Every script's full text, by name."""
     prelude = lua_prelude() + lifecycle_prelude() + "".join(_source(name) for name in LIBRARY)
     return {name: prelude + _source(name) for name in SCRIPTS}
