@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 
-from inferq.backends.base import BackendUnavailable
+from inferq.backends import BackendUnavailable
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.tokens import TokenInfo
 
 #: Paths anyone may call: liveness probes carry no token; ``/ui`` only redirects to ``/ui/``.

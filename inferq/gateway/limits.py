@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from inferq.errors import TooManyRequests
 
 if TYPE_CHECKING:
-    from inferq.backends.base import Backend
+    from inferq.backends import Backend
     from inferq.settings import Settings
 
 #: A full queue drains at the workers' pace, which the gateway does not know: come back soon.
