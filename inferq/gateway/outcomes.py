@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def failure(record: RequestRecord) -> APIError:
     """The error a failed or cancelled request answers with, typed as the worker recorded it."""
     if record.status is Status.CANCELLED:
-        return Conflict(f"request {record.response_id} was cancelled", status="cancelled")
+        return Conflict(f"request {record.response_id} was cancelled", status=Status.CANCELLED.value)
     return request_failure(record.error_type, record.error, record.response_id)
 
 

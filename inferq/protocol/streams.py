@@ -16,7 +16,7 @@ from typing_extensions import TypedDict
 from inferq.protocol.errors import ErrorDetail
 from inferq.protocol.limits import DEFAULT_WAIT_STREAM_S, MAX_WAIT_IDS, MAX_WAIT_STREAM_S
 from inferq.protocol.requests import STATUSES, TERMINAL_STATUSES, StatusWithOutput
-from inferq.protocol.schema import documented
+from inferq.protocol.schema import closed, documented
 
 #: A pending request's event, sent again each time it moves in the queue.
 QUEUED = "queued"
@@ -42,7 +42,7 @@ MISSING = "missing"
 END = "end"
 
 
-@documented
+@closed
 class WaitRequest(TypedDict):
     """The body of ``POST /v1/requests/wait``."""
 

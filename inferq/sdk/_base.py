@@ -286,5 +286,5 @@ class BaseClient:
         try:
             decode((yield Call("POST", f"{future.poll_url.rstrip('/')}/cancel")))
         except Conflict as exc:
-            if exc.details.get("status") != "cancelled":
+            if exc.details.get("status") != Status.CANCELLED:
                 raise
