@@ -1,8 +1,8 @@
 """The operations of the OpenAPI document, route by route, with their answers as wire types.
 
-Every schema comes from :mod:`inferq.protocol` (``ref(Type)``) or from a public limit, so
-nothing here restates a document's shape; what is written here is which route answers
-what, and why.
+Every document's schema comes from :mod:`inferq.protocol` (``ref(Type)``) and every bound
+from its limits, so no document's shape is restated here: what is written here is which
+route takes and answers what.
 """
 
 from __future__ import annotations
