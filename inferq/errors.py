@@ -25,7 +25,12 @@ with :meth:`APIError.from_body`, so both sides share one vocabulary.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from inferq.protocol.errors import error_body
+
+if TYPE_CHECKING:
+    from inferq.protocol.errors import ErrorBody
 
 __all__ = [
     "APIError",
@@ -63,9 +68,9 @@ class APIError(InferqError):
         self.message = message
         self.details = details
 
-    def to_body(self) -> dict[str, Any]:
+    def to_body(self) -> ErrorBody:
         """The JSON body the gateway sends for this error."""
-        return {"error": {"type": self.type, "message": self.message, **self.details}}
+        return error_body(self.type, self.message, self.details)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -188,6 +193,13 @@ class GatewayTimeout(APIError):
 
     status_code = 504
     type = "timeout"
+
+
+def request_failure(error_type: str | None, message: str | None, response_id: str) -> APIError:
+    """The error a failed request stands for, on the server and in the SDK alike:
+    :class:`InvalidInput` when its service refused the inputs, else :class:`InferenceFailed`."""
+    kind = InvalidInput if error_type == InvalidInput.type else InferenceFailed
+    return kind(message or "inference failed", response_id=response_id)
 
 
 class RequestCancelled(InferqError):

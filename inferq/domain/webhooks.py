@@ -12,9 +12,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
-
-from inferq.domain.clock import isoformat
 
 #: Events a submit may ask for, in the API's spelling (``webhook_events_filter``).
 EVENTS = ("start", "completed")
@@ -51,14 +48,6 @@ class WebhookAttempt:
     error: str | None
     duration_ms: float
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "at": isoformat(self.at),
-            "status_code": self.status_code,
-            "error": self.error,
-            "duration_ms": round(self.duration_ms, 1),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class WebhookDelivery:
@@ -70,17 +59,6 @@ class WebhookDelivery:
     state: DeliveryState
     next_attempt_at: float | None
     attempts: tuple[WebhookAttempt, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """An entry of ``GET /v1/requests/{id}/webhooks``."""
-        return {
-            "webhook_id": self.webhook_id,
-            "event": self.event,
-            "url": self.url,
-            "attempts": [attempt.to_json() for attempt in self.attempts],
-            "state": self.state.value,
-            "next_attempt_at": isoformat(self.next_attempt_at),
-        }
 
 
 @dataclass(frozen=True, slots=True)

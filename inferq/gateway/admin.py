@@ -5,20 +5,21 @@ and sees every tenant's requests: lists them, reads and long-polls their state, 
 cancels them (an operator stops runaway work). It never reads another tenant's inputs
 or outputs: ``/response``, ``DELETE`` and ``/events`` stay with the owner, so those
 routes keep using the caller's own id and never come here; nor the error message of
-another tenant's failed request, which a model may write its inputs into.
+another tenant's failed request, which a model may write its inputs into, nor its webhook URL.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from inferq.errors import Forbidden, InvalidInput
+from inferq.gateway.state import state_of
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from inferq.backends import Backend
     from inferq.domain.records import RequestRecord
+    from inferq.protocol.requests import RequestStatus
 
 
 def require_admin(request: Request, what: str) -> None:
@@ -32,18 +33,19 @@ async def tenant_of(request: Request, response_id: str) -> str:
     request's owner (raising the owner's 404 when it is gone)."""
     if not request.user.is_admin:
         return str(request.user.id)
-    backend: Backend = request.app.state.backend
-    return await backend.owner(response_id)
+    return await state_of(request).backend.owner(response_id)
 
 
-def as_seen_by(request: Request, record: RequestRecord, doc: dict[str, Any]) -> dict[str, Any]:
+def as_seen_by(request: Request, record: RequestRecord, doc: RequestStatus) -> RequestStatus:
     """A status document as the caller may see it. An admin also sees whose it is; of
-    another tenant's failed request only the error's type, since a model may write its
-    inputs into the message."""
+    another tenant's request neither its webhook URL nor, when it failed, more of the error
+    than its type, since a model may write its inputs into the message."""
     if request.user.is_admin:
         doc["tenant"] = record.tenant
-        if record.tenant != request.user.id and "error" in doc:
-            doc["error"] = {"type": record.error_type}
+        if record.tenant != request.user.id:
+            doc.pop("webhook", None)
+            if "error" in doc:
+                doc["error"] = {"type": record.error_type}
     return doc
 
 

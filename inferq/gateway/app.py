@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -33,19 +32,20 @@ from inferq.gateway import (
     webhooks,
 )
 from inferq.gateway.auth import TokenAuth
+from inferq.gateway.counters import GatewayMetrics
 from inferq.gateway.estimates import Estimates
 from inferq.gateway.limits import Admission
+from inferq.gateway.state import Endpoint, GatewayState
 from inferq.service.loader import load_service
 from inferq.service.schema import input_model
 from inferq.webhooks.deliverer import Deliverer
 
 if TYPE_CHECKING:
-    import pydantic
     from starlette.requests import Request
     from starlette.responses import Response
 
     from inferq.backends import Backend
-    from inferq.service.base import Example
+    from inferq.protocol.endpoints import Alive
     from inferq.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,18 +57,9 @@ MAINTENANCE_INTERVAL_S = 1.0
 SWEEP_BATCH = 250
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """An endpoint as the gateway knows it: its name and input model, never its model runtime."""
-
-    name: str
-    target: str
-    inputs: type[pydantic.BaseModel]
-    example: Example | None = None
-
-
 async def healthz(request: Request) -> Response:
-    return responses.json_response({"status": "ok"})
+    alive: Alive = {"status": "ok"}
+    return responses.json_response(alive)
 
 
 def routes() -> list[BaseRoute]:
@@ -78,7 +69,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/endpoints", endpoints_info.list_endpoints, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/docs", openapi.docs, methods=["GET"]),
-        ui.mount(),
+        *ui.routes(),
         Route("/v1/requests", requests.list_requests, methods=["GET"]),
         Route("/v1/requests/wait", waiting.wait_many, methods=["POST"]),
         Route("/v1/requests/{response_id}", requests.get_request, methods=["GET"]),
@@ -95,12 +86,12 @@ def routes() -> list[BaseRoute]:
         Route("/{endpoint}/predict", predict.predict, methods=["POST"]),
         Route("/{endpoint}/infer", predict.predict, methods=["POST"]),
         Route("/{endpoint}/batch", batch.submit_batch, methods=["POST"]),
-        Route("/{endpoint}/healthcheck", predict.healthcheck, methods=["GET"]),
+        Route("/{endpoint}/healthcheck", endpoints_info.healthcheck, methods=["GET"]),
     ]
 
 
 async def maintain(
-    backend: Backend, gateway_metrics: metrics.GatewayMetrics, interval: float = MAINTENANCE_INTERVAL_S
+    backend: Backend, gateway_metrics: GatewayMetrics, interval: float = MAINTENANCE_INTERVAL_S
 ) -> None:
     """Requeue requests of dead workers and delete expired ones, forever."""
     while True:
@@ -123,11 +114,20 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
         name: Endpoint(name, settings.endpoints[name], input_model(service), service.example)
         for name, service in services.items()
     }
+    state = GatewayState(
+        settings=settings,
+        backend=backend,
+        endpoints=endpoints,
+        admission=Admission(settings),
+        estimates=Estimates(backend),
+        metrics=GatewayMetrics(endpoints),
+        openapi=openapi.openapi_document(endpoints),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        maintenance = asyncio.create_task(maintain(backend, app.state.metrics))
-        delivery = asyncio.create_task(Deliverer(backend, settings, app.state.metrics.webhooks).run())
+        maintenance = asyncio.create_task(maintain(backend, state.metrics))
+        delivery = asyncio.create_task(Deliverer(backend, settings, state.metrics.webhooks).run())
         try:
             yield
         finally:
@@ -149,11 +149,6 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
         },
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.backend = backend
-    app.state.endpoints = endpoints
-    app.state.openapi = openapi.openapi_document(endpoints)
-    app.state.admission = Admission(settings)
-    app.state.estimates = Estimates(backend)
-    app.state.metrics = metrics.GatewayMetrics(endpoints)
+    # Routes read it through ``state_of``, typed; Starlette itself never reads ``app.state``.
+    app.state = state  # type: ignore[assignment]  # GatewayState in place of Starlette's untyped State
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from inferq.domain import clock
 from inferq.domain.clock import isoformat
@@ -20,6 +20,7 @@ from inferq.domain.status import Status
 if TYPE_CHECKING:
     from inferq.backends import Backend
     from inferq.domain.records import RequestRecord
+    from inferq.protocol.requests import RequestStatus
 
 #: How long one reading of an endpoint's figures is used.
 REFRESH_S = 1.0
@@ -58,18 +59,21 @@ class Estimates:
         self._times[endpoint] = fresh
         return fresh
 
-    async def for_record(self, record: RequestRecord) -> dict[str, Any]:
-        """``estimated_start_at`` (pending) and ``estimated_completed_at`` (pending or
-        running) for the status document; None where nothing has been measured yet."""
+    async def add_to(self, doc: RequestStatus, record: RequestRecord) -> RequestStatus:
+        """``record``'s status document with ``estimated_start_at`` (pending) and
+        ``estimated_completed_at`` (pending or running); None where nothing has been measured yet."""
         if record.status not in (Status.PENDING, Status.RUNNING):
-            return {}
+            return doc
         times = await self.service_time(record.endpoint)
         now = clock.now()
         if record.status is Status.RUNNING:
-            return {"estimated_completed_at": isoformat(_running_end(record, times, now))}
+            doc["estimated_completed_at"] = isoformat(_running_end(record, times, now))
+            return doc
         start = _pending_start(record, times, now)
         end = None if start is None or times.mean_run_s is None else start + times.mean_run_s
-        return {"estimated_start_at": isoformat(start), "estimated_completed_at": isoformat(end)}
+        doc["estimated_start_at"] = isoformat(start)
+        doc["estimated_completed_at"] = isoformat(end)
+        return doc
 
 
 def _pending_start(record: RequestRecord, times: ServiceTime, now: float) -> float | None:

@@ -14,20 +14,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from inferq.backends import BackendUnavailable
 from inferq.domain.status import Status
+from inferq.gateway.state import state_of
 from inferq.gateway.urls import response_url
+from inferq.protocol.limits import STREAM_PING_S
+from inferq.protocol.render import request_status
+from inferq.protocol.streams import PROGRESS, QUEUED, RUNNING
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
     from inferq.domain.records import RequestRecord
+    from inferq.protocol.requests import RequestStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +41,6 @@ POSITION_REFRESH_S = 1.0
 #: A running request is re-read this often even without a notification (a worker that
 #: died puts it back in the queue without announcing it).
 RUNNING_REFRESH_S = 5.0
-#: Comment lines keep proxies from closing a stream that is waiting for a long queue.
-PING_S = 15.0
 
 
 def _kind(record: RequestRecord, last: RequestRecord | None) -> str | None:
@@ -46,22 +49,21 @@ def _kind(record: RequestRecord, last: RequestRecord | None) -> str | None:
         moved = (
             last is None or last.status is not Status.PENDING or last.queue_position != record.queue_position
         )
-        return "queued" if moved else None
+        return QUEUED if moved else None
     if record.status is Status.RUNNING:
         if last is None or last.status is not Status.RUNNING or last.attempts != record.attempts:
-            return "running"
-        return "progress" if record.progress != last.progress else None
+            return RUNNING
+        return PROGRESS if record.progress != last.progress else None
     return str(record.status.value)
 
 
-async def _document(request: Request, record: RequestRecord) -> dict[str, Any]:
-    doc = record.to_status(response_url(request, record.response_id))
-    doc.update(await request.app.state.estimates.for_record(record))
-    return doc
+async def _document(request: Request, record: RequestRecord) -> RequestStatus:
+    doc = request_status(record, response_url(request, record.response_id))
+    return await state_of(request).estimates.add_to(doc, record)
 
 
 async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSentEvent]:
-    backend, tenant = request.app.state.backend, request.user.id
+    backend, tenant = state_of(request).backend, request.user.id
     last: RequestRecord | None = None
     sent = 0
     with backend.bus.watch_changes(response_id) as changed:
@@ -92,7 +94,7 @@ async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSe
 async def request_events(request: Request) -> Response:
     """Another tenant's or a gone request is answered as a JSON error before any stream starts."""
     response_id = request.path_params["response_id"]
-    await request.app.state.backend.get(request.user.id, response_id)
+    await state_of(request).backend.get(request.user.id, response_id)
     return EventSourceResponse(
-        _changes(request, response_id), ping=PING_S, headers={"Cache-Control": "no-store"}
+        _changes(request, response_id), ping=STREAM_PING_S, headers={"Cache-Control": "no-store"}
     )

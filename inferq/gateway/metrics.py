@@ -2,17 +2,15 @@
 
 Two sources, so that nothing is counted twice however many gateways and workers run:
 
-- this gateway's own counters, of what only it sees: the submits it enqueued and the
-  expired requests its maintenance loop deleted. Every gateway has its own series: sum them.
+- this gateway's own counters (:mod:`inferq.gateway.counters`), of what only it sees: the
+  submits it enqueued, the expired requests its maintenance loop deleted, its webhook
+  attempts. Every gateway has its own series: sum them.
 - the store, read at scrape time: requests finished by status and the latency histograms,
   counted by the store as each request ends (workers have no port to scrape, and several
   gateways may watch one request end; see :mod:`inferq.backends.counters`), and gauges of
   each endpoint's queue and workers (:meth:`Backend.endpoint_stats`, costing what is
   queued, not what is retained). These are deployment-wide, so every gateway reports the
   same values: aggregate them across gateways with ``max``, not ``sum``.
-
-Each app has its own registry, never a module-level one, so two apps in one process
-do not clash.
 """
 
 from __future__ import annotations
@@ -21,13 +19,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from starlette.responses import Response
 
 from inferq.backends import BackendUnavailable
 from inferq.gateway.admin import require_admin
+from inferq.gateway.state import state_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -70,36 +69,9 @@ _HISTOGRAMS = {
 }
 
 
-class GatewayMetrics:
-    """This app's registry and the counters the gateway itself bumps."""
-
-    def __init__(self, endpoints: Iterable[str]) -> None:
-        self.registry = CollectorRegistry()
-        self.submitted = Counter(
-            "inferq_requests_submitted",
-            "Requests this gateway enqueued, by endpoint (an idempotent replay is not a new one).",
-            ["endpoint"],
-            registry=self.registry,
-        )
-        self.retention_swept = Counter(
-            "inferq_retention_swept",
-            "Expired requests this gateway's maintenance loop deleted, inputs and outputs included.",
-            registry=self.registry,
-        )
-        self.webhooks = Counter(
-            "inferq_webhook_deliveries",
-            "Webhook attempts this gateway made, by result: delivered (2xx), retrying, failed "
-            "(retries ran out) or refused (the address policy).",
-            ["result"],
-            registry=self.registry,
-        )
-        for endpoint in endpoints:  # a series from the start, so rate() sees the first submit
-            self.submitted.labels(endpoint)
-
-
 async def metrics(request: Request) -> Response:
     require_admin(request, "/metrics (totals over every tenant)")
-    state = request.app.state
+    state = state_of(request)
     store = await read_store(state.backend, list(state.endpoints))
     return Response(generate_latest(_Scrape(state.metrics.registry, store)), media_type=CONTENT_TYPE_LATEST)
 

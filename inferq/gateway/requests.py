@@ -10,21 +10,23 @@ from starlette.responses import Response
 from inferq.domain.status import Status
 from inferq.errors import Conflict, InvalidInput
 from inferq.gateway.admin import as_seen_by, listed_tenant, tenant_of
-from inferq.gateway.predict import failure
+from inferq.gateway.outcomes import failure
 from inferq.gateway.responses import json_response
+from inferq.gateway.state import state_of
 from inferq.gateway.urls import base_url, response_url
+from inferq.protocol.limits import DEFAULT_PAGE, MAX_LONG_POLL_S, MAX_PAGE
+from inferq.protocol.render import request_status
+from inferq.protocol.requests import STATUSES
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
     from inferq.domain.records import RequestRecord
-
-MAX_WAIT_S = 60.0
-MAX_PAGE = 200
+    from inferq.protocol.requests import Deleted, RequestPage, RequestStatus
 
 
-def _status_doc(request: Request, record: RequestRecord) -> dict[str, object]:
-    return as_seen_by(request, record, record.to_status(response_url(request, record.response_id)))
+def _status_doc(request: Request, record: RequestRecord) -> RequestStatus:
+    return as_seen_by(request, record, request_status(record, response_url(request, record.response_id)))
 
 
 def _number(request: Request, name: str, default: float, low: float, high: float) -> float:
@@ -41,21 +43,19 @@ def _number(request: Request, name: str, default: float, low: float, high: float
 
 
 async def get_request(request: Request) -> Response:
-    backend = request.app.state.backend
+    state = state_of(request)
     response_id = request.path_params["response_id"]
-    wait = _number(request, "wait", 0.0, 0.0, MAX_WAIT_S)
+    wait = _number(request, "wait", 0.0, 0.0, MAX_LONG_POLL_S)
     tenant = await tenant_of(request, response_id)
     if wait > 0:
-        record = await backend.wait(tenant, response_id, wait)
+        record = await state.backend.wait(tenant, response_id, wait)
     else:
-        record = await backend.get(tenant, response_id)
-    doc = _status_doc(request, record)
-    doc.update(await request.app.state.estimates.for_record(record))
-    return json_response(doc)
+        record = await state.backend.get(tenant, response_id)
+    return json_response(await state.estimates.add_to(_status_doc(request, record), record))
 
 
 async def get_response(request: Request) -> Response:
-    backend = request.app.state.backend
+    backend = state_of(request).backend
     response_id = request.path_params["response_id"]
     try:
         output = await backend.get_output(request.user.id, response_id)
@@ -69,7 +69,7 @@ async def get_response(request: Request) -> Response:
 
 async def cancel_request(request: Request) -> Response:
     response_id = request.path_params["response_id"]
-    record = await request.app.state.backend.cancel(await tenant_of(request, response_id), response_id)
+    record = await state_of(request).backend.cancel(await tenant_of(request, response_id), response_id)
     if record.status is not Status.CANCELLED:
         raise Conflict(
             f"request {record.response_id} already ended as {record.status.value}",
@@ -81,18 +81,18 @@ async def cancel_request(request: Request) -> Response:
 async def delete_request(request: Request) -> Response:
     """Delete a finished request's inputs and outputs now; it then reads as 404, as if expired."""
     response_id = request.path_params["response_id"]
-    await request.app.state.backend.delete(request.user.id, response_id)
-    return json_response({"response_id": response_id, "deleted": True})
+    await state_of(request).backend.delete(request.user.id, response_id)
+    deleted: Deleted = {"response_id": response_id, "deleted": True}
+    return json_response(deleted)
 
 
 async def list_requests(request: Request) -> Response:
     params = request.query_params
     status = params.get("status")
-    if status is not None and status not in Status._value2member_map_:
-        allowed = ", ".join(s.value for s in Status)
-        raise InvalidInput(f"status must be one of {allowed}, got {status!r}", field="status")
-    limit = int(_number(request, "limit", 50, 1, MAX_PAGE))
-    records = await request.app.state.backend.list_requests(
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}", field="status")
+    limit = int(_number(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE))
+    records = await state_of(request).backend.list_requests(
         listed_tenant(request),
         status=Status(status) if status else None,
         endpoint=params.get("endpoint"),
@@ -104,4 +104,5 @@ async def list_requests(request: Request) -> Response:
         query = [(k, v) for k, v in params.multi_items() if k != "before"]
         query.append(("before", records[-1].response_id))
         next_url = f"{base_url(request)}/v1/requests?{urlencode(query)}"
-    return json_response({"results": [_status_doc(request, r) for r in records], "next": next_url})
+    page: RequestPage = {"results": [_status_doc(request, r) for r in records], "next": next_url}
+    return json_response(page)

@@ -10,8 +10,9 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from inferq.errors import APIError, ServiceUnavailable
+from inferq.errors import APIError, ServiceUnavailable, Unauthorized
 from inferq.gateway.auth import StoreUnavailable
+from inferq.protocol.errors import error_body
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection, Request
@@ -35,7 +36,7 @@ async def on_api_error(request: Request, exc: Exception) -> Response:
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    body = {"error": {"type": kind, "message": f"{request.method} {request.url.path}: {exc.detail}"}}
+    body = error_body(kind, f"{request.method} {request.url.path}: {exc.detail}", {})
     return json_response(body, exc.status_code, exc.headers)
 
 
@@ -46,11 +47,10 @@ async def on_backend_unavailable(request: Request, exc: Exception) -> Response:
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return json_response({"error": {"type": "internal_error", "message": "internal error"}}, 500)
+    return error_response(APIError("internal error"))
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     if isinstance(exc, StoreUnavailable):
         return error_response(ServiceUnavailable(f"the store is unavailable: {exc}", retry_after=1))
-    body = {"error": {"type": "unauthorized", "message": str(exc)}}
-    return json_response(body, 401, {"WWW-Authenticate": "Bearer"})
+    return json_response(Unauthorized(str(exc)).to_body(), 401, {"WWW-Authenticate": "Bearer"})

@@ -8,67 +8,56 @@ every call re-reads the store.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-import pydantic
+from typing import TYPE_CHECKING
 
 from inferq.domain.clock import isoformat
 from inferq.errors import NotFound
 from inferq.gateway.admin import require_admin
-from inferq.gateway.body import read_json_object
+from inferq.gateway.bodies import decode_body
 from inferq.gateway.responses import json_response
+from inferq.gateway.state import state_of
+from inferq.protocol.render import timestamp
+from inferq.protocol.tokens import NewToken
 from inferq.service.schema import validate_inputs
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from inferq.protocol.tokens import CreatedToken, Token, TokenBase, TokenList
     from inferq.tokens import TokenInfo
 
-#: Longest token name: a label for people, not a place to store data.
-MAX_NAME = 200
+
+def _described(info: TokenInfo) -> TokenBase:
+    return {"id": info.id, "name": info.name, "admin": info.admin, "created_at": timestamp(info.created_at)}
 
 
-class NewToken(pydantic.BaseModel):
-    """The body of ``POST /v1/tokens``; strict, so ``"admin": "yes"`` is refused, not read as true."""
-
-    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
-
-    name: str = pydantic.Field(min_length=1, max_length=MAX_NAME)
-    admin: bool = False
-
-
-def token_doc(info: TokenInfo) -> dict[str, Any]:
+def token_doc(info: TokenInfo) -> Token:
     """A token as the API shows it: never the token or its hash."""
-    return {
-        "id": info.id,
-        "name": info.name,
-        "admin": info.admin,
-        "created_at": isoformat(info.created_at),
-        "revoked_at": isoformat(info.revoked_at),
-    }
+    return {**_described(info), "revoked_at": isoformat(info.revoked_at)}
 
 
 async def create_token(request: Request) -> Response:
     require_admin(request, "creating tokens")
-    _, body = await read_json_object(request, request.app.state.settings.max_body_bytes)
-    new = validate_inputs(NewToken, body)
-    info, token = await request.app.state.backend.create_token(new.name, admin=new.admin)
-    doc = token_doc(info)
-    del doc["revoked_at"]
-    return json_response({**doc, "token": token}, 201)
+    state = state_of(request)
+    body = await decode_body(request, state.settings.max_body_bytes)
+    new = validate_inputs(NewToken, body.value)
+    info, token = await state.backend.create_token(new.name, admin=new.admin)
+    created: CreatedToken = {**_described(info), "token": token}
+    return json_response(created, 201)
 
 
 async def list_tokens(request: Request) -> Response:
     require_admin(request, "listing tokens")
-    tokens = await request.app.state.backend.list_tokens()
-    return json_response({"results": [token_doc(info) for info in tokens]})
+    tokens = await state_of(request).backend.list_tokens()
+    listing: TokenList = {"results": [token_doc(info) for info in tokens]}
+    return json_response(listing)
 
 
 async def revoke_token(request: Request) -> Response:
     """Idempotent: revoking a revoked token answers it as it is; an unknown id is 404."""
     require_admin(request, "revoking tokens")
-    backend, token_id = request.app.state.backend, request.path_params["token_id"]
+    backend, token_id = state_of(request).backend, request.path_params["token_id"]
     await backend.revoke_token(token_id)
     info = next((info for info in await backend.list_tokens() if info.id == token_id), None)
     if info is None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from inferq.gateway.state import state_of
+
 if TYPE_CHECKING:
     from starlette.requests import Request
 
 
 def base_url(request: Request) -> str:
-    public: str | None = request.app.state.settings.public_url
+    public = state_of(request).settings.public_url
     return (public or str(request.base_url)).rstrip("/")
 
 

@@ -1,7 +1,7 @@
 """``POST /v1/requests/wait``: the ends of many requests, streamed as they happen.
 
-What ``as_completed`` needs: a client holding 10,000 futures opens one stream instead of
-10,000 long polls. The body names the requests (``response_ids``) and how long to wait
+What ``as_completed`` needs: a client holding thousands of futures opens one stream instead
+of thousands of long polls. The body names the requests (``response_ids``) and how long to wait
 (``timeout``); the answer is server-sent events: ``done`` with the status document of
 each request as it ends (at once for those already ended; with its ``output`` too when
 the body says ``"include_output": true``), ``missing`` for ids that
@@ -15,28 +15,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from inferq.errors import InvalidInput, NotFound
-from inferq.gateway.body import read_json_object
+from inferq.gateway.bodies import decode_body
+from inferq.gateway.state import state_of
 from inferq.gateway.urls import response_url
+from inferq.protocol.limits import DEFAULT_WAIT_STREAM_S, MAX_WAIT_IDS, MAX_WAIT_STREAM_S, STREAM_PING_S
+from inferq.protocol.render import request_status
+from inferq.protocol.streams import DONE, END, MISSING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from starlette.requests import Request
     from starlette.responses import Response
 
-#: Most requests one stream follows; a client with more opens more streams.
-MAX_IDS = 10_000
-#: Longest wait one stream holds; a client goes on with the ids the ``end`` event lists.
-MAX_TIMEOUT_S = 300.0
-DEFAULT_TIMEOUT_S = 60.0
-PING_S = 15.0
+    from inferq.protocol.requests import StatusWithOutput
+    from inferq.protocol.streams import WaitEnd, WaitMissing
 
 
-def _event(kind: str, data: dict[str, Any]) -> ServerSentEvent:
+def _event(kind: str, data: Mapping[str, Any]) -> ServerSentEvent:
     return ServerSentEvent(data=orjson.dumps(data).decode(), event=kind)
 
 
@@ -47,14 +49,18 @@ def _arguments(body: dict[str, Any]) -> tuple[list[str], float]:
     ids = body.get("response_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise InvalidInput("response_ids must be a non-empty array of response ids", field="response_ids")
-    if len(ids) > MAX_IDS:
+    if len(ids) > MAX_WAIT_IDS:
         raise InvalidInput(
-            f"response_ids holds {len(ids)} ids; at most {MAX_IDS} per call", field="response_ids"
+            f"response_ids holds {len(ids)} ids; at most {MAX_WAIT_IDS} per call", field="response_ids"
         )
-    timeout = body.get("timeout", DEFAULT_TIMEOUT_S)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout <= MAX_TIMEOUT_S:
+    timeout = body.get("timeout", DEFAULT_WAIT_STREAM_S)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 <= timeout <= MAX_WAIT_STREAM_S
+    ):
         raise InvalidInput(
-            f"timeout must be a number of seconds from 0 to {MAX_TIMEOUT_S:g}", field="timeout"
+            f"timeout must be a number of seconds from 0 to {MAX_WAIT_STREAM_S:g}", field="timeout"
         )
     if not isinstance(body.get("include_output", False), bool):
         raise InvalidInput("include_output must be true or false", field="include_output")
@@ -64,7 +70,7 @@ def _arguments(body: dict[str, Any]) -> tuple[list[str], float]:
 async def _ends(
     request: Request, ids: list[str], timeout: float, include_output: bool
 ) -> AsyncIterator[ServerSentEvent]:
-    backend, tenant = request.app.state.backend, request.user.id
+    backend, tenant = state_of(request).backend, request.user.id
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     going = set(ids)
@@ -77,24 +83,26 @@ async def _ends(
             for response_id, found in states.items():
                 if isinstance(found, NotFound):
                     going.discard(response_id)
-                    yield _event("missing", {"response_id": response_id, **found.to_body()})
+                    missing: WaitMissing = {"response_id": response_id, "error": found.to_body()["error"]}
+                    yield _event(MISSING, missing)
                 elif found.status.is_terminal and response_id in going:
                     going.discard(response_id)
-                    doc = found.to_status(response_url(request, response_id))
+                    done = cast("StatusWithOutput", request_status(found, response_url(request, response_id)))
                     if response_id in outputs:
-                        doc["output"] = orjson.Fragment(outputs[response_id])
-                    yield _event("done", doc)
+                        done["output"] = orjson.Fragment(outputs[response_id])
+                    yield _event(DONE, done)
             remaining = deadline - loop.time()
             if not going or remaining <= 0:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.event.wait(), remaining)
             to_read = sorted(changed.take() & going)
-    yield _event("end", {"pending": sorted(going)})
+    end: WaitEnd = {"pending": sorted(going)}
+    yield _event(END, end)
 
 
 async def wait_many(request: Request) -> Response:
-    _, body = await read_json_object(request, request.app.state.settings.max_body_bytes)
-    ids, timeout = _arguments(body)
-    ends = _ends(request, ids, timeout, bool(body.get("include_output", False)))
-    return EventSourceResponse(ends, ping=PING_S, headers={"Cache-Control": "no-store"})
+    body = await decode_body(request, state_of(request).settings.max_body_bytes)
+    ids, timeout = _arguments(body.value)
+    ends = _ends(request, ids, timeout, bool(body.value.get("include_output", False)))
+    return EventSourceResponse(ends, ping=STREAM_PING_S, headers={"Cache-Control": "no-store"})

@@ -20,15 +20,10 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from inferq._version import __version__
-from inferq.errors import (
-    APIError,
-    Conflict,
-    GatewayTimeout,
-    InferenceFailed,
-    InvalidInput,
-    RequestCancelled,
-    WaitTimeout,
-)
+from inferq.domain.status import Status
+from inferq.errors import APIError, Conflict, GatewayTimeout, RequestCancelled, WaitTimeout, request_failure
+from inferq.protocol.limits import MAX_BATCH_INPUTS, MAX_LONG_POLL_S
+from inferq.protocol.requests import TERMINAL_STATUSES
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import NO_RETRY, parse_retry_after
 
@@ -38,18 +33,12 @@ T = TypeVar("T")
 
 #: OctoAI's client waits this long for any answer, to ride out cold starts.
 DEFAULT_TIMEOUT_S = 900.0
-#: The longest ``?wait=`` the gateway holds a long poll.
-MAX_LONG_POLL_S = 60.0
 #: A long poll's read timeout is its wait plus this, so the server answers first.
 LONG_POLL_MARGIN_S = 15.0
 #: How often ``health_check`` asks again when the server gives no ``Retry-After``.
 HEALTH_INTERVAL_S = 1.0
 #: The header that makes ``/predict`` answer 202 with a future (OctoAI's name).
 ASYNC_HEADER = {"X-OctoAI-Async": "1"}
-#: Most inputs the server takes in one batch call.
-MAX_BATCH = 1000
-#: Statuses of a request that will not change any more.
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +99,12 @@ def decode(response: httpx.Response | None) -> Any:
 def check_state(state: dict[str, Any]) -> bool:
     """True when completed; raise for failed or cancelled, so no caller waits forever."""
     status = state.get("status")
-    if status == "failed":
+    if status == Status.FAILED:
         error = state.get("error") or {}
-        kind = InvalidInput if error.get("type") == InvalidInput.type else InferenceFailed
-        raise kind(str(error.get("message") or "inference failed"), response_id=state.get("response_id"))
-    if status == "cancelled":
+        raise request_failure(error.get("type"), error.get("message"), str(state.get("response_id")))
+    if status == Status.CANCELLED:
         raise RequestCancelled(f"request {state.get('response_id')} was cancelled")
-    return status == "completed"
+    return status == Status.COMPLETED
 
 
 def webhook_params(webhook: str | None, events: Sequence[str] | str | None) -> dict[str, str]:
@@ -146,7 +134,7 @@ def settle_flow(
         if remaining <= 0:
             return None
         state: dict[str, Any] = decode((yield long_poll(future, remaining)))
-        if state.get("status") in TERMINAL:
+        if state.get("status") in TERMINAL_STATUSES:
             return state
     return None
 
@@ -248,13 +236,13 @@ class BaseClient:
     def _infer_batch_flow(
         self, url: str, inputs: Sequence[Mapping[str, Any]], key: str | None
     ) -> Flow[list[InferenceFuture]]:
-        """``POST /{endpoint}/batch`` in slices of :data:`MAX_BATCH`, each keyed so its retries
-        queue nothing twice; the futures come back in the order of ``inputs``."""
+        """``POST /{endpoint}/batch`` in slices of the server's limit, each keyed so its
+        retries queue nothing twice; the futures come back in the order of ``inputs``."""
         key = key or str(uuid.uuid4())
         batch_url = self._batch_url(url)
         futures: list[InferenceFuture] = []
-        for start in range(0, len(inputs), MAX_BATCH):
-            chunk = [dict(item) for item in inputs[start : start + MAX_BATCH]]
+        for start in range(0, len(inputs), MAX_BATCH_INPUTS):
+            chunk = [dict(item) for item in inputs[start : start + MAX_BATCH_INPUTS]]
             headers = {"Idempotency-Key": f"{key}.{start}"}
             body = decode((yield Call("POST", batch_url, json={"inputs": chunk}, headers=headers)))
             futures.extend(self._future(accepted) for accepted in body["results"])
@@ -298,5 +286,5 @@ class BaseClient:
         try:
             decode((yield Call("POST", f"{future.poll_url.rstrip('/')}/cancel")))
         except Conflict as exc:
-            if exc.details.get("status") != "cancelled":
+            if exc.details.get("status") != Status.CANCELLED:
                 raise

@@ -66,7 +66,8 @@ class AsyncClient(BaseClient):
     async def infer_batch(
         self, endpoint_url: str, inputs: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
     ) -> list[InferenceFuture]:
-        """Queue many inferences in a few calls (1,000 inputs each) and return their futures,
+        """Queue many inferences in a few calls (of up to
+        :data:`~inferq.protocol.limits.MAX_BATCH_INPUTS` inputs) and return their futures,
         in order; collect them with :func:`~inferq.as_completed`. A bad input queues none
         of its call's inputs (422 naming ``inputs[i]``)."""
         return await self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key))

@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from inferq.protocol.limits import STREAM_PING_S
+from inferq.protocol.streams import FINAL_EVENTS
+
 if TYPE_CHECKING:
     from httpx_sse import ServerSentEvent
 
     from inferq.sdk.future import InferenceFuture
 
-#: The stream's keep-alive comes every 15 s, so a read that waits 60 s has lost it.
-STREAM_TIMEOUT = httpx.Timeout(30.0, read=60.0)
-#: Event names after which the server closes the stream.
-FINAL = frozenset({"completed", "failed", "cancelled"})
+#: The server keeps a stream alive with a comment every few seconds, so a read that has
+#: waited for four of them has lost the stream.
+STREAM_TIMEOUT = httpx.Timeout(30.0, read=4 * STREAM_PING_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ class RequestEvent:
 
     @property
     def is_final(self) -> bool:
-        return self.type in FINAL
+        return self.type in FINAL_EVENTS
 
 
 def events_url(future: InferenceFuture) -> str:

@@ -1,8 +1,9 @@
 """Waiting on many futures at once: :func:`as_completed` over ``POST /v1/requests/wait``.
 
 Never a sleep loop and never one poll per future: the futures of one server go out in
-streams of up to 10,000 ids, and the server sends each request's end as it happens. A
-stream that reaches its time limit (or drops) is opened again with the ids still going.
+streams of as many ids as the server takes (:data:`~inferq.protocol.limits.MAX_WAIT_IDS`),
+and the server sends each request's end as it happens. A stream that reaches its time
+limit (or drops) is opened again with the ids still going.
 ``for`` reads the streams on threads with sync clients; ``async for`` as asyncio tasks.
 """
 
@@ -22,6 +23,8 @@ import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse, connect_sse
 
 from inferq.errors import WaitTimeout
+from inferq.protocol.limits import MAX_WAIT_IDS, MAX_WAIT_STREAM_S
+from inferq.protocol.streams import DONE, MISSING
 from inferq.sdk._base import decode
 from inferq.sdk.events import STREAM_TIMEOUT, Reconnects
 
@@ -31,11 +34,6 @@ if TYPE_CHECKING:
     from inferq.sdk.future import InferenceFuture
 
 __all__ = ["as_completed"]
-
-#: Most ids in one stream (the server's limit).
-MAX_IDS = 10_000
-#: Longest wait one stream asks for (the server's limit).
-MAX_STREAM_S = 300.0
 
 
 def as_completed(futures: Iterable[InferenceFuture], timeout: float | None = None) -> Completion:
@@ -62,9 +60,9 @@ class Watch:
     def request(self) -> dict[str, Any]:
         """Keyword arguments of the next stream; the key lets the retry transport resend it."""
         wait = (
-            MAX_STREAM_S
+            MAX_WAIT_STREAM_S
             if self.deadline is None
-            else max(0.0, min(MAX_STREAM_S, self.deadline - time.monotonic()))
+            else max(0.0, min(MAX_WAIT_STREAM_S, self.deadline - time.monotonic()))
         )
         return {
             "json": {"response_ids": list(self.going), "timeout": round(wait, 3), "include_output": True},
@@ -75,11 +73,11 @@ class Watch:
     def ended(self, sse: ServerSentEvent) -> InferenceFuture | None:
         """The future a ``done`` or ``missing`` event ends."""
         self.reconnects.received()
-        if sse.event not in ("done", "missing"):
+        if sse.event not in (DONE, MISSING):
             return None
         state = sse.json()
         future = self.going.pop(str(state["response_id"]), None)
-        if future is not None and sse.event == "done":
+        if future is not None and sse.event == DONE:
             future.settle(state)
         return future
 
@@ -91,7 +89,7 @@ class Watch:
 def _watches(
     futures: list[InferenceFuture], owners: list[Any], timeout: float | None
 ) -> list[tuple[Any, Watch]]:
-    """Futures grouped by (client, server), in streams of at most :data:`MAX_IDS`."""
+    """Futures grouped by (client, server), in streams of at most the server's limit of ids."""
     deadline = None if timeout is None else time.monotonic() + timeout
     groups: dict[tuple[int, str], tuple[Any, dict[str, InferenceFuture]]] = {}
     for future, owner in zip(futures, owners, strict=True):
@@ -100,8 +98,8 @@ def _watches(
     watches = []
     for (_, url), (owner, going) in groups.items():
         ids = list(going)
-        for start in range(0, len(ids), MAX_IDS):
-            chunk = {i: going[i] for i in ids[start : start + MAX_IDS]}
+        for start in range(0, len(ids), MAX_WAIT_IDS):
+            chunk = {i: going[i] for i in ids[start : start + MAX_WAIT_IDS]}
             watches.append((owner, Watch(url, chunk, deadline)))
     return watches
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import orjson
 
-from inferq.domain.clock import isoformat
 from inferq.domain.webhooks import DEFAULT_EVENTS, EVENTS
 from inferq.errors import InvalidInput
+from inferq.protocol.render import request_status, timestamp
+from inferq.protocol.webhooks import EVENT_TYPES
 
 if TYPE_CHECKING:
     from inferq.domain.records import RequestRecord
     from inferq.domain.webhooks import WebhookLease
-
-#: The payload's ``type`` for each event.
-EVENT_TYPES = {"start": "request.started", "completed": "request.completed"}
+    from inferq.protocol.requests import StatusWithOutput
+    from inferq.protocol.webhooks import WebhookEvent
 
 
 def parse_events_filter(values: list[str]) -> tuple[str, ...]:
@@ -37,9 +37,12 @@ def parse_events_filter(values: list[str]) -> tuple[str, ...]:
 def payload(lease: WebhookLease, record: RequestRecord, output: bytes | None, response_url: str) -> bytes:
     """``{"type", "timestamp", "data"}``: ``data`` is the request's status document as it is
     now, with ``"output"`` (the response, as stored) when a completed request reports its end."""
-    data = record.to_status(response_url)
+    data = cast("StatusWithOutput", request_status(record, response_url))
     if lease.event == "completed" and output is not None:
         data["output"] = orjson.Fragment(output)
-    return orjson.dumps(
-        {"type": EVENT_TYPES[lease.event], "timestamp": isoformat(lease.created_at), "data": data}
-    )
+    event: WebhookEvent = {
+        "type": EVENT_TYPES[lease.event],
+        "timestamp": timestamp(lease.created_at),
+        "data": data,
+    }
+    return orjson.dumps(event)

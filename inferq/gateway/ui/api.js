@@ -1,5 +1,7 @@
 // The JSON API, called with the token kept in this tab's sessionStorage.
 
+import { TERMINAL } from "./protocol.js";
+
 const TOKEN_KEY = "inferq.token";
 
 // The API lives beside /ui/, so a gateway served under a path prefix works too.
@@ -49,8 +51,6 @@ export async function api(path, { method = "GET", json, headers = {}, signal, to
   }
   return data;
 }
-
-export const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 
 /** Resolve after `ms`, or reject with an AbortError as soon as `signal` aborts. */
 export function sleep(ms, signal) {

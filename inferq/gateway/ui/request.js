@@ -1,15 +1,14 @@
 // #/requests/<id>: one request's state, timeline, inputs (when sent from this tab), output or
 // error, followed by long polling until it ends; pending and running ones can be cancelled.
 
-import { api, follow, TERMINAL } from "./api.js";
+import { api, follow } from "./api.js";
 import { badge, errorBox, facts, failureBox, fill, h } from "./dom.js";
 import { between, duration, pretty, when } from "./format.js";
 import { recall } from "./inputs.js";
+import { TERMINAL } from "./protocol.js";
 
 // Short enough that a pending request is seen to start; the call still returns the moment it ends.
 const WAIT_S = 5;
-
-const ENDINGS = { completed: "Completed", failed: "Failed", cancelled: "Cancelled" };
 
 /** The steps a request went through, each with its time and how long the step before took. */
 function timeline(state) {
@@ -27,10 +26,14 @@ function timeline(state) {
   }
   if (TERMINAL.has(state.status)) {
     const ran = state.started_at ? `after ${duration(between(state.started_at, state.completed_at))} running` : "before it started";
-    steps.push([ENDINGS[state.status], when(state.completed_at), ran]);
+    steps.push([capitalized(state.status), when(state.completed_at), ran]);
   }
   return h("ol", { class: "timeline" }, steps.map(([label, time, note]) => h("li", { class: time ? "done" : "now" },
     h("strong", {}, label), time ? h("time", {}, time) : null, note ? h("span", { class: "muted" }, note) : null)));
+}
+
+function capitalized(word) {
+  return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
 /** "ends in about 12 s", from the server's estimate (absent until a run has been measured). */

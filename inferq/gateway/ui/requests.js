@@ -4,10 +4,10 @@
 import { api, every } from "./api.js";
 import { badge, errorBox, fill, h, table } from "./dom.js";
 import { between, duration, when } from "./format.js";
+import { STATUSES } from "./protocol.js";
 
 const REFRESH_MS = 2000;
 const PAGE_SIZE = 25;
-const STATUSES = ["pending", "running", "completed", "failed", "cancelled"];
 
 /** The hash of this list with `name` set to `value` (left out when empty); any other change
  *  than paging starts again from the newest page. */

@@ -1,0 +1,105 @@
+"""Request bodies, decoded behind one seam: the body's media type picks a decoder among
+those the route takes, and every refusal is named (415, 413, 400, 422).
+
+A decoder turns a body into a :class:`Body`: the JSON object a route reads, and the bytes
+a submit stores as the request's inputs. JSON is the one decoder today; a multipart
+decoder (uploads) is another :class:`BodyDecoder` a door adds to its list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from inferq.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from starlette.requests import Request
+
+#: The deepest nesting a body may have: orjson's own limit, enforced as it parses (so at no
+#: extra cost), and deep enough for any real input. Outputs nest at most 254 levels
+#: (orjson's limit when the worker serialises them), so a request that echoes an input
+#: deeper than that fails with the serialiser's error rather than anything worse.
+MAX_JSON_DEPTH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A decoded body: its JSON object, and that object as the JSON bytes to store."""
+
+    raw: bytes
+    value: dict[str, Any]
+
+
+class BodyDecoder(Protocol):
+    #: What the decoder takes, for the 415 that names what a route accepts.
+    description: str
+
+    def accepts(self, media_type: str) -> bool:
+        """Whether this decoder reads bodies of ``media_type`` (lowercase, no parameters)."""
+        ...
+
+    async def decode(self, request: Request, max_bytes: int) -> Body:
+        """The body as a :class:`Body`; raises the API error that names what is wrong."""
+        ...
+
+
+class JSONDecoder:
+    """``application/json`` (and ``+json``) bodies holding a JSON object, stored as sent."""
+
+    description = "JSON (Content-Type: application/json)"
+
+    def accepts(self, media_type: str) -> bool:
+        return media_type == "application/json" or media_type.endswith("+json")
+
+    async def decode(self, request: Request, max_bytes: int) -> Body:
+        raw = await read_bytes(request, max_bytes)
+        return Body(raw, parse_object(raw))
+
+
+#: The decoders of routes that take JSON only.
+JSON: tuple[BodyDecoder, ...] = (JSONDecoder(),)
+
+
+async def decode_body(request: Request, max_bytes: int, decoders: Sequence[BodyDecoder] = JSON) -> Body:
+    """The body, decoded by the first of ``decoders`` that takes its media type (JSON when
+    none is given); 415 naming what the route takes otherwise."""
+    media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    for decoder in decoders:
+        if decoder.accepts(media_type):
+            return await decoder.decode(request, max_bytes)
+    takes = " or ".join(decoder.description for decoder in decoders)
+    raise UnsupportedMediaType(f"body must be {takes}, got {media_type!r}")
+
+
+async def read_bytes(request: Request, max_bytes: int) -> bytes:
+    """The whole body, refused with 413 as soon as it is known to pass ``max_bytes``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {max_bytes}", limit=max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes", limit=max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object; 400 for what is not JSON, 422 for JSON that is not an object."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):
+            message = f"body nests deeper than {MAX_JSON_DEPTH} levels"
+            raise BadRequest(message, limit=MAX_JSON_DEPTH) from None
+        raise BadRequest(f"body is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput(f"body must be a JSON object of inputs, got {type(parsed).__name__}", field="body")
+    return parsed

@@ -1,0 +1,61 @@
+"""What the gateway's routes share, typed: :class:`GatewayState`, read through :func:`state_of`.
+
+``create_app`` builds one per app and makes it the app's ``state``; routes never read
+``app.state`` untyped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from inferq.errors import NotFound
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pydantic
+    from starlette.requests import HTTPConnection
+
+    from inferq.backends import Backend
+    from inferq.gateway.counters import GatewayMetrics
+    from inferq.gateway.estimates import Estimates
+    from inferq.gateway.limits import Admission
+    from inferq.service.base import Example
+    from inferq.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """An endpoint as the gateway knows it: its name and input model, never its model runtime."""
+
+    name: str
+    target: str
+    inputs: type[pydantic.BaseModel]
+    example: Example | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayState:
+    """One gateway app's settings, store, endpoints, limits, estimates, metrics and OpenAPI document."""
+
+    settings: Settings
+    backend: Backend
+    endpoints: Mapping[str, Endpoint]
+    admission: Admission
+    estimates: Estimates
+    metrics: GatewayMetrics
+    openapi: dict[str, Any]
+
+    def endpoint(self, name: str) -> Endpoint:
+        """The endpoint called ``name``; 404 naming it when this gateway does not serve it."""
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise NotFound(f"no endpoint {name!r}", endpoint=name)
+        return endpoint
+
+
+def state_of(conn: HTTPConnection) -> GatewayState:
+    """The state of the app serving ``conn``."""
+    state: GatewayState = conn.app.state
+    return state

@@ -1,0 +1,28 @@
+"""The limits of the HTTP API that clients must know, stated once.
+
+The gateway enforces them, the SDK sizes its calls by them, the OpenAPI document and the
+dashboard show them (``docs/limits.md`` lists them for people; a test holds it to these).
+"""
+
+from __future__ import annotations
+
+#: Most inputs in one ``POST /{endpoint}/batch``: bounds one call's work and its answer.
+MAX_BATCH_INPUTS = 1000
+#: Most ids one ``POST /v1/requests/wait`` stream follows; a client with more opens more streams.
+MAX_WAIT_IDS = 10_000
+#: Longest ``?wait=`` a ``GET /v1/requests/{id}`` long poll holds.
+MAX_LONG_POLL_S = 60.0
+#: Longest ``timeout`` one wait stream holds; a client goes on with the ids its ``end`` event lists.
+MAX_WAIT_STREAM_S = 300.0
+#: A wait stream's ``timeout`` when its body gives none.
+DEFAULT_WAIT_STREAM_S = 60.0
+#: Most requests on one page of ``GET /v1/requests`` (``?limit=``), and the default.
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+#: Longest ``Idempotency-Key`` header.
+MAX_IDEMPOTENCY_KEY = 256
+#: Longest token name: a label for people, not a place to store data.
+MAX_TOKEN_NAME = 200
+#: Both event streams send a keep-alive comment this often, so proxies keep them open and
+#: a client that hears nothing for a few of these knows the stream is lost.
+STREAM_PING_S = 15.0

@@ -1,0 +1,109 @@
+"""The documents of a request's life: its status, the 202 that queues it, pages of them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, NotRequired
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12
+
+from inferq.domain.status import TERMINAL, Status
+from inferq.protocol.schema import documented
+
+#: Every status, in the API's spelling and the order of a request's life.
+STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
+#: Statuses after which a request never changes again.
+TERMINAL_STATUSES: frozenset[str] = frozenset(status.value for status in TERMINAL)
+
+#: A time as the API shows it: RFC 3339 in UTC, with milliseconds.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+@documented
+class RequestError(TypedDict):
+    """Why a request failed: the error's type (``inference_failed``, ``invalid_input``)
+    and its message (left out for an admin reading another tenant's request)."""
+
+    type: str | None
+    message: NotRequired[str | None]
+
+
+@documented
+class RequestStatus(TypedDict):
+    """The state of one request (``GET /v1/requests/{response_id}``): the fields each status
+    adds are there only in that status."""
+
+    response_id: str
+    endpoint: str
+    status: Status
+    created_at: Timestamp
+    started_at: Timestamp | None
+    """When its last run started."""
+    completed_at: Timestamp | None
+    """When it ended."""
+    expires_at: Timestamp
+    """When its inputs and outputs are deleted: retention after it ended (after it was
+    created while it has not)."""
+    attempts: int
+    """Runs started so far (a worker lost mid-run makes another)."""
+    queue_position: NotRequired[int | None]
+    """Pending: requests ahead of it, in fair order."""
+    progress: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
+    """Running: how far its model says it has got, when it says."""
+    estimated_start_at: NotRequired[Timestamp | None]
+    """Pending: when it should start, from measured run times (null until measured)."""
+    estimated_completed_at: NotRequired[Timestamp | None]
+    """Pending or running: when it should end (null until measured)."""
+    response_url: NotRequired[str]
+    """Completed: where its outputs are."""
+    error: NotRequired[RequestError]
+    """Failed: why."""
+    webhook: NotRequired[str]
+    """Where its webhook events go, when it was submitted with one (its owner only)."""
+    tenant: NotRequired[str]
+    """The token id that owns it, shown to admin tokens only."""
+
+
+@documented
+class StatusWithOutput(RequestStatus):
+    """A status document that may carry the request's outputs (a wait's ``done`` event, a
+    webhook's ``completed`` event)."""
+
+    output: NotRequired[Any]
+    """The outputs of a completed request, as ``/response`` answers them."""
+
+
+@documented
+class Accepted(TypedDict):
+    """A queued request's future: what a 202 answers (and ``Location`` is its ``poll_url``)."""
+
+    response_id: str
+    poll_url: str
+    """Its status document (long-poll with ``?wait=``)."""
+    status: Status
+    created_at: Timestamp
+    expires_at: Timestamp
+    webhook: NotRequired[str]
+
+
+@documented
+class AcceptedBatch(TypedDict):
+    """The futures of a batch, in the order of its inputs."""
+
+    results: list[Accepted]
+
+
+@documented
+class RequestPage(TypedDict):
+    """A page of requests, newest first; ``next`` is the URL of the following page, or null."""
+
+    results: list[RequestStatus]
+    next: str | None
+
+
+@documented
+class Deleted(TypedDict):
+    """A request deleted before its retention ended: it reads as 404 from now on."""
+
+    response_id: str
+    deleted: bool
