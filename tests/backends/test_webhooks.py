@@ -14,8 +14,7 @@ from inferq.domain.records import RequestRecord
 from inferq.domain.status import Status
 from inferq.domain.webhooks import DeliveryState, WebhookAttempt
 from inferq.errors import Conflict, Expired
-from tests.backends.conftest import Opener
-from tests.backends.helpers import ALICE, BOB, claim, completed, submit
+from tests.backends.helpers import ALICE, BOB, Opener, claim, completed, submit
 
 pytestmark = pytest.mark.anyio
 
