@@ -3,7 +3,8 @@
 As litestar's store tests and saq's queue tests do: every behaviour is written once against
 ``backend`` (or ``open_store``, for several processes on one store), and runs on each entry
 of :data:`tests.backends.stores.STORES`. Only ``open_backend`` and the public methods of
-``Backend`` are used, so the suite is the contract a new backend must pass.
+``Backend`` are used (and its ``bus``, which gateways and workers watch), so the suite is
+the contract a new backend must pass.
 """
 
 from __future__ import annotations

@@ -146,6 +146,8 @@ async def test_a_requeued_request_is_claimed_again_ahead_of_newer_requests(
 async def test_queue_positions_count_a_requeued_request_in_the_order_claims_take_them(
     open_store: Opener, how: str
 ) -> None:
+    """A requeued request included, each pending request's position is the number of claims
+    that come before its own (whichever order the store serves them in)."""
     backend = await _lose_the_lease(open_store, how)
     pending = await backend.list_requests(None, status=Status.PENDING)
     await _claimed_in_the_order_of_their_positions(backend, pending)
