@@ -3,26 +3,20 @@
 As litestar's store tests and saq's queue tests do: every behaviour is written once against
 ``backend`` (or ``open_store``, for several processes on one store), and runs on each entry
 of :data:`tests.backends.stores.STORES`. Only ``open_backend`` and the public methods of
-``Backend`` are used, so the suite is the contract a new backend must pass.
+``Backend`` are used (and its ``bus``, which gateways and workers watch), so the suite is
+the contract a new backend must pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from inferq.backends import Backend, open_backend
 from inferq.policy import Policy
+from tests.backends.helpers import POLICY, Opener
 from tests.backends.stores import STORES, Store, unavailable
-
-#: Retention long enough that no key expires by itself within a test; ``expire`` is given
-#: the moment to judge by, so retention is tested by passing a later one, never by sleeping.
-RETENTION_S = 3600.0
-#: Leases that do not run out within a test; tests of lost leases open a short one.
-POLICY = Policy(retention_s=RETENTION_S, lease_s=30.0, max_attempts=2)
-
-Opener = Callable[..., Awaitable[Backend]]
 
 
 @pytest.fixture(scope="module")

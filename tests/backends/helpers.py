@@ -1,25 +1,39 @@
-"""Small steps the contract tests share: submit, run a request to its end, wait for a condition."""
+"""What the contract tests share: the policy and names they use, and small steps (submit, run a
+request to its end, wait for a condition)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from inferq.backends import Backend, WorkerInfo
 from inferq.domain.records import Claim, RequestRecord, Submission
+from inferq.policy import Policy
 
 T = TypeVar("T")
+
+#: Retention long enough that no key expires by itself within a test; ``expire`` is given
+#: the moment to judge by, so retention is tested by passing a later one, never by sleeping.
+RETENTION_S = 3600.0
+#: Leases that do not run out within a test; tests of lost leases open a short one.
+POLICY = Policy(retention_s=RETENTION_S, lease_s=30.0, max_attempts=2)
+
+
+def short_leases(lease_s: float) -> Policy:
+    """:data:`POLICY` with leases short enough to run out within a test."""
+    return dataclasses.replace(POLICY, lease_s=lease_s)
+
+
+#: ``open_store``: open and start another backend on the test's store, as another process would.
+Opener = Callable[..., Awaitable[Backend]]
 
 ALICE = "tok_alice"
 BOB = "tok_bob"
 ECHO = "echo"
 OTHER = "other"
 WORKER = "worker-1"
-
-
-def body(n: int = 1) -> bytes:
-    return b'{"n":%d}' % n
 
 
 async def submit(

@@ -13,18 +13,24 @@ import pytest
 from inferq.backends import Backend
 from inferq.domain.status import Status
 from inferq.errors import Conflict
-from inferq.policy import Policy
-from tests.backends.conftest import RETENTION_S, Opener
-from tests.backends.helpers import ALICE, ECHO, OTHER, claim, eventually, submit, worker
+from tests.backends.helpers import (
+    ALICE,
+    ECHO,
+    OTHER,
+    POLICY,
+    RETENTION_S,
+    Opener,
+    claim,
+    eventually,
+    short_leases,
+    submit,
+    worker,
+)
 
 pytestmark = pytest.mark.anyio
 
-MAX_ATTEMPTS = 2
+MAX_ATTEMPTS = POLICY.max_attempts
 LOST = "its worker was lost {} times (no heartbeat within the lease); giving up"
-
-
-def short(lease_s: float) -> Policy:
-    return Policy(retention_s=RETENTION_S, lease_s=lease_s, max_attempts=MAX_ATTEMPTS)
 
 
 async def test_complete_stores_the_output_and_ends_the_request(backend: Backend) -> None:
@@ -90,7 +96,7 @@ async def test_heartbeat_returns_no_lost_lease_while_they_are_held(backend: Back
 
 async def test_heartbeat_keeps_a_short_lease_alive(open_store: Opener) -> None:
     """Heartbeats every fifth of the lease for one and a half leases: the lease never runs out."""
-    backend = await open_store(short(1.0))
+    backend = await open_store(short_leases(1.0))
     record = await submit(backend)
     taken = await claim(backend)
     for _ in range(8):
@@ -104,7 +110,7 @@ async def test_heartbeat_keeps_a_short_lease_alive(open_store: Opener) -> None:
 async def test_a_lease_that_ran_out_goes_back_to_the_queue_then_fails_after_max_attempts(
     open_store: Opener,
 ) -> None:
-    backend = await open_store(short(0.3))
+    backend = await open_store(short_leases(0.3))
     record = await submit(backend)
     first = await claim(backend)
     assert await backend.reap_leases() == 0
@@ -126,7 +132,7 @@ async def test_a_lease_that_ran_out_goes_back_to_the_queue_then_fails_after_max_
 
 
 async def test_a_lease_taken_over_by_another_worker_is_lost_to_the_first(open_store: Opener) -> None:
-    backend = await open_store(short(0.3))
+    backend = await open_store(short_leases(0.3))
     record = await submit(backend)
     first = await claim(backend, worker_id="slow")
     await eventually(backend.reap_leases, "the lease to run out")

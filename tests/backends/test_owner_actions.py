@@ -10,8 +10,18 @@ import pytest
 from inferq.backends import Backend
 from inferq.domain.status import Status
 from inferq.errors import Conflict, Expired
-from tests.backends.conftest import RETENTION_S, Opener
-from tests.backends.helpers import ALICE, BOB, ECHO, OTHER, claim, completed, submit, worker
+from tests.backends.helpers import (
+    ALICE,
+    BOB,
+    ECHO,
+    OTHER,
+    RETENTION_S,
+    Opener,
+    claim,
+    completed,
+    submit,
+    worker,
+)
 
 pytestmark = pytest.mark.anyio
 

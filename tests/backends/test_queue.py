@@ -11,9 +11,17 @@ import pytest
 from inferq.backends import Backend
 from inferq.domain.records import RequestRecord
 from inferq.domain.status import Status
-from inferq.policy import Policy
-from tests.backends.conftest import RETENTION_S, Opener
-from tests.backends.helpers import ALICE, BOB, ECHO, OTHER, claim, eventually, submit
+from tests.backends.helpers import (
+    ALICE,
+    BOB,
+    ECHO,
+    OTHER,
+    Opener,
+    claim,
+    eventually,
+    short_leases,
+    submit,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -112,7 +120,7 @@ async def _lose_the_lease(open_store: Opener, how: str) -> Backend:
     """A backend whose one running request (T1's, claimed by ``doomed``) just went back to
     the queue, and T2's newer request waits behind it; ``how``: its worker was released,
     or its lease ran out and was reaped."""
-    backend = await open_store(Policy(retention_s=RETENTION_S, lease_s=0.3, max_attempts=3))
+    backend = await open_store(short_leases(0.3))
     await submit(backend, T1)
     await claim(backend, worker_id="doomed")
     await submit(backend, T2)
@@ -138,6 +146,8 @@ async def test_a_requeued_request_is_claimed_again_ahead_of_newer_requests(
 async def test_queue_positions_count_a_requeued_request_in_the_order_claims_take_them(
     open_store: Opener, how: str
 ) -> None:
+    """A requeued request included, each pending request's position is the number of claims
+    that come before its own (whichever order the store serves them in)."""
     backend = await _lose_the_lease(open_store, how)
     pending = await backend.list_requests(None, status=Status.PENDING)
     await _claimed_in_the_order_of_their_positions(backend, pending)

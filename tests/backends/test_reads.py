@@ -10,8 +10,7 @@ from inferq.backends import Backend
 from inferq.domain import clock
 from inferq.domain.status import Status
 from inferq.errors import Conflict, Expired, NotFound
-from tests.backends.conftest import RETENTION_S, Opener
-from tests.backends.helpers import ALICE, BOB, claim, completed, submit
+from tests.backends.helpers import ALICE, BOB, RETENTION_S, Opener, claim, completed, submit
 
 pytestmark = pytest.mark.anyio
 

@@ -27,7 +27,7 @@ from inferq.backends import Backend, BackendUnavailable, WorkerInfo, open_backen
 from inferq.domain.records import Claim, RequestRecord, Submission
 from inferq.domain.status import Status
 from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookLease
-from tests.backends.conftest import POLICY
+from tests.backends.helpers import POLICY
 from tests.backends.stores import unavailable
 from tests.conftest import Server, free_port, wait_until
 from tests.store import stored_bytes

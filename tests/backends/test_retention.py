@@ -12,8 +12,7 @@ import pytest
 from inferq.backends import Backend
 from inferq.domain.status import Status
 from inferq.errors import Expired
-from tests.backends.conftest import RETENTION_S
-from tests.backends.helpers import ALICE, ECHO, claim, submit
+from tests.backends.helpers import ALICE, ECHO, RETENTION_S, claim, submit
 from tests.backends.stores import Store
 from tests.store import stored_bytes
 
@@ -83,13 +82,13 @@ async def test_expire_goes_by_each_request_s_own_expiry_in_batches_of_the_limit(
 async def test_the_store_takes_writes_right_after_a_sweep(backend: Backend) -> None:
     """A sweep pass that deleted something ends with a checkpoint (SQLite): whatever it leaves
     behind must not stop the writes that follow, the next pass included."""
-    for n in range(10):
+    for n in range(50):
         record = await submit(backend)
         ended = await backend.cancel(ALICE, record.response_id)
         assert await backend.expire(ended.expires_at) == 1
         assert await backend.expire(ended.expires_at) == 0
         await submit(backend, inputs=b'{"after":%d}' % n)
-    assert len(await backend.list_requests(ALICE, status=Status.PENDING)) == 10
+    assert len(await backend.list_requests(ALICE, status=Status.PENDING)) == 50
 
 
 async def test_delete_leaves_nothing_of_the_request_in_the_store(backend: Backend, store: Store) -> None:

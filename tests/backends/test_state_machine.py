@@ -59,13 +59,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    Bundle,
-    initialize,
-    multiple,
-    precondition,
-    rule,
-)
+from hypothesis.stateful import Bundle, initialize, multiple, precondition, rule
 
 from inferq.backends import WorkerInfo
 from inferq.domain.records import Claim, Submission

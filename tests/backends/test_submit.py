@@ -9,8 +9,7 @@ from inferq.domain import clock
 from inferq.domain.records import Submission
 from inferq.domain.status import Status
 from inferq.errors import Conflict
-from tests.backends.conftest import RETENTION_S, Opener
-from tests.backends.helpers import ALICE, BOB, ECHO, OTHER, claim, submit
+from tests.backends.helpers import ALICE, BOB, ECHO, OTHER, RETENTION_S, Opener, claim, submit
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ import pytest
 
 from inferq.backends import Backend
 from inferq.domain import clock
-from tests.backends.conftest import Opener
+from tests.backends.helpers import Opener
 from tests.backends.stores import Store
 from tests.store import stored_bytes
 

@@ -8,8 +8,7 @@ import pytest
 from inferq.backends import Backend
 from inferq.domain import clock
 from inferq.domain.records import RequestRecord
-from tests.backends.conftest import RETENTION_S, Opener
-from tests.backends.helpers import ALICE, ECHO, OTHER, claim, completed, submit
+from tests.backends.helpers import ALICE, ECHO, OTHER, RETENTION_S, Opener, claim, completed, submit
 
 pytestmark = pytest.mark.anyio
 

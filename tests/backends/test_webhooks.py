@@ -14,8 +14,7 @@ from inferq.domain.records import RequestRecord
 from inferq.domain.status import Status
 from inferq.domain.webhooks import DeliveryState, WebhookAttempt
 from inferq.errors import Conflict, Expired
-from tests.backends.conftest import Opener
-from tests.backends.helpers import ALICE, BOB, claim, completed, submit
+from tests.backends.helpers import ALICE, BOB, Opener, claim, completed, submit
 
 pytestmark = pytest.mark.anyio
 
@@ -176,6 +175,15 @@ async def test_redeliver_queues_a_fresh_delivery_of_the_latest_event(backend: Ba
     leased = {lease.webhook_id: lease for lease in await backend.claim_webhooks(10)}
     assert set(leased) == {started.webhook_id, again.webhook_id}
     assert leased[again.webhook_id].created_at == pytest.approx(leased[started.webhook_id].created_at)
+    await backend.cancel(ALICE, record.response_id)
+    latest = await backend.redeliver_webhook(ALICE, record.response_id)
+    assert latest.event == "completed"
+    assert [d.event for d in await backend.webhook_log(ALICE, record.response_id)] == [
+        "start",
+        "start",
+        "completed",
+        "completed",
+    ]
 
 
 async def test_redeliver_is_a_conflict_without_a_webhook_or_before_any_event(backend: Backend) -> None:

@@ -7,9 +7,19 @@ import pytest
 
 from inferq.backends import Backend, EndpointStats, WorkerInfo
 from inferq.domain import clock
-from inferq.policy import Policy
-from tests.backends.conftest import RETENTION_S, Opener
-from tests.backends.helpers import ALICE, BOB, ECHO, OTHER, claim, completed, eventually, submit, worker
+from tests.backends.helpers import (
+    ALICE,
+    BOB,
+    ECHO,
+    OTHER,
+    Opener,
+    claim,
+    completed,
+    eventually,
+    short_leases,
+    submit,
+    worker,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +36,7 @@ async def test_an_endpoint_is_ready_while_a_worker_with_its_model_loaded_heartbe
 
 
 async def test_a_worker_without_heartbeats_for_a_lease_no_longer_counts(open_store: Opener) -> None:
-    backend = await open_store(Policy(retention_s=RETENTION_S, lease_s=0.3, max_attempts=2))
+    backend = await open_store(short_leases(0.3))
     await backend.heartbeat(worker(), [])
     assert await backend.endpoint_ready(ECHO)
 
