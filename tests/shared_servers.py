@@ -61,10 +61,11 @@ class SharedServers:
             directory = self.root / f"{kind}-{len(self.servers)}"
             directory.mkdir()
             args = ["--endpoints", SHARED_ENDPOINTS, *LOOPBACK, *FAST_RETRIES, *flags]
+            # token="-": no user token of its own; each test gets one (``tenant``)
             server = Server(store_url(kind, directory), args, directory / "serve.log", token="-")
             self.servers[key] = server
-            wait_for = () if "--no-workers" in flags else ("echo", "raises", "batches")
-            server.start(wait_for=wait_for)
+            names = tuple(part.split("=")[0] for part in SHARED_ENDPOINTS.split(","))
+            server.start(wait_for=() if "--no-workers" in flags else names)
         return self.servers[key]
 
     def tenant(self, kind: str, flags: tuple[str, ...] = ()) -> Server:
