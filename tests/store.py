@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+#: How each kind of Redis value is asked for (on a pipeline) and turned into bytes to search.
+_REDIS_READS: dict[bytes, tuple[Callable[[Any, bytes], Any], Callable[[Any], bytes]]] = {
+    b"string": (lambda pipe, key: pipe.get(key), lambda value: value or b""),
+    b"hash": (lambda pipe, key: pipe.hgetall(key), lambda value: b"".join(k + v for k, v in value.items())),
+    b"zset": (lambda pipe, key: pipe.zrange(key, 0, -1), b"".join),
+    b"set": (lambda pipe, key: pipe.smembers(key), b"".join),
+    b"stream": (
+        lambda pipe, key: pipe.xrange(key),
+        lambda value: b"".join(k + v for _, entry in value for k, v in entry.items()),
+    ),
+}
 
 
 def sqlite_path(backend: str) -> Path:
@@ -13,13 +26,13 @@ def sqlite_path(backend: str) -> Path:
 
 def stored_bytes(backend: str) -> bytes:
     """Every byte the store keeps: each SQLite file (database, WAL, shared memory), or the
-    value of every Redis key under the backend's prefix."""
+    name and value of every Redis key under the backend's prefix."""
     if backend.startswith("sqlite"):
         db = sqlite_path(backend)
         return b"".join(p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name))
     client, prefix = _redis(backend)
     try:
-        return b"".join(_redis_value(client, key) for key in client.scan_iter(f"{prefix}:*", count=1000))
+        return _redis_bytes(client, prefix)
     finally:
         client.close()
 
@@ -45,16 +58,19 @@ def _redis(backend: str) -> tuple[Any, str]:
     return redis.Redis.from_url(url), prefix
 
 
-def _redis_value(client: Any, key: bytes) -> bytes:
-    kind = client.type(key)
-    if kind == b"string":
-        return key + (client.get(key) or b"")
-    if kind == b"hash":
-        return key + b"".join(k + v for k, v in client.hgetall(key).items())
-    if kind == b"zset":
-        return key + b"".join(client.zrange(key, 0, -1))
-    if kind == b"set":
-        return key + b"".join(client.smembers(key))
-    if kind == b"stream":
-        return key + b"".join(k + v for _, entry in client.xrange(key) for k, v in entry.items())
-    return key
+def _redis_bytes(client: Any, prefix: str) -> bytes:
+    """Each key's name and value, read in two pipelined rounds (types, then values): a shared
+    store holds thousands of keys."""
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.type(key)
+    kinds = pipe.execute()
+    readable = [(key, kind) for key, kind in zip(keys, kinds, strict=True) if kind in _REDIS_READS]
+    pipe = client.pipeline(transaction=False)
+    for key, kind in readable:
+        _REDIS_READS[kind][0](pipe, key)
+    values = dict(zip(keys, [b""] * len(keys), strict=True))
+    for (key, kind), value in zip(readable, pipe.execute(), strict=True):
+        values[key] = _REDIS_READS[kind][1](value)
+    return b"".join(key + value for key, value in values.items())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,14 @@ def submit(server: Server, *pairs: str) -> str:
     return str(json.loads(result.stdout)["response_id"])
 
 
-def test_infer_takes_inputs_from_flags_and_a_json_file(serve: Callable[..., Server], tmp_path: Path) -> None:
-    server = serve()
-    flags = run(server, "infer", "echo", "-i", "word=hello", "-i", "n=3", "-i", "tags=[1, 2]", "-i", "x=null")
+def test_infer_takes_inputs_from_flags_and_a_json_file(echo_server: Server, tmp_path: Path) -> None:
+    flags = run(
+        echo_server, "infer", "echo", "-i", "word=hello", "-i", "n=3", "-i", "tags=[1, 2]", "-i", "x=null"
+    )
     assert json.loads(flags.stdout) == {"echo": {"word": "hello", "n": 3, "tags": [1, 2], "x": None}}
     body = tmp_path / "body.json"
     body.write_text('{"a": 1, "b": "file"}')
-    merged = run(server, "infer", "echo", "--json-file", str(body), "-i", "b=flag")
+    merged = run(echo_server, "infer", "echo", "--json-file", str(body), "-i", "b=flag")
     assert json.loads(merged.stdout) == {"echo": {"a": 1, "b": "flag"}}
     piped = subprocess.run(
         [
@@ -45,9 +45,9 @@ def test_infer_takes_inputs_from_flags_and_a_json_file(serve: Callable[..., Serv
             "--json-file",
             "-",
             "--url",
-            server.url,
+            echo_server.url,
             "--token",
-            server.token,
+            echo_server.token,
         ],
         input='{"from": "stdin"}',
         capture_output=True,
@@ -58,37 +58,38 @@ def test_infer_takes_inputs_from_flags_and_a_json_file(serve: Callable[..., Serv
     assert json.loads(piped.stdout) == {"echo": {"from": "stdin"}}
 
 
-def test_an_async_request_is_followed_by_its_id(serve: Callable[..., Server]) -> None:
-    server = serve()
-    response_id = submit(server, "hello=world")
-    waited = run(server, "requests", "wait", response_id, "--timeout", "30s")
+def test_an_async_request_is_followed_by_its_id(echo_server: Server) -> None:
+    response_id = submit(echo_server, "hello=world")
+    waited = run(echo_server, "requests", "wait", response_id, "--timeout", "30s")
     assert waited.returncode == 0, waited.stderr
     assert json.loads(waited.stdout) == {"echo": {"hello": "world"}}
-    state = json.loads(run(server, "requests", "show", response_id).stdout)
+    state = json.loads(run(echo_server, "requests", "show", response_id).stdout)
     assert state["status"] == "completed" and state["endpoint"] == "echo"
     listed = run(
-        server, "requests", "list", env={"COLUMNS": "120", "INFERQ_TOKEN": "", "OCTOAI_TOKEN": server.token}
+        echo_server,
+        "requests",
+        "list",
+        env={"COLUMNS": "120", "INFERQ_TOKEN": "", "OCTOAI_TOKEN": echo_server.token},
     )
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if response_id in line)
     assert row.split()[1:3] == ["echo", "completed"]
     for other in (["--status", "failed"], ["--endpoint", "whisper"]):
-        filtered = run(server, "requests", "list", *other)
+        filtered = run(echo_server, "requests", "list", *other)
         assert response_id not in filtered.stdout and "no requests" in filtered.stderr
 
 
-def test_wait_and_cancel_exit_codes(serve: Callable[..., Server]) -> None:
-    server = serve()
-    done = submit(server, "n=1")
-    assert run(server, "requests", "wait", done).returncode == 0
-    slow = submit(server, "delay_s=6")  # still running at the cancel, a few seconds on
-    timed_out = run(server, "requests", "wait", slow, "--timeout", "0.5")
+def test_wait_and_cancel_exit_codes(echo_server: Server) -> None:
+    done = submit(echo_server, "n=1")
+    assert run(echo_server, "requests", "wait", done).returncode == 0
+    slow = submit(echo_server, "delay_s=6")  # still running at the cancel, a few seconds on
+    timed_out = run(echo_server, "requests", "wait", slow, "--timeout", "0.5")
     assert timed_out.returncode == 4 and "goes on" in timed_out.stderr
-    cancelled = run(server, "requests", "cancel", slow)
+    cancelled = run(echo_server, "requests", "cancel", slow)
     assert cancelled.returncode == 0 and cancelled.stdout.strip() == f"cancelled {slow}"
-    waited = run(server, "requests", "wait", slow)
+    waited = run(echo_server, "requests", "wait", slow)
     assert waited.returncode == 1 and "cancelled" in waited.stderr and waited.stdout == ""
-    too_late = run(server, "requests", "cancel", done)
+    too_late = run(echo_server, "requests", "cancel", done)
     assert too_late.returncode == 1 and "already ended as completed" in too_late.stderr
 
 
@@ -101,10 +102,9 @@ ERRORS = {
 }
 
 
-def test_errors_are_one_line_with_their_exit_code(serve: Callable[..., Server]) -> None:
-    server = serve()
+def test_errors_are_one_line_with_their_exit_code(echo_server: Server) -> None:
     for case, (args, env, code, says) in ERRORS.items():
-        result = run(server, *args, env=env)
+        result = run(echo_server, *args, env=env)
         assert result.returncode == code, case
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: "), (case, result.stderr)
         assert says in result.stderr, (case, result.stderr)

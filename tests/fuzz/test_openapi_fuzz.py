@@ -57,7 +57,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import REDIS_URL, Server, create_token
+from tests.conftest import REDIS_URL, Server
 
 MAX_EXAMPLES = 50
 MAX_WAIT_S = 0.2
@@ -118,7 +118,7 @@ def fuzz_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 def real_ids(fuzz_server: Server) -> dict[str, str]:
     """Ids that exist: a completed and a cancelled request of the fuzzing tenant, and another
     tenant's completed request (which the fuzzing tenant must never see)."""
-    other = create_token(fuzz_server.backend, "other-tenant")
+    other = fuzz_server.new_token("other-tenant")
     with fuzz_server.http() as http, fuzz_server.http(token=other) as theirs:
         busy = http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC).json()  # occupies the worker
         queued = http.post("/echo/predict", json={"queued": True}, headers=ASYNC).json()

@@ -9,10 +9,9 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import SERVICES, Server, create_token, wait_until
+from tests.conftest import Server, wait_until
 
 ASYNC = {"X-OctoAI-Async": "1"}
-RAISES = f"raises={SERVICES / 'raises.py'}:Raises"
 
 
 def _tenant(admin: httpx.Client, name: str) -> str:
@@ -34,12 +33,15 @@ def _all_pages(http: httpx.Client, **params: str) -> list[dict[str, object]]:
     return results
 
 
-def test_an_admin_lists_and_reads_every_tenant_s_requests_and_filters_by_tenant(echo_server: Server) -> None:
-    bob_token = create_token(echo_server.backend, "bob")
+def test_an_admin_lists_and_reads_every_tenant_s_requests_and_filters_by_tenant(
+    serve: Callable[..., Server],
+) -> None:
+    """On a server of its own: the admin's listing holds every tenant's requests."""
+    server = serve()
     with (
-        echo_server.http() as alice,
-        echo_server.http(token=bob_token) as bob,
-        echo_server.http(token=create_token(echo_server.backend, "ops", admin=True)) as admin,
+        server.http() as alice,
+        server.http(token=server.new_token("bob")) as bob,
+        server.http(token=server.new_token("ops", admin=True)) as admin,
     ):
         alice_ids = [_submit(alice, {"a": i}) for i in range(2)]
         bob_ids = [_submit(bob, {"b": i}) for i in range(2)]
@@ -70,11 +72,13 @@ def test_an_admin_lists_and_reads_every_tenant_s_requests_and_filters_by_tenant(
 
 
 def test_an_admin_cancels_another_tenant_s_request_but_never_reads_its_inputs_or_outputs(
-    serve: Callable[..., Server],
+    echo_server: Server,
 ) -> None:
-    server = serve(endpoints=f"{RAISES},echo")
     marker = f"private-{secrets.token_hex(6)}"
-    with server.http() as alice, server.http(token=create_token(server.backend, "ops", admin=True)) as admin:
+    with (
+        echo_server.http() as alice,
+        echo_server.http(token=echo_server.new_token("ops", admin=True)) as admin,
+    ):
         busy = _submit(alice, {"delay_s": 2})
         queued = _submit(alice, {"secret": marker})
         state = admin.get(f"/v1/requests/{queued}").json()
@@ -106,8 +110,8 @@ def test_an_admin_cancels_another_tenant_s_request_but_never_reads_its_inputs_or
 
 
 def test_an_admin_is_told_when_another_tenant_s_request_expired(serve: Callable[..., Server]) -> None:
-    server = serve("--retention", "1s")
-    with server.http() as alice, server.http(token=create_token(server.backend, "ops", admin=True)) as admin:
+    server = serve("--retention", "1s")  # of its own: the admin's listing must end up empty
+    with server.http() as alice, server.http(token=server.new_token("ops", admin=True)) as admin:
         rid = _submit(alice, {"x": 1})
         alice.get(f"/v1/requests/{rid}", params={"wait": 30})
         wait_until(lambda: admin.get(f"/v1/requests/{rid}").status_code == 404, 30, "the request to expire")

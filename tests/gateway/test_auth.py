@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
-
-from tests.conftest import Server, create_token, inferq
+from tests.conftest import Server, inferq
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
 
 def test_every_route_but_healthz_needs_a_token(echo_server: Server) -> None:
-    with httpx.Client(base_url=echo_server.url) as anonymous:
+    with echo_server.anonymous() as anonymous:
         assert anonymous.get("/healthz").status_code == 200
         for method, path in [
             ("POST", "/echo/predict"),
@@ -27,7 +25,7 @@ def test_every_route_but_healthz_needs_a_token(echo_server: Server) -> None:
 
 
 def test_two_tokens_cannot_see_each_other_s_requests(echo_server: Server) -> None:
-    other = create_token(echo_server.backend, "other")
+    other = echo_server.new_token("other")
     with echo_server.http() as mine, echo_server.http(token=other) as theirs:
         future = mine.post("/echo/predict", json={"private": 1}, headers=ASYNC).json()
         mine.get(future["poll_url"], params={"wait": 30})
@@ -45,7 +43,7 @@ def test_two_tokens_cannot_see_each_other_s_requests(echo_server: Server) -> Non
 
 
 def test_a_revoked_token_is_refused_at_once(echo_server: Server) -> None:
-    token = create_token(echo_server.backend, "short-lived")
+    token = echo_server.new_token("short-lived")
     listed = inferq("token", "list", "--backend", echo_server.backend).stdout
     token_id = next(line.split("\t")[0] for line in listed.splitlines() if "short-lived" in line)
     with echo_server.http(token=token) as http:

@@ -12,8 +12,10 @@ ASYNC = {"X-OctoAI-Async": "1"}
 
 
 @pytest.fixture
-def server(serve: Callable[..., Server]) -> Server:
-    return serve("--max-body", "1024")
+def server(shared: Callable[..., Server]) -> Server:
+    """A shared server with a small body limit, as a tenant of this test's own: each test
+    checks that nothing of its own was queued."""
+    return shared("--max-body", "1024")
 
 
 @pytest.mark.parametrize(

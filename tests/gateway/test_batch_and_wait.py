@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
-from tests.conftest import Server, create_token
+from tests.conftest import Server
 
 
 def ends(
@@ -58,7 +58,7 @@ def test_the_wait_reports_ends_as_they_happen_and_what_is_still_going(echo_serve
 
 
 def test_unknown_and_other_tenants_ids_are_missing(echo_server: Server) -> None:
-    other = create_token(echo_server.backend, "other")
+    other = echo_server.new_token("other")
     with echo_server.http() as http, echo_server.http(token=other) as stranger:
         mine = http.post("/echo/predict", json={"x": 1}, headers={"Prefer": "respond-async"}).json()
         events = ends(stranger, [mine["response_id"], "nope"])

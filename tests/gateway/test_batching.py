@@ -1,12 +1,13 @@
-"""Dynamic batching: requests that arrive together run as one ``infer_batch`` call."""
+"""Dynamic batching: requests that arrive together run as one ``infer_batch`` call.
+
+The shared server serves ``batches`` (tests/services/batches.py) beside echo.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import SERVICES, Server
-
-BATCHES = f"batches={SERVICES / 'batches.py'}:Batches"
+from tests.conftest import Server
 
 
 def run_batch(server: Server, xs: list[str]) -> list[dict[str, Any]]:
@@ -16,34 +17,30 @@ def run_batch(server: Server, xs: list[str]) -> list[dict[str, Any]]:
         return [http.get(s["response_url"]).json() if s["status"] == "completed" else s for s in states]
 
 
-def test_requests_that_arrive_together_run_in_one_call(serve: Any) -> None:
-    server = serve(endpoints=BATCHES)
-    outputs = run_batch(server, [str(i) for i in range(8)])
+def test_requests_that_arrive_together_run_in_one_call(echo_server: Server) -> None:
+    outputs = run_batch(echo_server, [str(i) for i in range(8)])
     assert outputs == [{"x": str(i), "batch": 8} for i in range(8)]
 
 
-def test_more_than_a_batch_runs_in_several_calls_of_at_most_the_batch_size(serve: Any) -> None:
-    server = serve(endpoints=BATCHES)
-    outputs = run_batch(server, [str(i) for i in range(20)])
+def test_more_than_a_batch_runs_in_several_calls_of_at_most_the_batch_size(echo_server: Server) -> None:
+    outputs = run_batch(echo_server, [str(i) for i in range(20)])
     assert [o["x"] for o in outputs] == [str(i) for i in range(20)]
     assert all(1 <= o["batch"] <= 8 for o in outputs)
     assert sum(1 / o["batch"] for o in outputs) <= 4  # 20 requests in a few calls, not 20
 
 
-def test_a_lone_request_runs_after_the_batch_wait_and_a_sync_call_works(serve: Any) -> None:
-    server = serve(endpoints=BATCHES)
-    with server.http() as http:
+def test_a_lone_request_runs_after_the_batch_wait_and_a_sync_call_works(echo_server: Server) -> None:
+    with echo_server.http() as http:
         answer = http.post("/batches/predict", json={"x": "alone"})
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"x": "alone", "batch": 1}
 
 
-def test_one_bad_input_fails_alone_and_a_raising_batch_fails_all(serve: Any) -> None:
-    server = serve(endpoints=BATCHES)
-    outputs = run_batch(server, ["a", "bad", "c"])
+def test_one_bad_input_fails_alone_and_a_raising_batch_fails_all(echo_server: Server) -> None:
+    outputs = run_batch(echo_server, ["a", "bad", "c"])
     assert outputs[0] == {"x": "a", "batch": 3} and outputs[2] == {"x": "c", "batch": 3}
     assert outputs[1]["status"] == "failed"
     assert outputs[1]["error"] == {"type": "invalid_input", "message": "x: x must not be 'bad'"}
-    failed = run_batch(server, ["a", "all-fail"])
+    failed = run_batch(echo_server, ["a", "all-fail"])
     assert [s["status"] for s in failed] == ["failed", "failed"]
     assert all(s["error"]["message"] == "RuntimeError: the whole batch failed" for s in failed)

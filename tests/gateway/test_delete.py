@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from tests.conftest import Server, create_token, wait_until
+from tests.conftest import Server, wait_until
 from tests.store import stored_bytes
 
 ASYNC = {"X-OctoAI-Async": "1"}
@@ -49,7 +49,7 @@ def test_a_live_request_is_409_until_cancelled(echo_server: Server) -> None:
 
 
 def test_another_tenants_request_is_404_and_stays(echo_server: Server) -> None:
-    other = create_token(echo_server.backend, "other")
+    other = echo_server.new_token("other")
     with echo_server.http() as http, echo_server.http(token=other) as intruder:
         future = http.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         http.get(future["poll_url"], params={"wait": 30})

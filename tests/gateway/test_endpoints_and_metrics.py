@@ -17,7 +17,7 @@ from inferq.backends.sqlite import SQLiteBackend
 from inferq.gateway.app import create_app
 from inferq.service.loader import BUILTIN_ENDPOINTS
 from inferq.settings import Settings
-from tests.conftest import SERVICES, Server, create_token, wait_until
+from tests.conftest import SERVICES, Server, wait_until
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
@@ -30,7 +30,7 @@ def _endpoint(http: httpx.Client, name: str) -> dict[str, Any]:
 
 def _scrape(server: Server) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     """Every sample of ``/metrics``, by name and labels, scraped as Prometheus would: with an admin token."""
-    with server.http(token=create_token(server.backend, "prometheus", admin=True)) as http:
+    with server.http(token=server.new_token("prometheus", admin=True)) as http:
         answer = http.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
@@ -86,6 +86,8 @@ def test_a_worker_loading_its_model_is_counted_but_not_ready(
 
 
 def test_metrics_count_each_submit_and_each_end_once(echo_server: Server) -> None:
+    """Counted as differences: the shared server's totals hold other tests' requests too."""
+    before = _scrape(echo_server)
     with echo_server.http() as http:
         for i in range(3):
             assert http.post("/echo/predict", json={"i": i}).status_code == 200
@@ -96,29 +98,34 @@ def test_metrics_count_each_submit_and_each_end_once(echo_server: Server) -> Non
         assert http.post(f"{queued['poll_url']}/cancel").status_code == 200
         for future in (replayed[0], held):
             assert http.get(future["poll_url"], params={"wait": 30}).json()["status"] == "completed"
-        samples = _scrape(echo_server)
+        after = _scrape(echo_server)
 
     def value(name: str, **labels: str) -> float:
-        return _value(samples, name, endpoint="echo", **labels)
+        return _value(after, name, endpoint="echo", **labels)
 
-    assert value("inferq_requests_submitted_total") == 6  # the replay is the same request
+    def added(name: str, **labels: str) -> float:
+        key = (name, frozenset({"endpoint": "echo", **labels}.items()))
+        return value(name, **labels) - before.get(key, 0.0)
+
+    assert added("inferq_requests_submitted_total") == 6  # the replay is the same request
     finished = {
-        s: value("inferq_requests_finished_total", status=s) for s in ("completed", "failed", "cancelled")
+        s: added("inferq_requests_finished_total", status=s) for s in ("completed", "failed", "cancelled")
     }
     assert finished == {"completed": 5, "failed": 0, "cancelled": 1}
     for histogram in ("inferq_queue_wait_seconds", "inferq_run_seconds", "inferq_end_to_end_seconds"):
-        assert value(f"{histogram}_count") == 5  # the cancelled one never started
-        assert value(f"{histogram}_bucket", le="+Inf") == 5
-    assert value("inferq_run_seconds_sum") >= 1.0
-    assert value("inferq_run_seconds_bucket", le="0.5") <= 4  # the held one ran for a second
+        assert added(f"{histogram}_count") == 5  # the cancelled one never started
+        assert added(f"{histogram}_bucket", le="+Inf") == 5
+    assert added("inferq_run_seconds_sum") >= 1.0
+    assert added("inferq_run_seconds_bucket", le="0.5") <= 4  # the held one ran for a second
     assert value("inferq_queue_depth") == value("inferq_requests_running") == 0
     assert value("inferq_workers_ready") == 1
-    assert _value(samples, "inferq_backend_up") == 1
-    assert _value(samples, "inferq_retention_swept_total") == 0
+    assert _value(after, "inferq_backend_up") == 1
+    swept = ("inferq_retention_swept_total", frozenset())
+    assert _value(after, "inferq_retention_swept_total") - before[swept] == 0
 
 
 def test_endpoints_and_metrics_need_a_token_and_are_documented(echo_server: Server) -> None:
-    with httpx.Client(base_url=echo_server.url) as anonymous:
+    with echo_server.anonymous() as anonymous:
         for path in ("/metrics", "/v1/endpoints"):
             assert anonymous.get(path).status_code == 401
             assert anonymous.get(path, headers={"Authorization": "Bearer iq_nope"}).status_code == 401

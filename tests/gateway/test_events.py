@@ -10,7 +10,7 @@ import httpx
 from httpx_sse import connect_sse
 
 from inferq import AsyncClient, Client
-from tests.conftest import Server, create_token
+from tests.conftest import Server
 
 ASYNC = {"Prefer": "respond-async"}
 
@@ -39,9 +39,8 @@ def test_a_queued_request_streams_its_way_to_completion(echo_server: Server) -> 
     assert final["response_url"].endswith(f"/v1/requests/{behind['response_id']}/response")
 
 
-def test_the_queue_position_counts_down(serve: Any) -> None:
-    server = serve()
-    with server.http() as http:
+def test_the_queue_position_counts_down(echo_server: Server) -> None:
+    with echo_server.http() as http:
         ids = [
             http.post("/echo/predict", json={"delay_s": 0.6, "i": i}, headers=ASYNC).json()["response_id"]
             for i in range(4)
@@ -75,7 +74,7 @@ def test_a_finished_request_streams_its_end_at_once(echo_server: Server) -> None
 
 
 def test_another_tenants_events_are_404_before_any_stream(echo_server: Server) -> None:
-    other = create_token(echo_server.backend, "other")
+    other = echo_server.new_token("other")
     with echo_server.http() as http, echo_server.http(token=other) as stranger:
         mine = http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC).json()
         theirs = stranger.get(f"/v1/requests/{mine['response_id']}/events")

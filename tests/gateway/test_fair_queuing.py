@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
-from tests.conftest import create_token
+from tests.conftest import Server
 
 ASYNC = {"Prefer": "respond-async"}
 
 
-def test_a_single_request_runs_next_after_another_tokens_burst(serve: Any) -> None:
-    server = serve()
-    other = create_token(server.backend, "other")
-    with server.http() as burst, server.http(token=other) as single:
+def test_a_single_request_runs_next_after_another_tokens_burst(echo_server: Server) -> None:
+    with echo_server.http() as burst, echo_server.http(token=echo_server.new_token("other")) as single:
         burst.post("/echo/predict", json={"delay_s": 0.5}, headers=ASYNC)  # holds the one worker
         queued = burst.post("/echo/batch", json={"inputs": [{"i": i, "delay_s": 0.05} for i in range(200)]})
         mine = single.post("/echo/predict", json={"me": 1}, headers=ASYNC).json()
@@ -25,10 +23,9 @@ def test_a_single_request_runs_next_after_another_tokens_burst(serve: Any) -> No
     assert [s for s in burst_states if s["started_at"] and s["started_at"] < done["started_at"]] == []
 
 
-def test_tokens_take_turns_and_each_keeps_its_own_order(serve: Any) -> None:
-    server = serve("--no-workers", wait_for=())
-    other = create_token(server.backend, "other")
-    with server.http() as a, server.http(token=other) as b:
+def test_tokens_take_turns_and_each_keeps_its_own_order(shared: Callable[..., Server]) -> None:
+    server = shared("--no-workers")  # nothing runs, so the order stays to be read
+    with server.http() as a, server.http(token=server.new_token("other")) as b:
         a_ids = [
             f["response_id"]
             for f in a.post("/echo/batch", json={"inputs": [{"a": i} for i in range(4)]}).json()["results"]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import Server, create_token, wait_until
+from tests.conftest import Server, wait_until
 
 ASYNC = {"X-OctoAI-Async": "1", "Content-Type": "application/json"}
 
@@ -57,7 +57,7 @@ def test_a_full_endpoint_queue_is_429_until_it_drains(serve: Callable[..., Serve
 
 def test_a_token_at_its_queue_limit_is_429_and_other_tokens_are_not(serve: Callable[..., Server]) -> None:
     server = serve("--max-queue-per-token", "2")
-    other = create_token(server.backend, "other")
+    other = server.new_token("other")
     with server.http() as http, server.http(token=other) as neighbour:
         first = [http.post("/echo/predict", json={"delay_s": 1, "i": i}, headers=ASYNC) for i in range(2)]
         refused = http.post("/echo/predict", json={"i": 2}, headers=ASYNC)
@@ -76,7 +76,7 @@ def test_a_token_at_its_queue_limit_is_429_and_other_tokens_are_not(serve: Calla
 
 def test_submits_beyond_the_rate_are_429_for_that_token_only(serve: Callable[..., Server]) -> None:
     server = serve("--rate-limit", "0.5")
-    other = create_token(server.backend, "other")
+    other = server.new_token("other")
     with server.http() as http, server.http(token=other) as neighbour:
         allowed = http.post("/echo/predict", json={"i": 0}, headers=ASYNC)
         refused = http.post("/echo/predict", json={"i": 1}, headers=ASYNC)

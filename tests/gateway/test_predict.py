@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,8 @@ def test_a_pending_request_shows_its_queue_position(echo_server: Server) -> None
     assert positions[1] == positions[0] + 1
 
 
-def test_a_model_that_raises_fails_that_request_with_its_message(serve) -> None:  # type: ignore[no-untyped-def]
-    server = serve(endpoints=f"raises={SERVICES / 'raises.py'}:Raises,echo")
-    with server.http() as http:
+def test_a_model_that_raises_fails_that_request_with_its_message(echo_server: Server) -> None:
+    with echo_server.http() as http:
         sync = http.post("/raises/predict", json={"a": 1})
         assert sync.status_code == 502
         assert sync.json()["error"]["type"] == "inference_failed"
@@ -86,8 +86,10 @@ def test_a_model_that_raises_fails_that_request_with_its_message(serve) -> None:
         assert http.post("/echo/predict", json={"ok": 1}).json() == {"echo": {"ok": 1}}
 
 
-def test_a_synchronous_call_that_outlives_its_wait_answers_504_and_goes_on(serve) -> None:  # type: ignore[no-untyped-def]
-    server = serve("--sync-timeout", "0.5s")
+def test_a_synchronous_call_that_outlives_its_wait_answers_504_and_goes_on(
+    shared: Callable[..., Server],
+) -> None:
+    server = shared("--sync-timeout", "0.5s")
     with server.http() as http:
         answer = http.post("/echo/predict", json={"delay_s": 2})
         assert answer.status_code == 504
@@ -96,7 +98,9 @@ def test_a_synchronous_call_that_outlives_its_wait_answers_504_and_goes_on(serve
     assert state["status"] == "completed"
 
 
-def test_healthcheck_is_503_until_a_worker_has_loaded_its_model(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_healthcheck_is_503_until_a_worker_has_loaded_its_model(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     server = serve(
         endpoints=f"slow={SERVICES / 'slow_setup.py'}:SlowSetup", wait_for=(), env={"SETUP_GATE": str(gate)}

@@ -10,8 +10,6 @@ import hashlib
 import re
 from pathlib import Path
 
-import httpx
-
 from inferq import APIError, Forbidden
 from tests.conftest import Server, create_token, inferq
 
@@ -24,6 +22,8 @@ def token_id(token: str) -> str:
 
 
 def test_a_user_token_gets_403_on_every_token_route_and_on_metrics(echo_server: Server) -> None:
+    with echo_server.http(token=echo_server.admin_token) as operator:
+        tokens_before = operator.get("/v1/tokens").json()
     with echo_server.http() as user:
         mine = token_id(echo_server.token)
         for method, path, body in [
@@ -42,12 +42,12 @@ def test_a_user_token_gets_403_on_every_token_route_and_on_metrics(echo_server: 
             assert isinstance(APIError.from_body(answer.status_code, answer.json()), Forbidden)
         assert user.get("/v1/requests").status_code == 200  # nothing was revoked or created
         assert user.get("/v1/endpoints").status_code == 200  # queue and workers: open to every token
-    listed = inferq("token", "list", "--backend", echo_server.backend).stdout
-    assert len(listed.splitlines()) == 1 and "revoked" not in listed
+    with echo_server.http(token=echo_server.admin_token) as operator:
+        assert operator.get("/v1/tokens").json() == tokens_before  # none made, none revoked
 
 
 def test_an_admin_creates_a_token_that_works_until_the_admin_revokes_it(echo_server: Server) -> None:
-    admin_token = create_token(echo_server.backend, "ops", admin=True)
+    admin_token = echo_server.new_token("ops", admin=True)
     with echo_server.http(token=admin_token) as admin:
         created = admin.post("/v1/tokens", json={"name": "alice"})
         assert created.status_code == 201
@@ -70,31 +70,39 @@ def test_an_admin_creates_a_token_that_works_until_the_admin_revokes_it(echo_ser
 
 
 def test_an_admin_token_made_over_http_is_an_admin(echo_server: Server) -> None:
-    with echo_server.http(token=create_token(echo_server.backend, "ops", admin=True)) as admin:
+    admin_token = echo_server.new_token("ops", admin=True)
+    with echo_server.http(token=admin_token) as admin:
         made = admin.post("/v1/tokens", json={"name": "second-operator", "admin": True}).json()
     assert made["admin"] is True
     with echo_server.http(token=made["token"]) as second:
         assert second.get("/metrics").status_code == 200
         listed = second.get("/v1/tokens").json()["results"]
-    assert {t["name"]: t["admin"] for t in listed} == {"test": False, "ops": True, "second-operator": True}
+    mine = [token_id(echo_server.token), token_id(admin_token), made["id"]]  # the newest three
+    assert [(t["id"], t["name"], t["admin"]) for t in listed[-3:]] == [
+        (mine[0], "test", False),
+        (mine[1], "ops", True),
+        (mine[2], "second-operator", True),
+    ]
     kinds = {
-        line.split("\t")[1]: line.split("\t")[-1]
+        line.split("\t")[0]: line.split("\t")[-1]
         for line in inferq("token", "list", "--backend", echo_server.backend).stdout.splitlines()
     }
-    assert kinds == {"test": "user", "ops": "admin", "second-operator": "admin"}
+    assert [kinds[i] for i in mine] == ["user", "admin", "admin"]
 
 
 def test_the_token_list_never_holds_a_secret(echo_server: Server) -> None:
-    admin_token = create_token(echo_server.backend, "ops", admin=True)
+    admin_token = echo_server.new_token("ops", admin=True)
     with echo_server.http(token=admin_token) as admin:
         made = [admin.post("/v1/tokens", json={"name": f"t{i}"}).json()["token"] for i in range(3)]
         admin.delete(f"/v1/tokens/{token_id(made[0])}")
         answer = admin.get("/v1/tokens")
     assert answer.status_code == 200
     listed = answer.json()["results"]
-    assert [t["name"] for t in listed] == ["test", "ops", "t0", "t1", "t2"]  # oldest first, revoked included
+    newest = listed[-5:]  # this test's, after other tests' tokens on the shared server
+    assert [t["name"] for t in newest] == ["test", "ops", "t0", "t1", "t2"]  # oldest first, revoked included
+    assert [t["id"] for t in newest[:2]] == [token_id(echo_server.token), token_id(admin_token)]
     assert all(set(t) == LISTED_KEYS for t in listed)
-    assert [t["revoked_at"] is not None for t in listed] == [False, False, True, False, False]
+    assert [t["revoked_at"] is not None for t in newest] == [False, False, True, False, False]
     for token in [echo_server.token, admin_token, *made]:
         secret = TOKEN.match(token).group(2)  # type: ignore[union-attr]
         assert secret[:16] not in answer.text
@@ -114,7 +122,8 @@ BAD_BODIES = [
 
 
 def test_a_bad_token_body_is_a_422_naming_the_field(echo_server: Server) -> None:
-    with echo_server.http(token=create_token(echo_server.backend, "ops", admin=True)) as admin:
+    with echo_server.http(token=echo_server.new_token("ops", admin=True)) as admin:
+        tokens_before = admin.get("/v1/tokens").json()
         for body, field in BAD_BODIES:
             answer = admin.post("/v1/tokens", json=body)
             assert answer.status_code == 422, body
@@ -122,12 +131,12 @@ def test_a_bad_token_body_is_a_422_naming_the_field(echo_server: Server) -> None
             assert (error["type"], error["field"]) == ("invalid_input", field)
         not_json = admin.post("/v1/tokens", content=b"{", headers={"Content-Type": "application/json"})
         assert (not_json.status_code, not_json.json()["error"]["type"]) == (400, "invalid_json")
-        assert [t["name"] for t in admin.get("/v1/tokens").json()["results"]] == ["test", "ops"]
+        assert admin.get("/v1/tokens").json() == tokens_before  # none was made
 
 
 def test_an_admin_may_revoke_its_own_token(echo_server: Server) -> None:
     """Allowed, even for the last admin: the operator mints another with ``inferq token create --admin``."""
-    admin_token = create_token(echo_server.backend, "ops", admin=True)
+    admin_token = echo_server.new_token("ops", admin=True)
     with echo_server.http(token=admin_token) as admin:
         assert admin.delete(f"/v1/tokens/{token_id(admin_token)}").status_code == 200
         assert admin.get("/v1/tokens").status_code == 401
@@ -160,7 +169,7 @@ def test_the_first_token_serve_mints_is_an_admin_token(backend_url: str, tmp_pat
                 (token_id(first), True),
                 (made.json()["id"], False),
             ]
-        with httpx.Client(base_url=server.url) as anonymous:
+        with server.anonymous() as anonymous:
             assert anonymous.get("/v1/tokens").status_code == 401
     finally:
         server.stop()

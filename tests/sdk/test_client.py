@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,6 @@ from inferq import Conflict, InferenceFailed, InvalidInput, NotFound, RequestCan
 from tests.conftest import Server, wait_until
 from tests.sdk.conftest import Api
 
-RAISES = f"raises={Path(__file__).parents[1] / 'services' / 'raises.py'}:Raises"
 Connect = Callable[..., Api]
 
 
@@ -47,9 +45,9 @@ def test_get_future_result_is_none_until_completed(echo_server: Server, connect:
 
 
 def test_infer_outlasting_the_gateway_wait_goes_on_by_long_polls(
-    serve: Callable[..., Server], connect: Connect
+    shared: Callable[..., Server], connect: Connect
 ) -> None:
-    server = serve("--sync-timeout", "0.5")
+    server = shared("--sync-timeout", "0.5s")
     client = connect(server.token, server.url)
     assert client.infer("echo", {"delay_s": 1.5}) == {"echo": {"delay_s": 1.5}}
 
@@ -89,15 +87,14 @@ def test_errors_come_back_as_their_classes(echo_server: Server, connect: Connect
         client.health_check(f"{echo_server.url}/nope/healthcheck", timeout=30)
 
 
-def test_health_check_returns_503_at_its_deadline(serve: Callable[..., Server], connect: Connect) -> None:
-    server = serve("--no-workers", wait_for=())
+def test_health_check_returns_503_at_its_deadline(shared: Callable[..., Server], connect: Connect) -> None:
+    server = shared("--no-workers")
     client = connect(server.token)
     assert client.health_check(f"{server.url}/echo/healthcheck", timeout=0.3) == 503
 
 
-def test_a_model_that_raises_fails_its_future(serve: Callable[..., Server], connect: Connect) -> None:
-    server = serve(endpoints=RAISES)
-    client = connect(server.token, server.url)
+def test_a_model_that_raises_fails_its_future(echo_server: Server, connect: Connect) -> None:
+    client = connect(echo_server.token, echo_server.url)
     future = client.infer_async("raises", {"x": 1})
     with pytest.raises(InferenceFailed, match="model exploded"):
         wait_until(lambda: client.is_future_ready(future), what="the future to fail")

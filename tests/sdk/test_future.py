@@ -9,7 +9,6 @@ import pytest
 from inferq import InferenceFailed, InferenceFuture, RequestCancelled, WaitTimeout
 from tests.conftest import Server
 from tests.sdk.conftest import Api
-from tests.sdk.test_client import RAISES
 
 Connect = Callable[..., Api]
 ACCEPTED = {
@@ -81,9 +80,8 @@ def test_as_completed_yields_in_completion_order(echo_server: Server, connect: C
     assert client.result(third) == {"echo": {"delay_s": 0.3}}
 
 
-def test_as_completed_yields_failed_futures_too(serve: Callable[..., Server], connect: Connect) -> None:
-    server = serve(endpoints=f"echo,{RAISES}")
-    client = connect(server.token, server.url)
+def test_as_completed_yields_failed_futures_too(echo_server: Server, connect: Connect) -> None:
+    client = connect(echo_server.token, echo_server.url)
     futures = [client.infer_async("raises", {"x": 1}), client.infer_async("echo", {"y": 2})]
     assert sorted(f.response_id for f in client.as_completed(futures, timeout=30)) == sorted(
         f.response_id for f in futures

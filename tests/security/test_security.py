@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import REDIS_URL, SERVICES, Server, create_token, free_port, inferq, wait_until
+from tests.conftest import SERVICES, Server, free_port, inferq, wait_until
+from tests.store import stored_bytes
 
 ASYNC = {"X-OctoAI-Async": "1"}
 RAISES = f"raises={SERVICES / 'raises.py'}:Raises"
@@ -43,8 +43,8 @@ TERMINAL = {"completed", "failed", "cancelled"}
 # tokens ----------------------------------------------------------------------------
 
 
-def test_tokens_carry_256_random_bits_and_never_repeat(backend_url: str) -> None:
-    tokens = [create_token(backend_url, f"t{i}") for i in range(8)]
+def test_tokens_carry_256_random_bits_and_never_repeat(echo_server: Server) -> None:
+    tokens = [echo_server.new_token(f"t{i}") for i in range(8)]
     secrets_part = []
     for token in tokens:
         match = TOKEN.match(token)
@@ -57,46 +57,10 @@ def test_tokens_carry_256_random_bits_and_never_repeat(backend_url: str) -> None
     assert len({TOKEN.match(t).group(1) for t in tokens}) == len(tokens)  # type: ignore[union-attr]
 
 
-def _redis_dump(prefix: str) -> bytes:
-    """Every key name and value under ``prefix``, as one blob to search."""
-    import redis
-
-    client: Any = redis.Redis.from_url(REDIS_URL)
-    blob = bytearray()
-    try:
-        for key in client.scan_iter(f"{prefix}:*", count=1000):
-            blob += key + b"\n"
-            kind = client.type(key)
-            if kind == b"string":
-                blob += client.get(key) or b""
-            elif kind == b"hash":
-                for field, value in client.hgetall(key).items():
-                    blob += field + b"=" + value + b"\n"
-            elif kind == b"zset":
-                for member, _ in client.zrange(key, 0, -1, withscores=True):
-                    blob += member + b"\n"
-            elif kind == b"set":
-                blob += b"\n".join(client.smembers(key))
-            elif kind == b"stream":
-                for _, fields in client.xrange(key):
-                    blob += b"\n".join(k + b"=" + v for k, v in fields.items())
-            blob += b"\n"
-    finally:
-        client.close()
-    return bytes(blob)
-
-
-def _stored_bytes(backend_url: str) -> bytes:
-    if backend_url.startswith("sqlite"):
-        db = Path(backend_url.removeprefix("sqlite:///"))
-        return b"".join(path.read_bytes() for path in db.parent.glob(db.name + "*"))
-    return _redis_dump(backend_url.split("prefix=")[1])
-
-
-def test_tokens_are_stored_only_as_hashes(backend_url: str) -> None:
-    tokens = [create_token(backend_url, f"t{i}") for i in range(3)]
-    stored = _stored_bytes(backend_url)
-    listed = inferq("token", "list", "--backend", backend_url).stdout
+def test_tokens_are_stored_only_as_hashes(echo_server: Server) -> None:
+    tokens = [echo_server.new_token(f"t{i}") for i in range(3)]
+    stored = stored_bytes(echo_server.backend)
+    listed = inferq("token", "list", "--backend", echo_server.backend).stdout
     for token in tokens:
         secret = TOKEN.match(token).group(2)  # type: ignore[union-attr]
         assert token.encode() not in stored and secret.encode() not in stored
@@ -127,7 +91,7 @@ def test_the_first_token_is_shown_once_at_first_start(backend_url: str, tmp_path
 
 def test_a_token_altered_in_any_character_is_refused(echo_server: Server) -> None:
     token = echo_server.token
-    with httpx.Client(base_url=echo_server.url, timeout=30) as http:
+    with echo_server.anonymous() as http:
         assert http.get("/v1/requests", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         for i, char in enumerate(token):
             other = "A" if char != "A" else "B"
@@ -142,7 +106,7 @@ def test_a_token_altered_in_any_character_is_refused(echo_server: Server) -> Non
 def test_revocation_is_immediate_on_every_route_of_every_gateway(serve: Callable[..., Server]) -> None:
     first = serve()
     second = serve("--no-workers")  # another gateway on the same store
-    token = create_token(first.backend, "to-revoke")
+    token = first.new_token("to-revoke")
     with first.http(token=token) as http:
         future = http.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         assert http.get(future["poll_url"], params={"wait": 30}).json()["status"] == "completed"
@@ -234,7 +198,7 @@ def test_another_spelling_of_a_live_id_is_not_called_expired(echo_server: Server
 
 def test_another_tenant_cannot_learn_the_state_of_or_cancel_a_pending_request(echo_server: Server) -> None:
     marker = f"private-{secrets.token_hex(6)}"
-    other = create_token(echo_server.backend, "other")
+    other = echo_server.new_token("other")
     with echo_server.http() as mine, echo_server.http(token=other) as theirs:
         busy = mine.post("/echo/predict", json={"delay_s": 1.5}, headers=ASYNC).json()
         queued = mine.post("/echo/predict", json={"secret": marker}, headers=ASYNC).json()
@@ -258,7 +222,7 @@ def test_another_tenant_cannot_learn_the_state_of_or_cancel_a_pending_request(ec
 
 
 def test_listing_filters_and_cursors_stay_within_the_tenant(echo_server: Server) -> None:
-    other = create_token(echo_server.backend, "other")
+    other = echo_server.new_token("other")
     with echo_server.http() as mine, echo_server.http(token=other) as theirs:
         ids = [
             mine.post("/echo/predict", json={"i": i}, headers=ASYNC).json()["response_id"] for i in range(3)
@@ -283,7 +247,7 @@ def test_listing_filters_and_cursors_stay_within_the_tenant(echo_server: Server)
 
 
 def test_idempotency_keys_belong_to_their_tenant(echo_server: Server) -> None:
-    other = create_token(echo_server.backend, "other")
+    other = echo_server.new_token("other")
     key = {"Idempotency-Key": f"key-{secrets.token_hex(4)}", **ASYNC}
     with echo_server.http() as mine, echo_server.http(token=other) as theirs:
         a = mine.post("/echo/predict", json={"body": 1}, headers=key)
@@ -300,7 +264,7 @@ def test_idempotency_keys_belong_to_their_tenant(echo_server: Server) -> None:
 
 def test_an_expired_request_reads_as_expired_to_its_owner_only(serve: Callable[..., Server]) -> None:
     server = serve("--retention", "1s")
-    other = create_token(server.backend, "other")
+    other = server.new_token("other")
     with server.http() as mine, server.http(token=other) as theirs:
         future = mine.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         mine.get(future["poll_url"], params={"wait": 30})
@@ -323,7 +287,7 @@ def test_an_expired_request_reads_as_expired_to_its_owner_only(serve: Callable[.
 def test_no_token_input_or_output_reaches_the_logs(serve: Callable[..., Server]) -> None:
     """Every kind of call, with unique markers in inputs, at debug level; then search the log."""
     server = serve(endpoints=f"{RAISES},echo", env={"INFERQ_LOG_LEVEL": "debug"})
-    other = create_token(server.backend, "other")
+    other = server.new_token("other")
     mark = {
         name: f"{name}{secrets.token_hex(8)}"
         for name in (

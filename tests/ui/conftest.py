@@ -45,6 +45,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
+def echo_server(serve: Callable[..., Server]) -> Server:
+    """An echo server of the test's own: the dashboard shows a whole gateway (its endpoints,
+    workers and queue), so its tests see one that nothing else uses."""
+    return serve()
+
+
+@pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh tab (its own sessionStorage) that records what went wrong in it."""
     context = browser.new_context(viewport={"width": 1280, "height": 820})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Server
@@ -34,7 +33,7 @@ def test_a_wrong_token_shows_the_api_s_message_and_a_right_one_signs_in(
 
 
 def test_the_page_is_public_strict_and_carries_no_data(echo_server: Server) -> None:
-    with httpx.Client(base_url=echo_server.url) as anonymous:
+    with echo_server.anonymous() as anonymous:
         redirect = anonymous.get("/ui")
         assert redirect.status_code in (307, 308)
         assert redirect.headers["location"].endswith("/ui/")

@@ -3,7 +3,7 @@ the calls every test makes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,9 +13,6 @@ from tests.conftest import Server, wait_until
 from tests.webhooks.receiver import Receiver
 
 ASYNC = {"X-OctoAI-Async": "1"}
-#: Retries after 5, 30, 120, ... hundredths of a second instead of seconds.
-FAST_RETRIES = ("--webhook-retry-base", "10ms")
-LOOPBACK = ("--webhook-allow", "127.0.0.0/8")
 
 
 @pytest.fixture
@@ -26,9 +23,13 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def hook_server(serve: Callable[..., Server]) -> Server:
-    """An echo server that may deliver webhooks to loopback, retrying within seconds."""
-    return serve(*LOOPBACK, *FAST_RETRIES)
+def hook_server(echo_server: Server) -> Server:
+    """The shared echo server: it may deliver webhooks to loopback, retrying within seconds.
+
+    A test on it leaves no delivery to retry behind (its receiver stops with it), so that
+    no other test's receiver or count sees it.
+    """
+    return echo_server
 
 
 def submit(

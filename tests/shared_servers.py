@@ -1,0 +1,112 @@
+"""Servers shared by many tests: one ``inferq serve`` per backend and set of flags for the
+whole session, each test on it a tenant (a token) of its own.
+
+Starting a process tree costs seconds; most HTTP tests need nothing of a server but what
+every server does, and see nothing of another tenant's requests. Before each test the
+server is brought back to rest (nothing pending, its workers idle), so tests that count
+queue positions or hold "the only worker" find it as a fresh server would be.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.servers import REDIS_URL, SERVICES, Server, wait_until
+
+RAISES = f"raises={SERVICES / 'raises.py'}:Raises"
+BATCHES = f"batches={SERVICES / 'batches.py'}:Batches"
+#: What the shared servers serve: echo, a model that raises and one with a batch form.
+SHARED_ENDPOINTS = f"echo,{RAISES},{BATCHES}"
+#: Webhooks may reach receivers on loopback (where the tests' receivers listen) ...
+LOOPBACK = ("--webhook-allow", "127.0.0.0/8")
+#: ... and are retried after 5, 30, 120, ... hundredths of a second instead of seconds.
+FAST_RETRIES = ("--webhook-retry-base", "10ms")
+
+
+def store_url(kind: str, directory: Path) -> str:
+    """A store of its own: a SQLite file in ``directory``, or a fresh Redis key prefix."""
+    if kind == "sqlite":
+        return f"sqlite:///{directory / 'inferq.db'}"
+    return f"{REDIS_URL}?prefix=iqtest-{secrets.token_hex(6)}"
+
+
+def drop_store(url: str) -> None:
+    """Delete a Redis store's keys (a SQLite file goes with its temporary directory)."""
+    if not url.startswith("redis"):
+        return
+    import redis
+
+    prefix = url.split("prefix=")[1]
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+class SharedServers:
+    """Started on first use, one per (backend kind, flags), stopped at the end of the session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.servers: dict[tuple[str, tuple[str, ...]], Server] = {}
+
+    def server(self, kind: str, flags: tuple[str, ...]) -> Server:
+        key = (kind, flags)
+        if key not in self.servers:
+            directory = self.root / f"{kind}-{len(self.servers)}"
+            directory.mkdir()
+            args = ["--endpoints", SHARED_ENDPOINTS, *LOOPBACK, *FAST_RETRIES, *flags]
+            # token="-": no user token of its own; each test gets one (``tenant``)
+            server = Server(store_url(kind, directory), args, directory / "serve.log", token="-")
+            self.servers[key] = server
+            names = tuple(part.split("=")[0] for part in SHARED_ENDPOINTS.split(","))
+            server.start(wait_for=() if "--no-workers" in flags else names)
+        return self.servers[key]
+
+    def tenant(self, kind: str, flags: tuple[str, ...] = ()) -> Server:
+        """The shared server for ``flags`` at rest, seen through a new user token."""
+        server = self.server(kind, flags)
+        settle(server)
+        return replace(server, token=server.new_token("test"))
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+            drop_store(server.backend)
+
+
+def settle(server: Server) -> None:
+    """Cancel whatever is pending, on any tenant's behalf, and wait until every worker is idle.
+
+    A request cancelled while it ran still holds its worker until the model returns, and
+    the store no longer counts it as running; so a probe is sent through echo, which comes
+    back once the worker is free.
+    """
+    with server.http(token=server.admin_token) as admin:
+        for response_id in _pending(admin):
+            admin.post(f"/v1/requests/{response_id}/cancel")
+        if "--no-workers" not in server.args:
+            probe = admin.post("/echo/predict", json={})
+            assert probe.status_code == 200, probe.text
+
+        def at_rest() -> bool:
+            listing: list[dict[str, Any]] = admin.get("/v1/endpoints").json()["endpoints"]
+            return all(entry["pending"] == entry["running"] == 0 for entry in listing)
+
+        wait_until(at_rest, 60, "the shared server to come to rest")
+
+
+def _pending(admin: httpx.Client) -> list[str]:
+    """Every tenant's pending requests, as an admin lists them."""
+    ids: list[str] = []
+    page = admin.get("/v1/requests", params={"status": "pending", "limit": 200}).json()
+    ids += [state["response_id"] for state in page["results"]]
+    while page["next"]:
+        page = admin.get(page["next"]).json()
+        ids += [state["response_id"] for state in page["results"]]
+    return ids
