@@ -321,7 +321,9 @@ def _unauthorized(check: Conformance, server: Server) -> None:
                 check.call(anonymous, method.upper(), path, expect=401)
 
 
-def test_every_answer_matches_the_document(echo_server: Server, serve: Callable[..., Server]) -> None:
+def test_every_answer_matches_the_document(serve: Callable[..., Server]) -> None:
+    """On a store of its own: the listing and token routes are checked with every tenant's data."""
+    echo_server = serve()
     held = serve(
         "--no-workers",
         "--max-queue",
@@ -332,6 +334,7 @@ def test_every_answer_matches_the_document(echo_server: Server, serve: Callable[
         "4096",
         endpoints="held=inferq.models.echo:Echo",
         wait_for=(),
+        backend=echo_server.backend,
     )
     admin_token = create_token(echo_server.backend, "conformance-admin", admin=True)
     other = create_token(echo_server.backend, "conformance-other")
