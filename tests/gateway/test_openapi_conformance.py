@@ -92,25 +92,25 @@ class Conformance:
     def call(
         self, http: httpx.Client, method: str, path: str, expect: int | None = None, **kwargs: Any
     ) -> httpx.Response:
-        """Call ``method path`` and check the answer (a JSON one; streams go through
-        :meth:`stream`); ``expect`` is the status the call is made to cause."""
+        """Call ``method path`` and check its JSON answer; ``expect`` is the status the call
+        is made to cause."""
         response = http.request(method, path, **kwargs)
-        if expect is not None:
-            assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
-        declared = self._declared(method, path, response)
-        if declared is not None and declared[0] == "application/json":
-            self._validate(declared[1], response.json(), f"{method} {path} → {response.status_code}")
+        self._check(method, path, response, expect)
         return response
 
-    def stream(self, http: httpx.Client, method: str, path: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a route that answers server-sent events; check each event; return them parsed."""
+    def stream(
+        self, http: httpx.Client, method: str, path: str, expect: int = 200, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """Call a route that answers server-sent events; check each event (or the error
+        answered instead of a stream); return the events parsed."""
         events: list[tuple[str, Any]] = []
         with connect_sse(http, method, path, **kwargs) as source:
             response = source.response
             if response.status_code >= 400:
                 response.read()
-                self.call_checked(method, path, response)
+                self._check(method, path, response, expect)
                 return []
+            assert response.status_code == expect, f"{method} {path}: {response.status_code}"
             declared = self._declared(method, path, response)
             assert declared is not None and declared[0] == "text/event-stream", declared
             branches = {branch["properties"]["event"]["const"]: branch for branch in declared[1]["oneOf"]}
@@ -126,8 +126,9 @@ class Conformance:
                 events.append((sse.event, data))
         return events
 
-    def call_checked(self, method: str, path: str, response: httpx.Response) -> None:
-        """Check an answer already received (a stream refused before it started)."""
+    def _check(self, method: str, path: str, response: httpx.Response, expect: int | None) -> None:
+        if expect is not None:
+            assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
         declared = self._declared(method, path, response)
         if declared is not None and declared[0] == "application/json":
             self._validate(declared[1], response.json(), f"{method} {path} → {response.status_code}")
@@ -167,10 +168,9 @@ def _generic(template: str) -> str:
     return template
 
 
-def _finished(http: httpx.Client, poll_url: str) -> dict[str, Any]:
-    state: dict[str, Any] = http.get(poll_url, params={"wait": 30}).json()
+def _finished(http: httpx.Client, poll_url: str) -> None:
+    state = http.get(poll_url, params={"wait": 30}).json()
     assert state["status"] in ("completed", "failed", "cancelled"), state
-    return state
 
 
 def _service_routes(check: Conformance, http: httpx.Client, admin: httpx.Client) -> None:
@@ -252,16 +252,23 @@ def _request_routes(check: Conformance, http: httpx.Client, admin: httpx.Client,
 
     events = check.stream(http, "GET", f"/v1/requests/{running['response_id']}/events")
     assert events and events[-1][0] == "completed", events
-    check.stream(http, "GET", f"/v1/requests/{UNKNOWN}/events")
+    check.stream(http, "GET", f"/v1/requests/{UNKNOWN}/events", expect=404)
     wait = {"response_ids": [ids["completed"], ids["failed"], UNKNOWN], "include_output": True}
     ends = check.stream(http, "POST", "/v1/requests/wait", json=wait)
     assert sorted(kind for kind, _ in ends) == ["done", "done", "end", "missing"], ends
     check.stream(http, "POST", "/v1/requests/wait", json={"response_ids": ["a"], "timeout": 0.2})
     check.stream(
-        http, "POST", "/v1/requests/wait", content=b"{", headers={"Content-Type": "application/json"}
+        http,
+        "POST",
+        "/v1/requests/wait",
+        content=b"{",
+        headers={"Content-Type": "application/json"},
+        expect=400,
     )
-    check.stream(http, "POST", "/v1/requests/wait", content=b"{}", headers={"Content-Type": "text/plain"})
-    check.stream(http, "POST", "/v1/requests/wait", json={"response_ids": []})
+    check.stream(
+        http, "POST", "/v1/requests/wait", content=b"{}", headers={"Content-Type": "text/plain"}, expect=415
+    )
+    check.stream(http, "POST", "/v1/requests/wait", json={"response_ids": []}, expect=422)
 
     check.call(http, "DELETE", f"/v1/requests/{ids['completed']}", expect=200)
     check.call(http, "DELETE", f"/v1/requests/{ids['completed']}", expect=404)
@@ -299,7 +306,7 @@ def _limit_routes(check: Conformance, http: httpx.Client, admin: httpx.Client) -
     check.call(http, "POST", "/held/predict", json=big, expect=413)
     check.call(http, "POST", "/held/batch", json={"inputs": [big]}, expect=413)
     check.call(admin, "POST", "/v1/tokens", json={"name": "x" * 5000}, expect=413)
-    check.stream(http, "POST", "/v1/requests/wait", json={"response_ids": ["x" * 5000]})
+    check.stream(http, "POST", "/v1/requests/wait", json={"response_ids": ["x" * 5000]}, expect=413)
     pending = check.call(http, "POST", "/held/predict", json={"pending": True}, headers=ASYNC).json()
     check.call(http, "POST", "/held/predict", json={"one": "more"}, headers=ASYNC, expect=429)
     check.call(http, "POST", "/held/batch", json={"inputs": [{}]}, expect=429)
