@@ -88,25 +88,29 @@ def settle(server: Server) -> None:
     back once the worker is free.
     """
     with server.http(token=server.admin_token) as admin:
-        for response_id in _pending(admin):
-            admin.post(f"/v1/requests/{response_id}/cancel")
+        _cancel_pending(admin)
         if "--no-workers" not in server.args:
             probe = admin.post("/echo/predict", json={})
             assert probe.status_code == 200, probe.text
-
-        def at_rest() -> bool:
-            listing: list[dict[str, Any]] = admin.get("/v1/endpoints").json()["endpoints"]
-            return all(entry["pending"] == entry["running"] == 0 for entry in listing)
-
-        wait_until(at_rest, 60, "the shared server to come to rest")
+        wait_until(lambda: _queued(admin) == (0, 0), 60, "the shared server to come to rest")
 
 
-def _pending(admin: httpx.Client) -> list[str]:
-    """Every tenant's pending requests, as an admin lists them."""
-    ids: list[str] = []
-    page = admin.get("/v1/requests", params={"status": "pending", "limit": 200}).json()
-    ids += [state["response_id"] for state in page["results"]]
-    while page["next"]:
+def _queued(admin: httpx.Client) -> tuple[int, int]:
+    """Requests pending and running, over every endpoint."""
+    listing: list[dict[str, Any]] = admin.get("/v1/endpoints").json()["endpoints"]
+    return sum(e["pending"] for e in listing), sum(e["running"] for e in listing)
+
+
+def _cancel_pending(admin: httpx.Client) -> None:
+    """Cancel every tenant's pending requests, newest first, until none is left.
+
+    Pages come unfiltered: what is pending was submitted by the test before, so it is
+    among the newest, and a page filtered by status would read through every request
+    the shared store holds.
+    """
+    page: dict[str, Any] = {"next": "/v1/requests?limit=200"}
+    while _queued(admin)[0] and page["next"]:
         page = admin.get(page["next"]).json()
-        ids += [state["response_id"] for state in page["results"]]
-    return ids
+        for state in page["results"]:
+            if state["status"] == "pending":
+                admin.post(f"/v1/requests/{state['response_id']}/cancel")

@@ -93,7 +93,7 @@ def test_requests_list_and_a_request_page_with_its_timeline(
 def test_cancel_a_queued_request_from_its_page(
     serve: Callable[..., Server], tmp_path: Path, page: Page, screenshot: Callable[[str], None]
 ) -> None:
-    server, _ = _gated(serve, tmp_path)
+    server, gate = _gated(serve, tmp_path)
     with server.http() as http:
         queued = http.post("/slow/predict", json={"x": 1}, headers=ASYNC).json()
     sign_in(page, server)
@@ -108,3 +108,4 @@ def test_cancel_a_queued_request_from_its_page(
     screenshot("cancelled")
     with server.http() as http:
         assert http.get(queued["poll_url"]).json()["status"] == "cancelled"
+    gate.touch()  # a worker still in its setup stops only at the end of the grace period
