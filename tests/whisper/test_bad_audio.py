@@ -33,16 +33,12 @@ def _truncated(tmp: Path) -> str:
 
 
 CASES = {
-    "not-base64": (lambda tmp: "this is not base64 !!!", "audio", "base64"),
-    "empty": (lambda tmp: "", "audio", "empty"),
-    "truncated": (_truncated, "audio", "audio"),
-    "not-audio": (
-        lambda tmp: base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 500).decode(),
-        "audio",
-        "audio",
-    ),
-    "silence": (_silence, "audio", "silent"),
-    "too-long": (_long, "audio", "20"),
+    "not-base64": (lambda tmp: "this is not base64 !!!", "base64"),
+    "empty": (lambda tmp: "", "empty"),
+    "truncated": (_truncated, "audio"),
+    "not-audio": (lambda tmp: base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 500).decode(), "audio"),
+    "silence": (_silence, "silent"),
+    "too-long": (_long, "20"),
 }
 
 
@@ -50,14 +46,13 @@ CASES = {
 def test_bad_audio_is_refused_clearly_and_the_worker_goes_on(
     whisper_server: Server, seashells: Path, tmp_path: Path, case: str
 ) -> None:
-    make, field, needle = CASES[case]
+    make, needle = CASES[case]
     audio = make(tmp_path)
     with whisper_server.http() as http:
         sync = http.post("/whisper/predict", json={"audio": audio})
         assert sync.status_code == 422, sync.text
         assert sync.json()["error"]["type"] == "invalid_input"
         assert needle in sync.json()["error"]["message"]
-        assert sync.json()["error"]["field"] == field
         future = http.post("/whisper/predict", json={"audio": audio}, headers=ASYNC).json()
         state = http.get(future["poll_url"], params={"wait": 60}).json()
         assert state["status"] == "failed"
