@@ -82,7 +82,7 @@ def test_an_async_request_is_followed_by_its_id(echo_server: Server) -> None:
 def test_wait_and_cancel_exit_codes(echo_server: Server) -> None:
     done = submit(echo_server, "n=1")
     assert run(echo_server, "requests", "wait", done).returncode == 0
-    slow = submit(echo_server, "delay_s=6")  # still running at the cancel, a few seconds on
+    slow = submit(echo_server, "delay_s=15")  # still running at the cancel, however slow the machine
     timed_out = run(echo_server, "requests", "wait", slow, "--timeout", "0.5")
     assert timed_out.returncode == 4 and "goes on" in timed_out.stderr
     cancelled = run(echo_server, "requests", "cancel", slow)
