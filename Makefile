@@ -14,10 +14,11 @@ $(INSTALLED): pyproject.toml
 serve: $(INSTALLED)
 	$(VENV)/bin/inferq serve
 
+# Two test processes: most tests wait on servers, so two overlap well on two cores.
 test: $(INSTALLED)
 	scripts/system-deps
 	scripts/redis-up
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
