@@ -27,6 +27,8 @@ DEFAULT_WEBHOOK_RETRY_BASE_S = 1.0
 DEFAULT_SYNC_TIMEOUT_S = 300.0
 #: Request bodies above this are refused with 413 (base64 audio of ~45 minutes fits).
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+#: A file upload (``POST /v1/files``, a multipart part) above this is refused with 413 as it streams.
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from inferq.policy import (
     DEFAULT_LEASE_S,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
     DEFAULT_RETENTION_S,
     DEFAULT_SYNC_TIMEOUT_S,
     DEFAULT_WEBHOOK_RETRY_BASE_S,
@@ -51,6 +52,7 @@ def envvar(name: str) -> str:
 #: and ``inferq serve`` passes each on to the workers it starts.
 WORKER_FIELDS = (
     "backend",
+    "blob_store",
     "retention_s",
     "lease_s",
     "max_attempts",
@@ -76,6 +78,11 @@ class Settings:
     sync_timeout_s: float = DEFAULT_SYNC_TIMEOUT_S
     timeout_s: float | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Where uploaded files live (:mod:`inferq.blobs`); None: beside the SQLite file, or
+    #: nowhere on Redis (files then travel inline, up to ``max_body_bytes``).
+    blob_store: str | None = None
+    #: The largest file one upload may hold.
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     #: Each worker process's memory (RLIMIT_DATA); None: no limit of inferq's own.
     max_memory_bytes: int | None = None
     #: 429 while an endpoint has this many requests pending; None: no limit.
@@ -95,6 +102,7 @@ class Settings:
             "concurrency",
             "max_attempts",
             "max_body_bytes",
+            "max_upload_bytes",
             "max_memory_bytes",
             "max_queue",
             "max_queue_per_token",
@@ -107,6 +115,15 @@ class Settings:
 
     def policy(self) -> Policy:
         return Policy(retention_s=self.retention_s, lease_s=self.lease_s, max_attempts=self.max_attempts)
+
+    def blob_store_url(self) -> str | None:
+        """``blob_store``, else a directory beside the SQLite file (``inferq.db.files``)."""
+        if self.blob_store is not None or not self.backend.startswith("sqlite:"):
+            return self.blob_store
+        from inferq.backends.sqlite.database import db_path_from_url
+
+        path = db_path_from_url(self.backend)
+        return (path.parent.resolve() / f"{path.name}.files").as_uri()
 
     def argv(self, names: Iterable[str]) -> list[str]:
         """These fields as the flags that set them (those that are unset left out), so that a

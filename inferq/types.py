@@ -66,6 +66,10 @@ class _Base64File(BaseModel):
         Path(path).write_bytes(self.to_bytes())
 
 
+#: The types that declare a file input of a Service (:mod:`inferq.service.schema`).
+FILE_TYPES = (_Base64File,)
+
+
 class Audio(_Base64File):
     """An audio file in any container the server decodes (wav, flac, mp3, ogg, m4a, webm)."""
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from inferq.backends.bus import Bus
     from inferq.backends.contracts import (
         CounterStore,
+        FileStore,
         Item,
         Outbox,
         Queue,
@@ -52,6 +53,7 @@ class Backend(ABC):
     tokens: TokenStore
     outbox: Outbox
     counters: CounterStore
+    files: FileStore
     bus: Bus
 
     def __init__(self, url: str, policy: Policy | None = None) -> None:
@@ -98,7 +100,7 @@ class Backend(ABC):
     async def _enqueue(self, submissions: list[Submission]) -> list[tuple[RequestRecord, bool] | Conflict]:
         secret = await self.secret()
         items: list[Item] = [
-            (sub, new_response_id(secret, sub.tenant), hashlib.sha256(sub.inputs).hexdigest())
+            (sub, new_response_id(secret, sub.tenant), sub.digest or hashlib.sha256(sub.inputs).hexdigest())
             for sub in submissions
         ]
         now = clock.now()

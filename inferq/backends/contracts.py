@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from inferq.domain.files import FileRecord
     from inferq.domain.lifecycle import Move
     from inferq.domain.records import Claim, RequestRecord, Submission
     from inferq.domain.status import Status
@@ -302,3 +303,28 @@ class CounterStore(ABC):
     @abstractmethod
     async def read(self, endpoint: str) -> dict[str, float]:
         """The stored counters of ``endpoint``; {} if none."""
+
+
+class FileStore(ABC):
+    """The records of uploaded files (their bytes are in the blob store), by owner and expiry."""
+
+    @abstractmethod
+    async def add(self, record: FileRecord) -> None:
+        """Store a new file's record."""
+
+    @abstractmethod
+    async def get(self, tenant: str, file_id: str) -> FileRecord | None:
+        """The file, if it is ``tenant``'s and its retention has not been swept."""
+
+    @abstractmethod
+    async def newest(self, tenant: str, before: float | None, limit: int) -> list[FileRecord]:
+        """Up to ``limit`` of ``tenant``'s files, newest first, created before ``before``."""
+
+    @abstractmethod
+    async def delete(self, tenant: str, file_id: str) -> FileRecord | None:
+        """Remove the file's record and return it; None if it is not ``tenant``'s."""
+
+    @abstractmethod
+    async def expire(self, now: float, limit: int) -> list[FileRecord]:
+        """Remove up to ``limit`` records whose ``expires_at`` has passed and return them,
+        so that their blobs can be deleted; costs what expired, not what is stored."""

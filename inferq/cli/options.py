@@ -41,6 +41,11 @@ FLAGS = {
     "public_url": Flag(help="Base of poll URLs when behind a proxy."),
     "sync_timeout_s": Flag(DURATION, "How long a synchronous predict waits before answering 504."),
     "max_body_bytes": Flag(click.IntRange(1), "Largest request body in bytes (413 above)."),
+    "blob_store": Flag(
+        help="Where uploaded files live: file:///dir or s3://bucket/prefix (AWS_* variables).",
+        shown="beside the SQLite file; none on Redis",
+    ),
+    "max_upload_bytes": Flag(SIZE, "Largest uploaded file (512M, 2G): 413 as soon as it is passed."),
     "max_queue": Flag(
         click.IntRange(1), "Pending requests per endpoint; beyond, submits get 429 with Retry-After."
     ),

@@ -34,6 +34,7 @@ def _endpoints(spec: str) -> dict[str, str]:
     "public_url",
     "sync_timeout_s",
     "max_body_bytes",
+    "max_upload_bytes",
     "max_queue",
     "max_queue_per_token",
     "rate_limit",

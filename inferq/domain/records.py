@@ -50,3 +50,5 @@ class Submission:
     idempotency_key: str | None = None
     webhook: str | None = None
     webhook_events: tuple[str, ...] = ()
+    #: The hash a replay under the same key must match; None: that of ``inputs``.
+    digest: str | None = None

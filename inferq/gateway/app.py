@@ -15,12 +15,14 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Route
 
 from inferq.backends import BackendUnavailable
+from inferq.blobs import open_blob_store
 from inferq.domain import clock
 from inferq.errors import APIError
 from inferq.gateway import (
     batch,
     endpoints_info,
     events,
+    files,
     metrics,
     openapi,
     predict,
@@ -36,8 +38,9 @@ from inferq.gateway.counters import GatewayMetrics
 from inferq.gateway.estimates import Estimates
 from inferq.gateway.limits import Admission
 from inferq.gateway.state import Endpoint, GatewayState
+from inferq.gateway.uploads import Uploads
 from inferq.service.loader import load_service
-from inferq.service.schema import input_model
+from inferq.service.schema import file_inputs, input_model
 from inferq.webhooks.deliverer import Deliverer
 
 if TYPE_CHECKING:
@@ -80,6 +83,11 @@ def routes() -> list[BaseRoute]:
         Route("/v1/requests/{response_id}/webhooks", webhooks.list_deliveries, methods=["GET"]),
         Route("/v1/requests/{response_id}/webhooks/redeliver", webhooks.redeliver, methods=["POST"]),
         Route("/v1/webhooks/secret", webhooks.get_secret, methods=["GET"]),
+        Route("/v1/files", files.list_files, methods=["GET"]),
+        Route("/v1/files", files.upload_file, methods=["POST"]),
+        Route("/v1/files/{file_id}", files.get_file, methods=["GET"]),
+        Route("/v1/files/{file_id}", files.delete_file, methods=["DELETE"]),
+        Route("/v1/files/{file_id}/content", files.get_file_content, methods=["GET"]),
         Route("/v1/tokens", tokens.list_tokens, methods=["GET"]),
         Route("/v1/tokens", tokens.create_token, methods=["POST"]),
         Route("/v1/tokens/{token_id}", tokens.revoke_token, methods=["DELETE"]),
@@ -91,14 +99,19 @@ def routes() -> list[BaseRoute]:
 
 
 async def maintain(
-    backend: Backend, gateway_metrics: GatewayMetrics, interval: float = MAINTENANCE_INTERVAL_S
+    backend: Backend,
+    uploads: Uploads,
+    gateway_metrics: GatewayMetrics,
+    interval: float = MAINTENANCE_INTERVAL_S,
 ) -> None:
-    """Requeue requests of dead workers and delete expired ones, forever."""
+    """Requeue requests of dead workers and delete expired requests and files, forever."""
     while True:
         try:
             await backend.reap_leases()
             while (swept := await backend.expire(clock.now(), SWEEP_BATCH)) > 0:
                 gateway_metrics.retention_swept.inc(swept)
+                await asyncio.sleep(0)
+            while await uploads.sweep(SWEEP_BATCH) > 0:
                 await asyncio.sleep(0)
         except BackendUnavailable as exc:
             log.warning("maintenance skipped: %s", exc)
@@ -111,12 +124,17 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
     """The gateway for ``settings.endpoints`` over a started ``backend``, which the caller closes."""
     services = {name: load_service(target) for name, target in settings.endpoints.items()}
     endpoints = {
-        name: Endpoint(name, settings.endpoints[name], input_model(service), service.example)
+        name: Endpoint(
+            name, settings.endpoints[name], input_model(service), file_inputs(service), service.example
+        )
         for name, service in services.items()
     }
+    blob_url = settings.blob_store_url()
+    blobs = None if blob_url is None else open_blob_store(blob_url)
     state = GatewayState(
         settings=settings,
         backend=backend,
+        uploads=Uploads(backend, blobs, settings.max_upload_bytes),
         endpoints=endpoints,
         admission=Admission(settings),
         estimates=Estimates(backend),
@@ -126,7 +144,7 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        maintenance = asyncio.create_task(maintain(backend, state.metrics))
+        maintenance = asyncio.create_task(maintain(backend, state.uploads, state.metrics))
         delivery = asyncio.create_task(Deliverer(backend, settings, state.metrics.webhooks).run())
         try:
             yield
@@ -135,6 +153,8 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if blobs is not None:
+                await blobs.close()
 
     app = Starlette(
         routes=routes(),

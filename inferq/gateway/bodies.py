@@ -2,8 +2,8 @@
 those the route takes, and every refusal is named (415, 413, 400, 422).
 
 A decoder turns a body into a :class:`Body`: the JSON object a route reads, and the bytes
-a submit stores as the request's inputs. JSON is the one decoder today; a multipart
-decoder (uploads) is another :class:`BodyDecoder` a door adds to its list.
+a submit stores as the request's inputs. JSON is every route's; submit doors add
+:class:`~inferq.gateway.multipart_inputs.MultipartDecoder` (file uploads).
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ class Body:
 
     raw: bytes
     value: dict[str, Any]
+    #: Files the decoding uploaded (multipart), to delete if the submit does not use them.
+    files: tuple[str, ...] = ()
+    #: What an idempotent replay must match, when not ``raw`` itself (uploads get new ids
+    #: each time, so they are compared by their contents).
+    digest: str | None = None
 
 
 class BodyDecoder(Protocol):

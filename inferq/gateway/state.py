@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from inferq.gateway.counters import GatewayMetrics
     from inferq.gateway.estimates import Estimates
     from inferq.gateway.limits import Admission
+    from inferq.gateway.uploads import Uploads
     from inferq.service.base import Example
     from inferq.settings import Settings
 
@@ -32,15 +33,19 @@ class Endpoint:
     name: str
     target: str
     inputs: type[pydantic.BaseModel]
+    #: The inputs that are files (:func:`inferq.service.schema.file_inputs`).
+    file_inputs: frozenset[str] = frozenset()
     example: Example | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayState:
-    """One gateway app's settings, store, endpoints, limits, estimates, metrics and OpenAPI document."""
+    """One gateway app's settings, store, uploads, endpoints, limits, estimates, metrics and
+    OpenAPI document."""
 
     settings: Settings
     backend: Backend
+    uploads: Uploads
     endpoints: Mapping[str, Endpoint]
     admission: Admission
     estimates: Estimates

@@ -15,6 +15,7 @@ Doors only translate: HTTP → decoded :class:`~inferq.gateway.bodies.Body` and
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from inferq.errors import InvalidInput
 from inferq.service.schema import validate_inputs
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from inferq.domain.records import RequestRecord
     from inferq.gateway.bodies import Body
@@ -54,18 +55,23 @@ class Submit:
         self.state.admission.check_rate(self.tenant, count)
 
     async def one(self, body: Body, options: SubmitOptions) -> RequestRecord:
-        """Queue one request of ``body``; errors name its fields as they are."""
-        validate_inputs(self.endpoint.inputs, body.value)
-        await self._check_queues(1)
-        submission = Submission(
-            self.tenant,
-            self.endpoint.name,
-            body.raw,
-            options.idempotency_key,
-            options.webhook,
-            options.webhook_events,
-        )
-        record, created = await self.state.backend.enqueue(submission)
+        """Queue one request of ``body``; errors name its fields as they are. Files the body
+        uploaded are deleted again unless the new request holds them."""
+        async with self._keeping_files(body) as keep:
+            validate_inputs(self.endpoint.inputs, body.value)
+            await self._check_files(body)
+            await self._check_queues(1)
+            submission = Submission(
+                self.tenant,
+                self.endpoint.name,
+                body.raw,
+                options.idempotency_key,
+                options.webhook,
+                options.webhook_events,
+                body.digest,
+            )
+            record, created = await self.state.backend.enqueue(submission)
+            keep(created)
         self._count(int(created))
         return record
 
@@ -74,6 +80,10 @@ class Submit:
         one as ``{field}[i]``."""
         for index, body in enumerate(bodies):
             _validate_item(self.endpoint, f"{field}[{index}]", body)
+            try:
+                await self._check_files(body)
+            except InvalidInput as exc:
+                raise _named(f"{field}[{index}]", exc) from None
         await self._check_queues(len(bodies))
         key = options.idempotency_key
         submissions = [
@@ -91,6 +101,25 @@ class Submit:
         self._count(sum(created for _, created in stored))
         return [record for record, _ in stored]
 
+    @contextlib.asynccontextmanager
+    async def _keeping_files(self, body: Body) -> AsyncIterator[Callable[[bool], None]]:
+        """Delete ``body``'s uploads at the end unless told to keep them (the request is new)."""
+        kept = False
+
+        def keep(created: bool) -> None:
+            nonlocal kept
+            kept = created
+
+        try:
+            yield keep
+        finally:
+            if not kept and body.files:
+                await self.state.uploads.discard(self.tenant, body.files)
+
+    async def _check_files(self, body: Body) -> None:
+        """422 naming an input that refers to a file the caller cannot use."""
+        await self.state.uploads.check_references(self.tenant, body.value, self.endpoint.file_inputs)
+
     async def _check_queues(self, count: int) -> None:
         await self.state.admission.check_queues(self.state.backend, self.endpoint.name, self.tenant, count)
 
@@ -103,5 +132,10 @@ def _validate_item(endpoint: Endpoint, where: str, body: Body) -> None:
     try:
         validate_inputs(endpoint.inputs, body.value)
     except InvalidInput as exc:
-        field = f"{where}.{exc.details['field']}"
-        raise InvalidInput(f"{where}.{exc.message}", **{**exc.details, "field": field}) from None
+        raise _named(where, exc) from None
+
+
+def _named(where: str, exc: InvalidInput) -> InvalidInput:
+    """``exc`` about the batch's input ``where``."""
+    field = f"{where}.{exc.details['field']}"
+    return InvalidInput(f"{where}.{exc.message}", **{**exc.details, "field": field})

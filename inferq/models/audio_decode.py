@@ -1,4 +1,4 @@
-"""Base64 audio of any container PyAV reads → 16 kHz mono float32 samples for Whisper.
+"""An audio file of any container PyAV reads → 16 kHz mono float32 samples for Whisper.
 
 Decoding follows ``faster_whisper.decode_audio`` step for step (s16 mono resampling,
 frames fed without timestamps, int16 → float32), so the samples, and so the transcript,
@@ -10,13 +10,11 @@ its limit, and whatever the client sent that is not usable audio ends as
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gc
-import io
 import itertools
-import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -31,21 +29,23 @@ SILENCE_PEAK = 10 / 32768
 #: RIFF sizes from here up are placeholders of writers that did not know the length.
 WAV_UNKNOWN_SIZE = 0x7FFF0000
 
-_DATA_URL = re.compile(r"^data:[^,]*;base64,", re.IGNORECASE)
 
-
-def decode_base64_audio(audio: str, *, max_duration_s: float) -> np.ndarray:
-    """The samples of base64-encoded ``audio``; :class:`InvalidInput` if they are unusable."""
-    data = _base64_bytes(audio)
-    _check_wav_size(data)
-    try:
-        samples = _decode(data, max_samples=int(max_duration_s * SAMPLE_RATE))
-    except InvalidInput:
-        raise
-    except Exception as exc:  # PyAV raises many types for bad files; all are the client's
-        raise _invalid(
-            f"audio could not be decoded: it is damaged, truncated or not audio ({_reason(exc)})"
-        ) from exc
+def decode_audio_file(path: Path, *, max_duration_s: float) -> np.ndarray:
+    """The samples of the audio file at ``path``; :class:`InvalidInput` if they are unusable."""
+    size = path.stat().st_size
+    if size == 0:
+        raise _invalid("audio is empty")
+    with path.open("rb") as file:
+        _check_wav_size(file.read(12), size)
+        file.seek(0)
+        try:
+            samples = _decode(file, max_samples=int(max_duration_s * SAMPLE_RATE))
+        except InvalidInput:
+            raise
+        except Exception as exc:  # PyAV raises many types for bad files; all are the client's
+            raise _invalid(
+                f"audio could not be decoded: it is damaged, truncated or not audio ({_reason(exc)})"
+            ) from exc
     if samples.size == 0:
         raise _invalid("audio contains no samples")
     if np.abs(samples).max() < SILENCE_PEAK:
@@ -53,29 +53,18 @@ def decode_base64_audio(audio: str, *, max_duration_s: float) -> np.ndarray:
     return samples
 
 
-def _base64_bytes(audio: str) -> bytes:
-    """Strict base64, tolerating a ``data:`` URL prefix, line breaks and missing padding."""
-    text = "".join(_DATA_URL.sub("", audio.strip(), count=1).split())
-    if not text:
-        raise _invalid("audio is empty")
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise _invalid("audio is not valid base64") from None
-
-
-def _check_wav_size(data: bytes) -> None:
+def _check_wav_size(header: bytes, size: int) -> None:
     """A WAV header states the file's size; PyAV plays a cut-off file without a word."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        size = int.from_bytes(data[4:8], "little") + 8
-        if size < WAV_UNKNOWN_SIZE and len(data) < size:
-            raise _invalid(f"audio is truncated: a WAV file of {size} bytes, {len(data)} arrived")
+    if header[:4] == b"RIFF" and header[8:12] == b"WAVE":
+        stated = int.from_bytes(header[4:8], "little") + 8
+        if stated < WAV_UNKNOWN_SIZE and size < stated:
+            raise _invalid(f"audio is truncated: a WAV file of {stated} bytes, {size} arrived")
 
 
-def _decode(data: bytes, *, max_samples: int) -> np.ndarray:
+def _decode(file: BinaryIO, *, max_samples: int) -> np.ndarray:
     # FFmpeg may otherwise follow what the bytes say: an SDP file opens network sockets.
     options = {"protocol_whitelist": "file"}
-    with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore", options=options) as container:
+    with av.open(file, mode="r", metadata_errors="ignore", options=options) as container:
         if not container.streams.audio:
             raise _invalid("audio has no audio stream")
         chunks: list[np.ndarray] = []

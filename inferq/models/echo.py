@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, cast
 
 from pydantic import Field
 
 from inferq.service.base import Example, Service
 from inferq.service.progress import report_progress
+from inferq.types import File
 
 #: A delayed echo reports its progress this many times, as a model reports its steps.
 PROGRESS_STEPS = 10
@@ -16,14 +19,30 @@ PROGRESS_STEPS = 10
 
 class Echo(Service):
     """Returns its inputs as ``{"echo": inputs}``; ``delay_s`` makes it work that long
-    first, reporting its progress in tenths."""
+    first, reporting its progress in tenths. A file sent as ``file`` is echoed as its size
+    and SHA-256, so uploads can be checked and measured without a model."""
 
     example = Example(inputs={"hello": "world"}, output={"echo": {"hello": "world"}})
 
-    def infer(self, delay_s: Annotated[float, Field(ge=0, le=60)] = 0, **inputs: Any) -> dict[str, Any]:
+    def infer(
+        self,
+        delay_s: Annotated[float, Field(ge=0, le=60)] = 0,
+        file: Annotated[File | None, Field(description="Any file: echoed as its size and SHA-256.")] = None,
+        **inputs: Any,
+    ) -> dict[str, Any]:
+        if file is not None:
+            inputs["file"] = _summary(cast("Path", file))
         if delay_s:
             for step in range(1, PROGRESS_STEPS + 1):
                 time.sleep(delay_s / PROGRESS_STEPS)
                 report_progress(step / PROGRESS_STEPS)
             inputs = {"delay_s": delay_s, **inputs}
         return {"echo": inputs}
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}

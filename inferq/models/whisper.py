@@ -11,13 +11,14 @@ import inspect
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import Field
 
 from inferq.errors import InvalidInput
 from inferq.service.base import Example, Service
 from inferq.service.progress import report_progress
+from inferq.types import Audio
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel  # type: ignore[import-untyped]
@@ -110,10 +111,11 @@ class Whisper(Service):
     def infer(  # type: ignore[override]  # the signature is the endpoint's input schema
         self,
         audio: Annotated[
-            str,
+            Audio,
             Field(
-                description="Base64 of an audio file (wav, flac, ogg/opus, mp3, m4a/aac, "
-                "webm): any sample rate, mono or stereo; a data: URL prefix is accepted."
+                description="An audio file (wav, flac, ogg/opus, mp3, m4a/aac, webm), any sample "
+                "rate, mono or stereo: a multipart part, base64 (a data: URI prefix is accepted) "
+                "or inferq://files/<id> of an uploaded file."
             ),
         ],
         language: Annotated[
@@ -146,7 +148,8 @@ class Whisper(Service):
             "beam_size": beam_size,
             "temperature": temperature,
         }
-        return self._transcribe(self._decode(audio, options), options)
+        path = cast("Path", audio)  # a file input arrives as a local path (inferq.service.schema)
+        return self._transcribe(self._decode(path, options), options)
 
     def infer_batch(self, inputs: list[dict[str, Any]]) -> list[dict[str, Any] | Exception]:
         """Clips that :func:`~inferq.models.whisper_batch.batchable` allows, grouped by their
@@ -176,11 +179,11 @@ class Whisper(Service):
                 results[index] = _response(rows, options["language"], len(samples) / SAMPLE_RATE)
         return results
 
-    def _decode(self, audio: str, options: dict[str, Any]) -> Any:
-        from inferq.models.audio_decode import decode_base64_audio
+    def _decode(self, audio: Path, options: dict[str, Any]) -> Any:
+        from inferq.models.audio_decode import decode_audio_file
 
         self._check_language(options["language"], options["task"])
-        return decode_base64_audio(audio, max_duration_s=self._max_duration_s)
+        return decode_audio_file(audio, max_duration_s=self._max_duration_s)
 
     def _transcribe(self, samples: Any, options: dict[str, Any]) -> dict[str, Any]:
         """One clip, decoded window by window, reporting progress as each is done."""

@@ -1,18 +1,67 @@
-"""Input models derived from ``Service.infer``'s signature, so the gateway can validate."""
+"""Input models derived from ``Service.infer``'s signature, so the gateway can validate.
+
+An input annotated with a file type of :mod:`inferq.types` (``Audio``, ``Image``, ``File``,
+or one of them ``| None``) is a *file input*: on the wire it is a string (base64, a
+``data:`` URI or ``inferq://files/<id>``) or a multipart part, and the model receives it as
+a local :class:`~pathlib.Path` (:mod:`inferq.worker.file_inputs`).
+"""
 
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+import types
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import pydantic
 
+from inferq.domain.files import FILE_REF_PREFIX
 from inferq.errors import InvalidInput
+from inferq.types import FILE_TYPES
 
 if TYPE_CHECKING:
     from inferq.service.base import Service
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+#: What a file input is on the wire, in JSON (a multipart part is its other form).
+FileValue = Annotated[
+    str,
+    pydantic.Field(min_length=1),
+    pydantic.WithJsonSchema(
+        {
+            "type": "string",
+            "description": f"base64 of the file, a data: URI, or {FILE_REF_PREFIX}<id> of an uploaded "
+            "file; in multipart/form-data, the file itself",
+            "x-inferq-file": True,
+        }
+    ),
+]
+
+
+def _file_type(hint: Any) -> tuple[bool, Any]:
+    """Whether ``hint`` declares a file (``Audio``, ``Annotated[Audio, ...]``, ``Audio | None``),
+    and the wire type that stands for it."""
+    metadata: tuple[Any, ...] = ()
+    if typing.get_origin(hint) is Annotated:
+        hint, *extra = typing.get_args(hint)
+        metadata = tuple(extra)
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        members = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        optional = len(members) < len(typing.get_args(hint))
+        if len(members) == 1:
+            hint = members[0]
+    if not (isinstance(hint, type) and issubclass(hint, FILE_TYPES)):
+        return False, None
+    wire: Any = FileValue | None if optional else FileValue
+    return True, Annotated[wire, *metadata] if metadata else wire
+
+
+def file_inputs(service: type[Service]) -> frozenset[str]:
+    """The names of ``infer``'s file inputs."""
+    hints = get_type_hints(service.infer, include_extras=True)
+    return frozenset(name for name, hint in hints.items() if _file_type(hint)[0])
 
 
 def input_model(service: type[Service]) -> type[pydantic.BaseModel]:
@@ -30,7 +79,9 @@ def input_model(service: type[Service]) -> type[pydantic.BaseModel]:
             extra = "allow"
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[name] = (hints.get(name, Any), default)
+        hint = hints.get(name, Any)
+        is_file, wire = _file_type(hint)
+        fields[name] = (wire if is_file else hint, default)
     config = pydantic.ConfigDict(extra=extra, strict=False)  # type: ignore[typeddict-item]
     return pydantic.create_model(f"{service.__name__}Inputs", __config__=config, **fields)
 

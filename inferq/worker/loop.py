@@ -14,11 +14,14 @@ import orjson
 from inferq.backends import BackendUnavailable, WorkerInfo
 from inferq.errors import InvalidInput
 from inferq.service.progress import reporting_to
+from inferq.service.schema import file_inputs
+from inferq.worker.file_inputs import localise
 from inferq.worker.limits import out_of_memory
 from inferq.worker.progress import ProgressForwarder
 
 if TYPE_CHECKING:
     from inferq.backends import Backend
+    from inferq.blobs import BlobStore
     from inferq.domain.records import Claim
     from inferq.service.base import Service
     from inferq.settings import Settings
@@ -77,10 +80,13 @@ class Worker:
         service: Service,
         settings: Settings,
         worker_id: str | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.backend = backend
         self.endpoint = endpoint
         self.service = service
+        self.blobs = blobs
+        self.file_inputs = file_inputs(type(service))
         self.concurrency = settings.concurrency
         self.timeout_s = service.timeout_s or settings.timeout_s
         #: Given by a supervisor, which then names this id when it tells the backend we died.
@@ -173,25 +179,44 @@ class Worker:
     async def _run(self, claims: list[Claim]) -> None:
         """Run the claims in one call (``infer``, or ``infer_batch`` for a batching Service)
         and store each outcome; a hang or running out of memory fails them all and ends
-        the process (see :class:`FatalModelError`)."""
-        forwarders = [ProgressForwarder(self.backend, claim) for claim in claims]
-        try:
-            outcomes = await self._call(claims, forwarders)
-        finally:
-            for forwarder in forwarders:
-                await forwarder.close()
+        the process (see :class:`FatalModelError`). A claim whose inputs cannot be made
+        ready (a file that is gone) fails alone, before the call."""
+        async with contextlib.AsyncExitStack() as files:
+            prepared = [await self._inputs(claim, files) for claim in claims]
+            ready = [
+                (c, inputs) for c, inputs in zip(claims, prepared, strict=True) if isinstance(inputs, dict)
+            ]
+            forwarders = [ProgressForwarder(self.backend, claim) for claim, _ in ready]
+            try:
+                outputs = iter(await self._call(ready, forwarders) if ready else [])
+            finally:
+                for forwarder in forwarders:
+                    await forwarder.close()
+            outcomes = [next(outputs) if isinstance(inputs, dict) else inputs for inputs in prepared]
         for claim, outcome in zip(claims, outcomes, strict=True):
             await self._store(claim, outcome)
 
-    async def _call(self, claims: list[Claim], forwarders: list[ProgressForwarder]) -> list[Any]:
+    async def _inputs(self, claim: Claim, files: contextlib.AsyncExitStack) -> dict[str, Any] | Exception:
+        """The claim's inputs as the model takes them (file inputs as local paths), or why not."""
+        try:
+            inputs: dict[str, Any] = orjson.loads(claim.inputs)
+            tenant = claim.record.tenant
+            return await localise(inputs, self.file_inputs, tenant, self.backend, self.blobs, files)
+        except Exception as exc:  # noqa: BLE001 - this request's inputs are unusable: it fails alone
+            return exc
+
+    async def _call(
+        self, ready: list[tuple[Claim, dict[str, Any]]], forwarders: list[ProgressForwarder]
+    ) -> list[Any]:
         """Each claim's output, or the exception that fails it."""
+        claims = [claim for claim, _ in ready]
+        inputs = [each for _, each in ready]
 
         def report(fraction: float) -> None:  # a batch's progress is each request's
             for forward in forwarders:
                 forward(fraction)
 
         try:
-            inputs: list[dict[str, Any]] = [orjson.loads(claim.inputs) for claim in claims]
             with reporting_to(report):
                 if self.service.batch_size > 1:
                     running = asyncio.to_thread(self.service.infer_batch, inputs)

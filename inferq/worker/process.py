@@ -9,6 +9,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from inferq.backends import open_backend
+from inferq.blobs import open_blob_store
 from inferq.service.loader import load_service
 from inferq.worker.limits import limit_memory
 from inferq.worker.loop import FatalModelError, Worker
@@ -28,8 +29,10 @@ async def run_worker(settings: Settings, endpoint: str, target: str, worker_id: 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    blob_url = settings.blob_store_url()
+    blobs = None if blob_url is None else open_blob_store(blob_url)
     await backend.start()
-    worker = Worker(backend, endpoint, service, settings, worker_id)
+    worker = Worker(backend, endpoint, service, settings, worker_id, blobs)
     try:
         await worker.run(stop)
     except FatalModelError as exc:

@@ -13,6 +13,7 @@ from inferq.backends.backend import Backend
 from inferq.backends.redis.bus import RedisBus
 from inferq.backends.redis.client import Connection, parse_url
 from inferq.backends.redis.counters import RedisCounters
+from inferq.backends.redis.files import RedisFiles
 from inferq.backends.redis.outbox import RedisOutbox
 from inferq.backends.redis.queue import RedisQueue
 from inferq.backends.redis.requests import RedisRequests
@@ -37,6 +38,7 @@ class RedisBackend(Backend):
         self.tokens = RedisTokens(self.connection)
         self.outbox = RedisOutbox(self.connection)
         self.counters = RedisCounters(self.connection)
+        self.files = RedisFiles(self.connection)
         self._closed = False
 
     async def start(self) -> None:

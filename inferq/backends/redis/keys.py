@@ -23,7 +23,9 @@ and ``notify``, the pub/sub channel. Webhooks (:mod:`inferq.backends.redis.outbo
 ``hook:<webhook_id>`` (hash: one delivery and its attempts), ``hooks:<id>`` (zset of a
 request's deliveries in order, deleted with the request), ``hookdue`` (zset of pending
 deliveries by when a deliverer may take them), ``hookseq`` (counter) and
-``whsecret:<tenant>`` (the tenant's signing key).
+``whsecret:<tenant>`` (the tenant's signing key). Files (:mod:`inferq.backends.redis.files`):
+``file:<id>`` (hash: the record), ``files:<tenant>`` (zset of the tenant's ids by creation)
+and ``fileexpiry`` (zset of ids by expires_at, for the sweep).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SINGLE = {
     "webhooks_due": "hookdue",
     "webhook_seq": "hookseq",
     "all_requests": "requests",
+    "file_expiry": "fileexpiry",
 }
 
 #: Keys that exist once per id: name → stem, as ``{prefix}:{stem}:{id}``.
@@ -65,6 +68,8 @@ PER_ID = {
     "waiting": "waiting",
     "turns": "turns",
     "served": "served",
+    "file": "file",
+    "files": "files",
 }
 
 
@@ -129,6 +134,16 @@ class Keys:
 
     def webhook_secret(self, tenant: str) -> str:
         return self._per_id("webhook_secret", tenant)
+
+    @property
+    def file_expiry(self) -> str:
+        return self._single("file_expiry")
+
+    def file(self, file_id: str) -> str:
+        return self._per_id("file", file_id)
+
+    def files(self, tenant: str) -> str:
+        return self._per_id("files", tenant)
 
 
 def lua_prelude() -> str:

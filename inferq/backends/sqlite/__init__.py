@@ -12,6 +12,7 @@ from inferq.backends.sqlite import schema
 from inferq.backends.sqlite.bus import LocalBus
 from inferq.backends.sqlite.counters import SQLiteCounters
 from inferq.backends.sqlite.database import Database, db_path_from_url
+from inferq.backends.sqlite.files import SQLiteFiles
 from inferq.backends.sqlite.outbox import SQLiteOutbox
 from inferq.backends.sqlite.queue import SQLiteQueue
 from inferq.backends.sqlite.requests import SQLiteRequests
@@ -34,6 +35,7 @@ class SQLiteBackend(Backend):
         self.tokens = SQLiteTokens(self.db)
         self.outbox = SQLiteOutbox(self.db)
         self.counters = SQLiteCounters(self.db)
+        self.files = SQLiteFiles(self.db)
 
     async def start(self) -> None:
         await self.db.open(schema.create)

@@ -218,6 +218,22 @@ END""",
 )
 TRIGGERS = (*COUNTER_TRIGGERS, *TURN_TRIGGERS, *OUTBOX_TRIGGERS)
 
+#: Uploaded files (:mod:`inferq.backends.sqlite.files`); their bytes are in the blob store.
+FILES = """
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    filename TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_tenant ON files(tenant, created_at);
+CREATE INDEX IF NOT EXISTS files_by_expiry ON files(expires_at);
+"""
+
 
 def create(conn: sqlite3.Connection) -> None:
     """Create what is missing and bring a database made by an earlier version up to date.
@@ -225,7 +241,7 @@ def create(conn: sqlite3.Connection) -> None:
     Triggers are code, not data: each start replaces them all in one transaction, so a
     database made by an earlier version runs this version's rules.
     """
-    conn.executescript(TABLES + FAIR_QUEUE + OUTBOX)
+    conn.executescript(TABLES + FAIR_QUEUE + OUTBOX + FILES)
     with transaction(conn):
         for table, column, declaration in ADDED_COLUMNS:
             present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}

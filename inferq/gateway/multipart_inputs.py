@@ -1,0 +1,102 @@
+"""Submit bodies as ``multipart/form-data``: one part per file input (by input name), the
+other inputs as form fields or as one ``json`` part of a JSON object.
+
+A file part streams into the blob store as one of the caller's files, and the stored
+input refers to it (``inferq://files/<id>``); without a blob store it travels inline as
+base64, within the body limit. Whatever the decoder stored is deleted again if the body
+turns out to be bad.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from inferq.domain.files import file_ref
+from inferq.errors import BadRequest, InvalidInput, PayloadTooLarge
+from inferq.gateway.bodies import Body, parse_object
+from inferq.gateway.multipart import MultipartReader
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from inferq.gateway.multipart import Part
+    from inferq.gateway.uploads import Uploads
+
+#: The part that carries the non-file inputs as one JSON object.
+JSON_PART = "json"
+
+
+class MultipartDecoder:
+    """Multipart bodies of one caller's submit to an endpoint with these file inputs."""
+
+    description = "multipart/form-data"
+
+    def __init__(self, uploads: Uploads, tenant: str, file_inputs: frozenset[str]) -> None:
+        self.uploads = uploads
+        self.tenant = tenant
+        self.file_inputs = file_inputs
+
+    def accepts(self, media_type: str) -> bool:
+        return media_type == "multipart/form-data"
+
+    async def decode(self, request: Request, max_bytes: int) -> Body:
+        values: dict[str, Any] = {}
+        #: What idempotency compares: a file by its contents, not the id this upload got.
+        compared: dict[str, Any] = {}
+        stored: list[str] = []
+        budget = max_bytes
+        try:
+            async for part in MultipartReader(request).parts():
+                if part.name in values:
+                    raise InvalidInput(f"{part.name}: given twice", field=part.name)
+                if part.name in self.file_inputs:
+                    value, compared[part.name], size = await self._file(part, budget, stored)
+                    values[part.name] = value
+                    budget -= size
+                elif part.filename is not None:
+                    raise InvalidInput(self._not_a_file(part.name), field=part.name)
+                else:
+                    raw = await part.read(budget)
+                    budget -= len(raw)
+                    if part.name == JSON_PART:
+                        for name, value in parse_object(raw).items():
+                            values.setdefault(name, value)
+                            compared.setdefault(name, value)
+                    else:
+                        values[part.name] = compared[part.name] = _text(part.name, raw)
+        except BaseException:
+            await self.uploads.discard(self.tenant, stored)
+            raise
+        digest = hashlib.sha256(orjson.dumps(compared, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return Body(orjson.dumps(values), values, tuple(stored), digest)
+
+    async def _file(self, part: Part, budget: int, stored: list[str]) -> tuple[str, str, int]:
+        """The input's value, what idempotency compares of it, and what it cost of the body budget."""
+        if self.uploads.blobs is None:
+            try:
+                data = await part.read(budget)
+            except PayloadTooLarge:
+                self.uploads.require_store(
+                    f"a file ({part.name}) over the {budget} bytes left of the body limit"
+                )
+                raise
+            encoded = base64.b64encode(data).decode("ascii")
+            return encoded, "sha256:" + hashlib.sha256(data).hexdigest(), len(encoded)
+        record = await self.uploads.store(self.tenant, part.chunks(), part.content_type, part.filename)
+        stored.append(record.id)
+        return file_ref(record.id), "sha256:" + record.sha256, 0
+
+    def _not_a_file(self, name: str) -> str:
+        takes = ", ".join(sorted(self.file_inputs)) or "none"
+        return f"{name}: a file was sent, but {name!r} is not a file input of this endpoint (its file inputs: {takes})"
+
+
+def _text(name: str, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest(f"form field {name!r} is not UTF-8 text") from None

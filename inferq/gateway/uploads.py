@@ -1,0 +1,115 @@
+"""Uploaded files, as every door sees them: stream one into the blob store and record it,
+find one of the caller's, delete one, sweep the expired. The rules (ownership, the size
+limit, retention) are here once for ``/v1/files`` and multipart submits alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from inferq.blobs import Tally
+from inferq.domain import clock, lifecycle
+from inferq.domain.files import FileRecord, blob_key, file_ref, is_file_id, new_file_id, referenced_file
+from inferq.errors import InvalidInput, NotFound, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, Iterable
+
+    from inferq.backends import Backend
+    from inferq.blobs import BlobStore
+
+
+class NoBlobStore(PayloadTooLarge):
+    """A file too large to travel inline, on a deployment with nowhere else to put it (413)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Uploads:
+    backend: Backend
+    blobs: BlobStore | None
+    max_bytes: int
+
+    def require_store(self, what: str) -> BlobStore:
+        if self.blobs is None:
+            raise NoBlobStore(
+                f"{what} needs a blob store: start inferq with --blob-store (s3://bucket/prefix, "
+                "or a file:// directory every machine mounts)"
+            )
+        return self.blobs
+
+    async def store(
+        self, tenant: str, chunks: AsyncIterable[bytes], content_type: str, filename: str | None
+    ) -> FileRecord:
+        """Stream ``chunks`` into a new file of ``tenant``'s; 413 as soon as they pass the limit.
+        Nothing is left behind if they fail or the client goes away."""
+        blobs = self.require_store("uploading a file")
+        file_id = new_file_id()
+        tally = Tally(self.max_bytes)
+        await blobs.put(blob_key(file_id), tally.count(chunks))
+        now = clock.now()
+        record = FileRecord(
+            file_id,
+            tenant,
+            tally.size,
+            tally.sha256,
+            content_type,
+            filename,
+            now,
+            lifecycle.expires_at(now, self.backend.policy.retention_s),
+        )
+        try:
+            await self.backend.files.add(record)
+        except BaseException:
+            await blobs.delete([record.blob])
+            raise
+        return record
+
+    async def get(self, tenant: str, file_id: str) -> FileRecord:
+        """The caller's file; 404 for any other (unknown, expired, deleted or not theirs)."""
+        record = await self.backend.files.get(tenant, file_id) if is_file_id(file_id) else None
+        if record is None or record.expires_at <= clock.now():
+            raise NotFound(f"no file {file_id!r} (files expire, and are visible only to their owner)")
+        return record
+
+    async def newest(self, tenant: str, before: float | None, limit: int) -> list[FileRecord]:
+        """The caller's files, newest first, created before ``before``."""
+        return await self.backend.files.newest(tenant, before, limit)
+
+    async def delete(self, tenant: str, file_id: str) -> FileRecord:
+        """Delete the caller's file and its bytes now."""
+        record = await self.backend.files.delete(tenant, file_id) if is_file_id(file_id) else None
+        if record is None:
+            raise NotFound(f"no file {file_id!r}")
+        if self.blobs is not None:
+            await self.blobs.delete([record.blob])
+        return record
+
+    async def discard(self, tenant: str, file_ids: Iterable[str]) -> None:
+        """Delete files a refused or replayed submit uploaded (a no-op for none)."""
+        for file_id in file_ids:
+            with contextlib.suppress(NotFound):
+                await self.delete(tenant, file_id)
+
+    async def check_references(self, tenant: str, values: dict[str, object], names: Iterable[str]) -> None:
+        """422 naming the input that refers to a file the caller cannot use."""
+        for name in names:
+            value = values.get(name)
+            file_id = referenced_file(value) if isinstance(value, str) else None
+            if file_id is None:
+                continue
+            try:
+                await self.get(tenant, file_id)
+            except NotFound:
+                raise InvalidInput(
+                    f"{name}: no file {file_ref(file_id)} (files expire, and are visible only to their owner)",
+                    field=name,
+                ) from None
+
+    async def sweep(self, limit: int) -> int:
+        """Delete up to ``limit`` expired files and their bytes; returns how many."""
+        expired = await self.backend.files.expire(clock.now(), limit)
+        if expired and self.blobs is not None:
+            await self.blobs.delete([record.blob for record in expired])
+        return len(expired)
