@@ -27,7 +27,6 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 #: What a file input is on the wire, in JSON (a multipart part is its other form).
 FileValue = Annotated[
     str,
-    pydantic.Field(min_length=1),
     pydantic.WithJsonSchema(
         {
             "type": "string",

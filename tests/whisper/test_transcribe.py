@@ -72,3 +72,23 @@ def test_options_reach_the_model(whisper_server: Server, seashells: Path) -> Non
     assert answer.json()["response"]["text"] == direct_transcribe(
         seashells, beam_size=1, temperature=0.0, vad_filter=True, initial_prompt="Seashells."
     )
+
+
+def test_an_mp3_sent_as_a_part_or_an_upload_is_heard_as_its_base64_is(
+    whisper_server: Server, tmp_path: Path
+) -> None:
+    clip = make_speech(tmp_path / "talk.mp3", SEASHELLS, rate=44100, channels=2, fmt="mp3")
+    with whisper_server.http() as http:
+        inline = http.post("/whisper/predict", json={"audio": b64(clip)})
+        part = http.post("/whisper/predict", files={"audio": ("talk.mp3", clip.read_bytes(), "audio/mpeg")})
+        upload = http.post("/v1/files", files={"file": ("talk.mp3", clip.read_bytes(), "audio/mpeg")}).json()
+        future = http.post(
+            "/whisper/predict",
+            json={"audio": f"inferq://files/{upload['id']}", "language": "en"},
+            headers=ASYNC,
+        ).json()
+        state = http.get(future["poll_url"], params={"wait": 60}).json()
+        by_reference = http.get(state["response_url"])
+    assert inline.status_code == part.status_code == by_reference.status_code == 200, part.text
+    assert "seashells" in inline.json()["response"]["text"].lower().replace(" ", "")
+    assert part.json() == by_reference.json() == inline.json()
