@@ -77,7 +77,7 @@ async def get_file_content(request: Request) -> Response:
 
 async def delete_file(request: Request) -> Response:
     record = await state_of(request).uploads.delete(request.user.id, request.path_params["file_id"])
-    return json_response({**file_doc(record), "deleted": True})
+    return json_response(file_doc(record))
 
 
 async def list_files(request: Request) -> Response:

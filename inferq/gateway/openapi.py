@@ -16,6 +16,7 @@ from inferq.gateway.responses import json_response
 from inferq.gateway.state import state_of
 from inferq.protocol.endpoints import Alive, EndpointList, Ready
 from inferq.protocol.errors import ErrorBody
+from inferq.protocol.files import FileObject, FilePage
 from inferq.protocol.requests import Accepted, AcceptedBatch, Deleted, RequestPage, RequestStatus
 from inferq.protocol.schema import REF_TEMPLATE, components
 from inferq.protocol.streams import WAIT_EVENTS, WaitRequest
@@ -40,6 +41,8 @@ WIRE_TYPES: tuple[type, ...] = (
     DeliveryLog,
     EndpointList,
     ErrorBody,
+    FileObject,
+    FilePage,
     NewToken,
     Ready,
     RequestPage,
@@ -58,6 +61,7 @@ def openapi_document(endpoints: Mapping[str, Endpoint]) -> dict[str, Any]:
         **paths.service_paths(),
         **paths.request_paths(),
         **paths.token_paths(),
+        **paths.file_paths(),
         **paths.webhook_paths(),
     }
     schemas = components(WIRE_TYPES)

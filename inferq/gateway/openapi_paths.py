@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from inferq.domain.status import Status
 from inferq.protocol.endpoints import Alive, EndpointList, Ready
 from inferq.protocol.errors import ErrorBody
+from inferq.protocol.files import FileObject, FilePage
 from inferq.protocol.limits import MAX_BATCH_INPUTS, MAX_IDEMPOTENCY_KEY, MAX_LONG_POLL_S, MAX_PAGE
 from inferq.protocol.requests import Accepted, AcceptedBatch, Deleted, RequestPage, RequestStatus
 from inferq.protocol.schema import ref
@@ -84,11 +85,28 @@ def event_stream(events: dict[str, dict[str, Any]], description: str) -> dict[st
     return {"description": description, "content": {"text/event-stream": {"schema": {"oneOf": one_of}}}}
 
 
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def form_body(endpoint: Endpoint) -> dict[str, Any]:
+    """A submit as ``multipart/form-data``: a part per file input, the other inputs as form
+    fields or as one ``json`` part."""
+    files = {name: _BINARY for name in sorted(endpoint.file_inputs)}
+    json_part = {"type": "string", "contentMediaType": "application/json", "description": "the other inputs"}
+    schema = {
+        "type": "object",
+        "properties": {**files, "json": json_part},
+        "additionalProperties": {"type": "string"},
+    }
+    return {"schema": schema, "encoding": {"json": {"contentType": "application/json"}}}
+
+
 def endpoint_paths(endpoint: Endpoint, inputs: dict[str, Any]) -> dict[str, Any]:
     """The routes of one endpoint, its ``inputs`` schema in their bodies."""
     name = endpoint.name
     outputs = json_answer({"type": "object"}, "the outputs")
     request_body = json_body(inputs)
+    request_body["content"]["multipart/form-data"] = form_body(endpoint)
     if endpoint.example is not None:
         request_body["content"]["application/json"]["example"] = endpoint.example.inputs
         outputs["content"]["application/json"]["example"] = endpoint.example.output
@@ -323,5 +341,63 @@ def token_paths() -> dict[str, Any]:
                 404,
                 parameters=token_id,
             )
+        },
+    }
+
+
+def file_paths() -> dict[str, Any]:
+    """``/v1/files``: the caller's uploads, referred to from inputs as ``inferq://files/<id>``."""
+    file_id = [{"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    upload = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"], "properties": {"file": _BINARY}}
+            },
+            "application/octet-stream": {"schema": _BINARY},
+        },
+    }
+    page = [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+        {"name": "before", "in": "query", "schema": {"type": "string"}},
+    ]
+    content = {"description": "the bytes, as the file's media type", "content": {"*/*": {"schema": _BINARY}}}
+    return {
+        "/v1/files": {
+            "get": operation(
+                "The caller's files, newest first",
+                {"200": json_answer(ref(FilePage), "a page")},
+                404,
+                422,
+                parameters=page,
+            ),
+            "post": operation(
+                "Upload a file (streamed to the blob store); any body media type is the file's own",
+                {"201": json_answer(ref(FileObject), "stored")},
+                400,
+                413,
+                422,
+                429,
+                503,
+                parameters=[{"name": "filename", "in": "query", "schema": {"type": "string"}}],
+                requestBody=upload,
+            ),
+        },
+        "/v1/files/{file_id}": {
+            "get": operation(
+                "A file's description",
+                {"200": json_answer(ref(FileObject), "the file")},
+                404,
+                parameters=file_id,
+            ),
+            "delete": operation(
+                "Delete a file and its bytes now",
+                {"200": json_answer(ref(FileObject), "deleted")},
+                404,
+                parameters=file_id,
+            ),
+        },
+        "/v1/files/{file_id}/content": {
+            "get": operation("A file's bytes", {"200": content}, 404, 503, parameters=file_id)
         },
     }
