@@ -20,7 +20,7 @@ from inferq.errors import (
     UnsupportedMediaType,
     WaitTimeout,
 )
-from inferq.sdk import AsyncClient, Client, InferenceFuture, RequestEvent, as_completed
+from inferq.sdk import AsyncClient, Client, FileRef, InferenceFuture, RequestEvent, as_completed
 
 __all__ = [
     "APIError",
@@ -29,6 +29,7 @@ __all__ = [
     "Client",
     "Conflict",
     "Expired",
+    "FileRef",
     "Forbidden",
     "GatewayTimeout",
     "InferenceFailed",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 if TYPE_CHECKING:
     from typing import Self
@@ -31,9 +31,19 @@ _StrPath = str | os.PathLike[str]
 
 
 class _Base64File(BaseModel):
-    """A file held as base64 in the field named by ``_b64_field``; the logic all files share."""
+    """A file held as base64 in the field named by ``_b64_field``; the logic all files share.
+
+    One made ``from_file`` remembers its path, so the SDK streams it from disk as a
+    multipart part when it is passed as an input itself (rather than as its base64).
+    """
 
     _b64_field: ClassVar[str]
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file it was read from, if any."""
+        return self._source
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
@@ -50,7 +60,9 @@ class _Base64File(BaseModel):
 
     @classmethod
     def from_file(cls, path: _StrPath) -> Self:
-        return cls.from_bytes(Path(path).read_bytes())
+        made = cls.from_bytes(Path(path).read_bytes())
+        made._source = Path(path)
+        return made
 
     @classmethod
     def from_url(cls, url: str, follow_redirects: bool = False, timeout: float = 30.0) -> Self:

@@ -3,6 +3,7 @@
 from inferq.sdk.async_client import AsyncClient
 from inferq.sdk.client import Client
 from inferq.sdk.events import RequestEvent
+from inferq.sdk.files import FileRef
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import AsyncRetryTransport, RetryPolicy, RetryTransport
 from inferq.sdk.waiting import as_completed
@@ -11,6 +12,7 @@ __all__ = [
     "AsyncClient",
     "AsyncRetryTransport",
     "Client",
+    "FileRef",
     "InferenceFuture",
     "RequestEvent",
     "RetryPolicy",

@@ -9,6 +9,7 @@ one with blocking calls and one with awaits (the httpx ``auth_flow`` pattern).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -24,6 +25,7 @@ from inferq.domain.status import Status
 from inferq.errors import APIError, Conflict, GatewayTimeout, RequestCancelled, WaitTimeout, request_failure
 from inferq.protocol.limits import MAX_BATCH_INPUTS, MAX_LONG_POLL_S
 from inferq.protocol.requests import TERMINAL_STATUSES
+from inferq.sdk.files import UPLOAD_PART, FileRef, Part, is_file, multipart, part, plain
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import NO_RETRY, parse_retry_after
 
@@ -55,12 +57,15 @@ class Call:
     read_timeout: float | None = None
     #: False for calls whose flow retries on its own terms (the health check).
     retry: bool = True
+    #: A ``multipart/form-data`` body instead of JSON: part name → part.
+    files: Mapping[str, Part] | None = None
 
     def options(self, default_timeout: float) -> dict[str, Any]:
         """Keyword arguments for ``httpx.Client.request`` / ``httpx.AsyncClient.request``."""
         timeout = self.timeout or default_timeout
+        body = {"json": self.json} if self.files is None else {"files": dict(self.files)}
         return {
-            "json": self.json,
+            **body,
             "params": self.params,
             "headers": self.headers,
             "timeout": httpx.Timeout(timeout, read=self.read_timeout or timeout),
@@ -200,24 +205,47 @@ class BaseClient:
                 pause = parse_retry_after(response.headers.get("retry-after")) or HEALTH_INTERVAL_S
             yield Sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
-    def _submit(
+    def _submit_flow(
         self,
         url: str,
         inputs: Mapping[str, Any],
         key: str | None,
         headers: dict[str, str],
         params: dict[str, str] | None = None,
-    ) -> Call:
-        """A POST with an idempotency key, so the retry transport may repeat it safely."""
+    ) -> Flow[Any]:
+        """A POST with an idempotency key, so the retry transport may repeat it safely; as
+        multipart, files streamed from disk, when an input is a file (:mod:`inferq.sdk.files`)."""
         headers = {"Idempotency-Key": key or str(uuid.uuid4()), **headers}
-        return Call(
-            "POST", self._url(url, "predict"), json=dict(inputs), params=params or None, headers=headers
-        )
+        with contextlib.ExitStack() as files:
+            parts = multipart(inputs, files)
+            body = {name: plain(value) for name, value in inputs.items()} if parts is None else None
+            call = Call(
+                "POST",
+                self._url(url, "predict"),
+                json=body,
+                params=params or None,
+                headers=headers,
+                files=parts,
+            )
+            return decode((yield call))
+
+    def _files_url(self, near: str | None = None) -> str:
+        """``/v1/files`` on the server of ``near`` (an absolute endpoint URL), else of ``base_url``."""
+        if near is not None and near.startswith(("http://", "https://")):
+            return str(httpx.URL(near).copy_with(path="/v1/files", query=None))
+        return self._url("/v1/files", "")
+
+    def _upload_flow(self, file: Any, near: str | None = None) -> Flow[FileRef]:
+        """``POST /v1/files`` of a path, an open file or an ``inferq.types`` file."""
+        with contextlib.ExitStack() as files:
+            upload = {UPLOAD_PART: part(file, UPLOAD_PART, files)}
+            body = decode((yield Call("POST", self._files_url(near), files=upload)))
+        return FileRef.model_validate(body)
 
     def _infer_flow(self, url: str, inputs: Mapping[str, Any], key: str | None) -> Flow[dict[str, Any]]:
         started = time.monotonic()
         try:
-            return cast("dict[str, Any]", decode((yield self._submit(url, inputs, key, {}))))
+            return cast("dict[str, Any]", (yield from self._submit_flow(url, inputs, key, {})))
         except GatewayTimeout as exc:
             poll_url = exc.details.get("poll_url")
             if not poll_url:
@@ -230,19 +258,28 @@ class BaseClient:
     def _infer_async_flow(
         self, url: str, inputs: Mapping[str, Any], key: str | None, params: dict[str, str] | None = None
     ) -> Flow[InferenceFuture]:
-        body = decode((yield self._submit(url, inputs, key, ASYNC_HEADER, params)))
+        body = yield from self._submit_flow(url, inputs, key, ASYNC_HEADER, params)
         return self._future(body)
 
     def _infer_batch_flow(
         self, url: str, inputs: Sequence[Mapping[str, Any]], key: str | None
     ) -> Flow[list[InferenceFuture]]:
         """``POST /{endpoint}/batch`` in slices of the server's limit, each keyed so its
-        retries queue nothing twice; the futures come back in the order of ``inputs``."""
+        retries queue nothing twice; the futures come back in the order of ``inputs``.
+        Files among the inputs are uploaded first and sent by reference."""
         key = key or str(uuid.uuid4())
         batch_url = self._batch_url(url)
         futures: list[InferenceFuture] = []
         for start in range(0, len(inputs), MAX_BATCH_INPUTS):
-            chunk = [dict(item) for item in inputs[start : start + MAX_BATCH_INPUTS]]
+            chunk = []
+            for item in inputs[start : start + MAX_BATCH_INPUTS]:
+                values = dict(item)
+                for name, value in item.items():
+                    if is_file(value):
+                        values[name] = (
+                            yield from self._upload_flow(value, batch_url.rsplit("/", 2)[0] + "/v1")
+                        ).ref
+                chunk.append({name: plain(value) for name, value in values.items()})
             headers = {"Idempotency-Key": f"{key}.{start}"}
             body = decode((yield Call("POST", batch_url, json={"inputs": chunk}, headers=headers)))
             futures.extend(self._future(accepted) for accepted in body["results"])

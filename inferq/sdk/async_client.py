@@ -12,6 +12,7 @@ from httpx_sse import aconnect_sse
 
 from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode, webhook_params
 from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
+from inferq.sdk.files import FileRef, Uploadable
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import AsyncRetryTransport
 
@@ -83,6 +84,12 @@ class AsyncClient(BaseClient):
     async def wait(self, future: InferenceFuture, timeout: float | None = None) -> dict[str, Any]:
         """Long-poll until the request ends and return its outputs; WaitTimeout after ``timeout`` s."""
         return await self._drive(self._wait_flow(future, timeout))
+
+    async def upload(self, file: Uploadable) -> FileRef:
+        """Upload a file (a path, an open binary file, or an ``inferq.types`` file), streamed;
+        pass the answer (or its ``.ref``) as any file input of your requests. Files expire
+        with the server's retention (24 h by default)."""
+        return await self._drive(self._upload_flow(file))
 
     async def cancel(self, future: InferenceFuture) -> None:
         """Cancel a pending or running request; Conflict if it already completed or failed."""

@@ -11,9 +11,13 @@ import pytest
 
 from tests.blob_stores import BlobView, S3Server, bucket_store, directory_store, export
 from tests.conftest import _chosen
+from tests.sdk.conftest import clean_env, connect, kind
 from tests.servers import Server
 from tests.shared_servers import SharedServers
 from tests.store import sqlite_path
+
+#: The SDK tests' fixtures, so the SDK's file calls run with both clients here too.
+__all__ = ["clean_env", "connect", "kind"]
 
 STORES = ["sqlite+directory", "sqlite+s3", "redis+directory", "redis+s3"]
 
