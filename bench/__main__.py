@@ -18,7 +18,9 @@ queued, :mod:`bench.memory`), ``sweep`` (deleting ``--rows`` expired requests an
 latency meanwhile, :mod:`bench.sweep`), ``sdk`` (``AsyncClient`` with ``--sdk-requests``
 against the server's own rates, :mod:`bench.sdk_client`), ``fairness`` (a single request
 behind another token's ``--burst``, :mod:`bench.fairness`) and ``batching`` (a batching
-Service against its unbatched form, :mod:`bench.batching`). With no name, all run.
+Service against its unbatched form, :mod:`bench.batching`) and ``uploads`` (a
+``--upload-mb`` file through ``/v1/files`` and multipart against curl to a bare endpoint,
+and the gateway's RSS meanwhile, :mod:`bench.uploads`). With no name, all run.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from bench import batching, fairness, memory, scaleout, sdk_client, sweep
+from bench import batching, fairness, memory, scaleout, sdk_client, sweep, uploads
 from bench.common import BENCH, percentile, print_table, start_reference, store_url, summarize, wrk
 from tests.conftest import Server
 
@@ -161,6 +163,7 @@ PARTS = {
     "fairness": lambda args, backends: fairness.run(backends, args.runs, args.burst),
     "batching": lambda args, backends: batching.run(backends, args.runs, args.batching_requests),
     "sdk": lambda args, backends: sdk_client.run(backends, args.runs, args.seconds, args.sdk_requests),
+    "uploads": lambda args, backends: uploads.run(backends, args.runs, args.upload_mb),
 }
 
 
@@ -178,6 +181,7 @@ def main() -> None:
     parser.add_argument("--sdk-requests", type=int, default=10_000, help="sdk: requests sent and collected")
     parser.add_argument("--burst", type=int, default=10_000, help="fairness: one token's burst")
     parser.add_argument("--batching-requests", type=int, default=2000, help="batching: requests per form")
+    parser.add_argument("--upload-mb", type=int, default=1024, help="uploads: the file's size in MiB")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)

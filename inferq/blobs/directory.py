@@ -13,8 +13,6 @@ from inferq.blobs import BlobMissing, BlobStore, BlobStoreUnavailable
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator
 
-#: Bytes gathered before each write: one thread hop per MiB, not per network chunk.
-WRITE_BUFFER = 1 << 20
 READ_CHUNK = 1 << 20
 #: A blob being written; renamed to its key when complete, so a reader never sees half.
 PARTIAL = ".part"
@@ -36,18 +34,19 @@ class DirectoryStore(BlobStore):
             handle = await asyncio.to_thread(open, partial, "wb")
         except OSError as exc:
             raise BlobStoreUnavailable(self.url, f"store {key}", exc) from exc
+        writing: asyncio.Future[int] | None = None
         try:
-            pending: list[bytes] = []
-            size = 0
-            async for chunk in chunks:
-                pending.append(chunk)
-                size += len(chunk)
-                if size >= WRITE_BUFFER:
-                    await asyncio.to_thread(handle.write, b"".join(pending))
-                    pending, size = [], 0
-            await asyncio.to_thread(_finish, handle, b"".join(pending))
+            async for chunk in chunks:  # each written on a thread while the next arrives
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(handle.write, chunk))
+            if writing is not None:
+                await writing
+            await asyncio.to_thread(_finish, handle)
             await asyncio.to_thread(os.replace, partial, path)
         except BaseException as exc:
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])  # its thread must be done with the file first
             handle.close()
             partial.unlink(missing_ok=True)
             if isinstance(exc, OSError):  # a full or failing disk: the client may try again later
@@ -78,9 +77,8 @@ class DirectoryStore(BlobStore):
         await asyncio.to_thread(unlink)
 
 
-def _finish(handle: BinaryIO, tail: bytes) -> None:
-    """Write the last bytes and make the whole file durable before it gets its name."""
+def _finish(handle: BinaryIO) -> None:
+    """Make the whole file durable before it gets its name."""
     with handle:
-        handle.write(tail)
         handle.flush()
         os.fsync(handle.fileno())

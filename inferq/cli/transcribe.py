@@ -29,7 +29,6 @@ from inferq.cli.client import (
 )
 from inferq.sdk import InferenceFuture, as_completed
 from inferq.subtitles import to_srt, to_vtt
-from inferq.types import Audio
 
 #: What a directory is searched for (any container the server's PyAV decodes).
 AUDIO_SUFFIXES = frozenset(
@@ -139,7 +138,8 @@ def submit_all(
 
 
 def _submit(client: CLIClient, endpoint: str, file: Path, inputs: dict[str, Any]) -> InferenceFuture:
-    return client.infer_async(endpoint, {**inputs, "audio": Audio.from_file(file).audio_b64})
+    """Queue one recording, streamed from disk as a multipart part (never base64 in memory)."""
+    return client.infer_async(endpoint, {**inputs, "audio": file})
 
 
 def collect(
