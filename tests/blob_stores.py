@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -90,11 +91,11 @@ class BlobView:
     def contents(self) -> list[bytes]:
         """The bytes of every object stored, partial writes included."""
         if self.directory is not None:
-            return [path.read_bytes() for path in self.directory.rglob("*") if path.is_file()]
+            return [blob for path in self.directory.rglob("*") if (blob := _read_file(path)) is not None]
         assert self.s3 is not None
         client, prefix = self.s3.client(), self.url.removeprefix(f"s3://{BUCKET}/")
         listed = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
-        stored = [client.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed]
+        stored = [blob for o in listed if (blob := _read(client, o["Key"])) is not None]
         # an upload cut off midway must not linger as an unfinished multipart upload either
         unfinished = client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", [])
         return stored + [b"<unfinished multipart upload>"] * len(unfinished)
@@ -103,6 +104,22 @@ class BlobView:
         """Whether any stored object holds ``data`` (or the start of it)."""
         probe = data[:4096]
         return any(probe in blob for blob in self.contents())
+
+
+def _read_file(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except FileNotFoundError:
+        return None
+
+
+def _read(client: Any, key: str) -> bytes | None:
+    """The object's bytes; None if it was deleted since it was listed."""
+    try:
+        body: bytes = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    except client.exceptions.NoSuchKey:
+        return None
+    return body
 
 
 def directory_store(root: Path) -> BlobView:
