@@ -69,9 +69,9 @@ class ClientError(click.ClickException):
 
 
 class CLIClient(Client):
-    """The SDK client plus the two reads the commands need that the SDK has no method for.
+    """The SDK client plus the reads the commands need that the SDK has no method for.
 
-    Both are plain GETs run through the SDK's own flow driver, so they get its auth,
+    All are plain GETs run through the SDK's own flow driver, so they get its auth,
     retries and error classes.
     """
 
@@ -83,6 +83,10 @@ class CLIClient(Client):
     def state(self, future: InferenceFuture) -> dict[str, Any]:
         """The request's status document (``GET /v1/requests/{id}``)."""
         return self._drive(self._state_flow(future))
+
+    def rendered(self, future: InferenceFuture, fmt: str) -> str:
+        """The outputs of an ended request in the endpoint's rendering ``fmt`` (``srt``, ...)."""
+        return self._drive(_text(f"{future.poll_url.rstrip('/')}/response", {"format": fmt}))
 
     def list_requests(
         self, status: str | None = None, endpoint: str | None = None, limit: int = 50
@@ -96,6 +100,15 @@ class CLIClient(Client):
 
 def _get(url: str, params: dict[str, str]) -> Flow[Any]:
     return decode((yield Call("GET", url, params=params)))
+
+
+def _text(url: str, params: dict[str, str]) -> Flow[str]:
+    """A GET answered with text; its error, when it fails, raised as the SDK raises it."""
+    response = yield Call("GET", url, params=params)
+    assert response is not None
+    if response.status_code >= 400:
+        decode(response)
+    return response.text
 
 
 def client_options(fn: F) -> F:

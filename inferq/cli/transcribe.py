@@ -28,19 +28,15 @@ from inferq.cli.client import (
     describe,
 )
 from inferq.sdk import InferenceFuture, as_completed
-from inferq.subtitles import to_srt, to_vtt
 
 #: What a directory is searched for (any container the server's PyAV decodes).
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".mp4"}
 )
 
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "txt": lambda result: result["response"]["text"] + "\n",
-    "srt": lambda result: to_srt(result["response"]["segments"]),
-    "vtt": lambda result: to_vtt(result["response"]["segments"]),
-    "json": lambda result: json.dumps(result, indent=2, ensure_ascii=False) + "\n",
-}
+#: What ``--format`` takes: the server renders text and subtitles (whisper's ``?format=``);
+#: json is the whole output, indented here.
+FORMATS = ("txt", "srt", "vtt", "json")
 
 #: What fails one file and not the run: it cannot be read or written, or its request failed.
 FILE_ERRORS: tuple[type[Exception], ...] = (OSError, *REQUEST_ERRORS)
@@ -142,14 +138,21 @@ def _submit(client: CLIClient, endpoint: str, file: Path, inputs: dict[str, Any]
     return client.infer_async(endpoint, {**inputs, "audio": file})
 
 
+def render(client: CLIClient, future: InferenceFuture, fmt: str) -> str:
+    """An ended request's outputs as ``fmt``."""
+    if fmt == "json":
+        return json.dumps(future.result(), indent=2, ensure_ascii=False) + "\n"
+    return client.rendered(future, fmt)
+
+
 def collect(
-    futures: dict[InferenceFuture, Path], render: Callable[[dict[str, Any]], str], sink: Sink, board: Board
+    client: CLIClient, futures: dict[InferenceFuture, Path], fmt: str, sink: Sink, board: Board
 ) -> None:
     """Render and hand each result to ``sink`` as its request ends, first done first."""
     for future in as_completed(futures):
         file = futures[future]
         try:
-            line = sink(file, render(future.result()))
+            line = sink(file, render(client, future, fmt))
         except FILE_ERRORS as exc:
             board.failed(file, "queued", _reason(exc))
         else:
@@ -236,7 +239,7 @@ def progress_bar(show: bool | None) -> Iterator[Progress]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(RENDERERS)),
+    type=click.Choice(FORMATS),
     default="txt",
     show_default=True,
     help="txt: the text; srt/vtt: subtitles from the segments; json: the whole output.",
@@ -296,6 +299,6 @@ def transcribe(
     with progress_bar(show_progress) as progress:
         board = Board(progress, len(files))
         futures = submit_all(client, endpoint, files, inputs, concurrency, board)
-        collect(futures, RENDERERS[fmt], sink, board)
+        collect(client, futures, fmt, sink, board)
     print_texts(files, texts)
     report(board, len(files))

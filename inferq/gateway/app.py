@@ -125,7 +125,12 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
     services = {name: load_service(target) for name, target in settings.endpoints.items()}
     endpoints = {
         name: Endpoint(
-            name, settings.endpoints[name], input_model(service), file_inputs(service), service.example
+            name,
+            settings.endpoints[name],
+            input_model(service),
+            file_inputs(service),
+            service.example,
+            service.formats,
         )
         for name, service in services.items()
     }

@@ -200,13 +200,24 @@ def request_paths() -> dict[str, Any]:
         },
         "/v1/requests/{response_id}/response": {
             "get": operation(
-                "The outputs",
-                {"200": json_answer({"type": "object"}, "outputs")},
+                "The outputs, or another rendering of them its endpoint offers (whisper: txt, srt, vtt, verbose_json)",
+                {
+                    "200": {
+                        **json_answer({"type": "object"}, "outputs"),
+                        "content": {
+                            "application/json": {"schema": {"type": "object"}},
+                            "*/*": {"schema": {"type": "string"}},
+                        },
+                    }
+                },
                 404,
                 409,
                 422,
                 502,
-                parameters=_ID,
+                parameters=[
+                    *_ID,
+                    {"name": "format", "in": "query", "schema": {"type": "string", "default": "json"}},
+                ],
             )
         },
         "/v1/requests/{response_id}/cancel": {

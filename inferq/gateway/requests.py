@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+import orjson
 from starlette.responses import Response
 
 from inferq.domain.status import Status
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from inferq.domain.records import RequestRecord
+    from inferq.gateway.state import GatewayState
     from inferq.protocol.requests import Deleted, RequestPage, RequestStatus
+    from inferq.service.base import Rendering
 
 
 def _status_doc(request: Request, record: RequestRecord) -> RequestStatus:
@@ -55,16 +59,35 @@ async def get_request(request: Request) -> Response:
 
 
 async def get_response(request: Request) -> Response:
-    backend = state_of(request).backend
+    """The outputs as stored, or as the rendering ``?format=`` names (``srt`` of a transcript)."""
+    state = state_of(request)
+    backend, tenant = state.backend, request.user.id
     response_id = request.path_params["response_id"]
+    fmt = request.query_params.get("format", "json")
+    rendering = None if fmt == "json" else _rendering(state, await backend.get(tenant, response_id), fmt)
     try:
-        output = await backend.get_output(request.user.id, response_id)
+        output = await backend.get_output(tenant, response_id)
     except Conflict:
-        record = await backend.get(request.user.id, response_id)
+        record = await backend.get(tenant, response_id)
         if record.status in (Status.FAILED, Status.CANCELLED):
             raise failure(record) from None
         raise
-    return Response(output, 200, media_type="application/json")
+    if rendering is None:
+        return Response(output, 200, media_type="application/json")
+    text = await asyncio.to_thread(lambda: rendering.render(orjson.loads(output)))
+    return Response(text, 200, media_type=rendering.media_type)
+
+
+def _rendering(state: GatewayState, record: RequestRecord, fmt: str) -> Rendering:
+    """The endpoint's rendering called ``fmt``; 422 naming the ones it has."""
+    endpoint = state.endpoints.get(record.endpoint)
+    formats = {} if endpoint is None else endpoint.formats
+    if fmt not in formats:
+        known = ", ".join(["json", *formats])
+        raise InvalidInput(
+            f"format must be one of {known} for {record.endpoint}, got {fmt!r}", field="format"
+        )
+    return formats[fmt]
 
 
 async def cancel_request(request: Request) -> Response:

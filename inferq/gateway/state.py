@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from inferq.errors import NotFound
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from inferq.gateway.estimates import Estimates
     from inferq.gateway.limits import Admission
     from inferq.gateway.uploads import Uploads
-    from inferq.service.base import Example
+    from inferq.service.base import Example, Rendering
     from inferq.settings import Settings
 
 
@@ -36,6 +36,8 @@ class Endpoint:
     #: The inputs that are files (:func:`inferq.service.schema.file_inputs`).
     file_inputs: frozenset[str] = frozenset()
     example: Example | None = None
+    #: Other renderings of its outputs, by ``?format=`` name.
+    formats: Mapping[str, Rendering] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import importlib.resources
 import inspect
+import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import Field
 
 from inferq.errors import InvalidInput
-from inferq.service.base import Example, Service
+from inferq.service.base import Example, Rendering, Service
 from inferq.service.progress import report_progress
+from inferq.subtitles import to_srt, to_vtt
 from inferq.types import Audio
 
 if TYPE_CHECKING:
@@ -101,6 +104,12 @@ class Whisper(Service):
             }
         },
     )
+    formats: ClassVar[Mapping[str, Rendering]] = {
+        "txt": Rendering("text/plain; charset=utf-8", lambda output: output["response"]["text"] + "\n"),
+        "srt": Rendering("application/x-subrip", lambda output: to_srt(output["response"]["segments"])),
+        "vtt": Rendering("text/vtt; charset=utf-8", lambda output: to_vtt(output["response"]["segments"])),
+        "verbose_json": Rendering("application/json", lambda output: verbose_json(output["response"])),
+    }
     batch_size: ClassVar[int] = int(os.environ.get(BATCH_SIZE_ENV) or 1)
     batch_wait_s: ClassVar[float] = float(os.environ.get(BATCH_WAIT_ENV) or 0.05)
 
@@ -216,6 +225,13 @@ class Whisper(Service):
                 else f"{language!r} is not a language code Whisper knows"
             )
             raise InvalidInput(reason, field="language")
+
+
+def verbose_json(response: dict[str, Any]) -> str:
+    """A transcript as OpenAI's ``verbose_json`` shapes one: text, language, duration and
+    segments at the top level."""
+    keys = ("text", "language", "duration", "segments")
+    return json.dumps({key: response[key] for key in keys}, ensure_ascii=False)
 
 
 def _response(rows: list[dict[str, Any]], language: str, duration: float) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -12,6 +13,15 @@ class Example:
 
     inputs: dict[str, Any]
     output: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """Another form of an endpoint's outputs (subtitles of a transcript, say), made by the
+    gateway from the stored outputs for ``GET /v1/requests/{id}/response?format=NAME``."""
+
+    media_type: str
+    render: Callable[[dict[str, Any]], str]
 
 
 class Service:
@@ -40,6 +50,9 @@ class Service:
 
     batch_size: ClassVar[int] = 1
     batch_wait_s: ClassVar[float] = 0.0
+
+    #: Other renderings of the outputs, by the name ``?format=`` asks for.
+    formats: ClassVar[Mapping[str, Rendering]] = {}
 
     def setup(self) -> None:
         """Load weights and warm up; called once before the first ``infer``."""

@@ -44,7 +44,6 @@ NOT_PRODUCED = {
     ("POST /{endpoint}/predict", 503): "the store unavailable",
     ("POST /{endpoint}/batch", 503): "the store unavailable",
     ("GET /v1/endpoints", 503): "the store unavailable",
-    ("GET /v1/requests/{response_id}/response", 422): "a model that refuses its inputs as it runs",
     ("POST /v1/files", 429): "a rate limit",
     ("POST /v1/files", 503): "the blob store unavailable",
     ("GET /v1/files/{file_id}/content", 503): "the blob store unavailable",
@@ -250,6 +249,7 @@ def _request_routes(check: Conformance, http: httpx.Client, admin: httpx.Client,
     check.call(http, "GET", "/v1/requests", params={"status": "lost"}, expect=422)
 
     check.call(http, "GET", f"/v1/requests/{ids['completed']}/response", expect=200)
+    check.call(http, "GET", f"/v1/requests/{ids['completed']}/response", params={"format": "srt"}, expect=422)
     check.call(http, "GET", f"/v1/requests/{ids['failed']}/response", expect=502)
     check.call(http, "GET", f"/v1/requests/{UNKNOWN}/response", expect=404)
     check.call(http, "POST", f"/v1/requests/{ids['completed']}/cancel", expect=409)

@@ -92,3 +92,28 @@ def test_an_mp3_sent_as_a_part_or_an_upload_is_heard_as_its_base64_is(
     assert inline.status_code == part.status_code == by_reference.status_code == 200, part.text
     assert "seashells" in inline.json()["response"]["text"].lower().replace(" ", "")
     assert part.json() == by_reference.json() == inline.json()
+
+
+def test_a_transcript_is_rendered_as_text_subtitles_or_verbose_json(
+    whisper_server: Server, seashells: Path
+) -> None:
+    with whisper_server.http() as http:
+        future = http.post("/whisper/predict", json={"audio": b64(seashells)}, headers=ASYNC).json()
+        state = http.get(future["poll_url"], params={"wait": 60}).json()
+        output = http.get(state["response_url"]).json()["response"]
+        rendered = {
+            fmt: http.get(state["response_url"], params={"format": fmt})
+            for fmt in ("txt", "srt", "vtt", "verbose_json", "json", "docx")
+        }
+    assert rendered["txt"].text == output["text"] + "\n"
+    assert rendered["txt"].headers["content-type"].startswith("text/plain")
+    first = output["segments"][0]
+    assert rendered["srt"].text.startswith(f"1\n00:00:00,000 --> 00:00:0{int(first['end'])},")
+    assert rendered["vtt"].text.startswith("WEBVTT\n\n00:00:00.000 --> ")
+    assert rendered["vtt"].headers["content-type"].startswith("text/vtt")
+    assert rendered["verbose_json"].json() == {
+        k: output[k] for k in ("text", "language", "duration", "segments")
+    }
+    assert rendered["json"].json()["response"] == output
+    assert rendered["docx"].status_code == 422
+    assert "txt, srt, vtt, verbose_json" in rendered["docx"].json()["error"]["message"]
