@@ -14,6 +14,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import pydantic
 
 from inferq.domain.files import file_ref
 from inferq.errors import BadRequest, InvalidInput, PayloadTooLarge
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from inferq.gateway.multipart import Part
+    from inferq.gateway.state import Endpoint
     from inferq.gateway.uploads import Uploads
 
 #: The part that carries the non-file inputs as one JSON object.
@@ -35,10 +37,11 @@ class MultipartDecoder:
 
     description = "multipart/form-data"
 
-    def __init__(self, uploads: Uploads, tenant: str, file_inputs: frozenset[str]) -> None:
+    def __init__(self, uploads: Uploads, tenant: str, endpoint: Endpoint) -> None:
         self.uploads = uploads
         self.tenant = tenant
-        self.file_inputs = file_inputs
+        self.model = endpoint.inputs
+        self.file_inputs = endpoint.file_inputs
 
     def accepts(self, media_type: str) -> bool:
         return media_type == "multipart/form-data"
@@ -48,6 +51,7 @@ class MultipartDecoder:
         #: What idempotency compares: a file by its contents, not the id this upload got.
         compared: dict[str, Any] = {}
         stored: list[str] = []
+        fields: set[str] = set()
         budget = max_bytes
         try:
             async for part in MultipartReader(request).parts():
@@ -68,11 +72,24 @@ class MultipartDecoder:
                             compared.setdefault(name, value)
                     else:
                         values[part.name] = compared[part.name] = _text(part.name, raw)
+                        fields.add(part.name)
         except BaseException:
             await self.uploads.discard(self.tenant, stored)
             raise
         digest = hashlib.sha256(orjson.dumps(compared, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        values.update(self._typed(values, fields))
         return Body(orjson.dumps(values), values, tuple(stored), digest)
+
+    def _typed(self, values: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+        """The form fields (text) as the types the endpoint declares for them (``"0.5"`` as 0.5),
+        so the model gets what a JSON body would have given it; {} when the inputs are
+        invalid (the submit then says which)."""
+        declared = fields & self.model.model_fields.keys()
+        try:
+            typed = self.model.model_validate(values)
+        except pydantic.ValidationError:
+            return {}
+        return typed.model_dump(mode="json", include=declared)
 
     async def _file(self, part: Part, budget: int, stored: list[str]) -> tuple[str, str, int]:
         """The input's value, what idempotency compares of it, and what it cost of the body budget."""

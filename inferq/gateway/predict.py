@@ -26,7 +26,7 @@ async def predict(request: Request) -> Response:
     submit.admit()
     asynchronous = wants_async(request)
     options = options_of(request, asynchronous)
-    form = MultipartDecoder(submit.state.uploads, submit.tenant, submit.endpoint.file_inputs)
+    form = MultipartDecoder(submit.state.uploads, submit.tenant, submit.endpoint)
     body = await decode_body(request, submit.state.settings.max_body_bytes, (*JSON, form))
     record = await submit.one(body, options)
     if asynchronous:

@@ -67,9 +67,12 @@ def test_a_raw_body_upload_keeps_its_media_type_and_name(files: FileServer) -> N
 def test_multipart_predict_streams_the_file_and_takes_the_other_inputs_as_fields(files: FileServer) -> None:
     data = _payload()
     with files.server.http() as http:
-        sync = http.post("/echo/predict", files={"file": ("x.bin", data)}, data={"note": "hi"})
+        sync = http.post(
+            "/echo/predict", files={"file": ("x.bin", data)}, data={"note": "hi", "delay_s": "0.01"}
+        )
         assert sync.status_code == 200, sync.text
-        assert sync.json() == {"echo": {"file": _summary(data), "note": "hi"}}
+        # a field the endpoint types (delay_s: float) arrives typed; an untyped one as text
+        assert sync.json() == {"echo": {"delay_s": 0.01, "file": _summary(data), "note": "hi"}}
         queued = http.post(
             "/echo/predict",
             files={
