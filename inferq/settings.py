@@ -53,6 +53,8 @@ def envvar(name: str) -> str:
 WORKER_FIELDS = (
     "backend",
     "blob_store",
+    "max_upload_bytes",
+    "webhook_allow",
     "retention_s",
     "lease_s",
     "max_attempts",
@@ -81,8 +83,11 @@ class Settings:
     #: Where uploaded files live (:mod:`inferq.blobs`); None: beside the SQLite file, or
     #: nowhere on Redis (files then travel inline, up to ``max_body_bytes``).
     blob_store: str | None = None
-    #: The largest file one upload may hold.
+    #: The largest file one upload may hold (or one URL input may fetch).
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    #: File inputs may be ``http(s)://`` URLs, fetched by the worker under the webhooks'
+    #: address policy (``webhook_allow``).
+    allow_url_inputs: bool = False
     #: Each worker process's memory (RLIMIT_DATA); None: no limit of inferq's own.
     max_memory_bytes: int | None = None
     #: 429 while an endpoint has this many requests pending; None: no limit.
@@ -93,7 +98,7 @@ class Settings:
     rate_limit: float | None = None
     #: The unit of the webhook retry schedule (:mod:`inferq.webhooks.schedule`); tests shrink it.
     webhook_retry_base_s: float = DEFAULT_WEBHOOK_RETRY_BASE_S
-    #: Networks webhooks may reach although they are not public (loopback, private, ...).
+    #: Networks webhooks and URL inputs may reach although they are not public (loopback, private, ...).
     webhook_allow: tuple[Network, ...] = ()
 
     def __post_init__(self) -> None:
@@ -131,6 +136,8 @@ class Settings:
         args: list[str] = []
         for name in names:
             value = getattr(self, name)
+            if isinstance(value, tuple):  # networks, as their flag lists them
+                value = ",".join(map(str, value)) or None
             if value is not None:
                 args += [flag(name), str(value)]
         return args

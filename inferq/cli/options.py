@@ -57,7 +57,8 @@ FLAGS = {
         "Submits per second per token, in each gateway process (429 beyond).",
     ),
     "webhook_allow": Flag(
-        NETWORKS, "Comma-separated networks (10.0.0.0/8,127.0.0.1) webhooks may reach though not public."
+        NETWORKS,
+        "Comma-separated networks (10.0.0.0/8,127.0.0.1) webhooks and URL inputs may reach though not public.",
     ),
     "webhook_retry_base_s": Flag(
         DURATION,

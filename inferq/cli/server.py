@@ -30,19 +30,23 @@ def _endpoints(spec: str) -> dict[str, str]:
 )
 @setting_options("workers")
 @click.option("--no-workers", is_flag=True, envvar="INFERQ_NO_WORKERS", help="Run the gateway alone.")
+@click.option(
+    "--allow-url-inputs",
+    is_flag=True,
+    envvar="INFERQ_ALLOW_URL_INPUTS",
+    help="File inputs may be http(s) URLs, fetched by the worker (public addresses, and --webhook-allow's).",
+)
 @setting_options(
     "public_url",
     "sync_timeout_s",
     "max_body_bytes",
-    "max_upload_bytes",
     "max_queue",
     "max_queue_per_token",
     "rate_limit",
-    "webhook_allow",
     "webhook_retry_base_s",
 )
 @worker_options
-def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
+def serve(endpoints: str, no_workers: bool, allow_url_inputs: bool, **options: Any) -> None:
     """Run the gateway and a worker per endpoint.
 
     \b
@@ -53,7 +57,12 @@ def serve(endpoints: str, no_workers: bool, **options: Any) -> None:
     """
     from inferq.serve import serve as run_serve
 
-    settings = Settings(endpoints=_endpoints(endpoints), run_workers=not no_workers, **given(options))
+    settings = Settings(
+        endpoints=_endpoints(endpoints),
+        run_workers=not no_workers,
+        allow_url_inputs=allow_url_inputs,
+        **given(options),
+    )
     run(run_serve(settings, announce=click.echo))
 
 

@@ -53,6 +53,11 @@ def referenced_file(value: str) -> str | None:
     return value.removeprefix(FILE_REF_PREFIX)
 
 
+def is_url(value: str) -> bool:
+    """Whether an input names its file by URL (``--allow-url-inputs``)."""
+    return value.startswith(("http://", "https://"))
+
+
 def is_file_id(value: str) -> bool:
     """Whether ``value`` has the shape of an id we mint (anything else is not found)."""
     rest = value.removeprefix(_ID_PREFIX)

@@ -9,10 +9,21 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
+
 from inferq.blobs import Tally
 from inferq.domain import clock, lifecycle
-from inferq.domain.files import FileRecord, blob_key, file_ref, is_file_id, new_file_id, referenced_file
+from inferq.domain.files import (
+    FileRecord,
+    blob_key,
+    file_ref,
+    is_file_id,
+    is_url,
+    new_file_id,
+    referenced_file,
+)
 from inferq.errors import InvalidInput, NotFound, PayloadTooLarge
+from inferq.webhooks.policy import MAX_URL
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Iterable
@@ -92,11 +103,19 @@ class Uploads:
             with contextlib.suppress(NotFound):
                 await self.delete(tenant, file_id)
 
-    async def check_references(self, tenant: str, values: dict[str, object], names: Iterable[str]) -> None:
-        """422 naming the input that refers to a file the caller cannot use."""
+    async def check_inputs(
+        self, tenant: str, values: dict[str, object], names: Iterable[str], allow_urls: bool
+    ) -> None:
+        """422 naming a file input that refers to a file the caller cannot use, or that is a
+        URL where URL inputs are off (or not a usable URL)."""
         for name in names:
             value = values.get(name)
-            file_id = referenced_file(value) if isinstance(value, str) else None
+            if not isinstance(value, str):
+                continue
+            if is_url(value):
+                _check_url(name, value, allow_urls)
+                continue
+            file_id = referenced_file(value)
             if file_id is None:
                 continue
             try:
@@ -113,3 +132,15 @@ class Uploads:
         if expired and self.blobs is not None:
             await self.blobs.delete([record.blob for record in expired])
         return len(expired)
+
+
+def _check_url(name: str, value: str, allowed: bool) -> None:
+    if not allowed:
+        raise InvalidInput(
+            f"{name}: URL inputs are off on this server (--allow-url-inputs); upload the file "
+            "instead (multipart, or POST /v1/files)",
+            field=name,
+        )
+    url = httpx.URL(value) if len(value) <= MAX_URL else None
+    if url is None or not url.host:
+        raise InvalidInput(f"{name}: {value[:200]!r} is not a usable URL", field=name)

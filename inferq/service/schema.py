@@ -2,7 +2,7 @@
 
 An input annotated with a file type of :mod:`inferq.types` (``Audio``, ``Image``, ``File``,
 or one of them ``| None``) is a *file input*: on the wire it is a string (base64, a
-``data:`` URI or ``inferq://files/<id>``) or a multipart part, and the model receives it as
+``data:`` URI or ``inferq://files/<id>``, or a URL with ``--allow-url-inputs``) or a multipart part, and the model receives it as
 a local :class:`~pathlib.Path` (:mod:`inferq.worker.file_inputs`).
 """
 
@@ -30,8 +30,9 @@ FileValue = Annotated[
     pydantic.WithJsonSchema(
         {
             "type": "string",
-            "description": f"base64 of the file, a data: URI, or {FILE_REF_PREFIX}<id> of an uploaded "
-            "file; in multipart/form-data, the file itself",
+            "description": f"base64 of the file, a data: URI, {FILE_REF_PREFIX}<id> of an uploaded "
+            "file, or an http(s) URL where the server allows URL inputs; in multipart/form-data, "
+            "the file itself",
             "x-inferq-file": True,
         }
     ),

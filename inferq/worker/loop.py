@@ -15,9 +15,11 @@ from inferq.backends import BackendUnavailable, WorkerInfo
 from inferq.errors import InvalidInput
 from inferq.service.progress import reporting_to
 from inferq.service.schema import file_inputs
-from inferq.worker.file_inputs import localise
+from inferq.webhooks.policy import AddressPolicy
+from inferq.worker.file_inputs import Sources, localise
 from inferq.worker.limits import out_of_memory
 from inferq.worker.progress import ProgressForwarder
+from inferq.worker.url_inputs import URLFetcher
 
 if TYPE_CHECKING:
     from inferq.backends import Backend
@@ -85,8 +87,9 @@ class Worker:
         self.backend = backend
         self.endpoint = endpoint
         self.service = service
-        self.blobs = blobs
         self.file_inputs = file_inputs(type(service))
+        urls = URLFetcher(AddressPolicy(settings.webhook_allow), settings.max_upload_bytes)
+        self.sources = Sources(backend, blobs, urls)
         self.concurrency = settings.concurrency
         self.timeout_s = service.timeout_s or settings.timeout_s
         #: Given by a supervisor, which then names this id when it tells the backend we died.
@@ -201,7 +204,7 @@ class Worker:
         try:
             inputs: dict[str, Any] = orjson.loads(claim.inputs)
             tenant = claim.record.tenant
-            return await localise(inputs, self.file_inputs, tenant, self.backend, self.blobs, files)
+            return await localise(inputs, self.file_inputs, tenant, self.sources, files)
         except Exception as exc:  # noqa: BLE001 - this request's inputs are unusable: it fails alone
             return exc
 
