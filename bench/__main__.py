@@ -20,7 +20,8 @@ against the server's own rates, :mod:`bench.sdk_client`), ``fairness`` (a single
 behind another token's ``--burst``, :mod:`bench.fairness`) and ``batching`` (a batching
 Service against its unbatched form, :mod:`bench.batching`) and ``uploads`` (a
 ``--upload-mb`` file through ``/v1/files`` and multipart against curl to a bare endpoint,
-and the gateway's RSS meanwhile, :mod:`bench.uploads`). With no name, all run.
+and the gateway's RSS meanwhile; a ``--whisper-minutes`` recording as multipart against
+base64, :mod:`bench.uploads`). With no name, all run.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ PARTS = {
     "fairness": lambda args, backends: fairness.run(backends, args.runs, args.burst),
     "batching": lambda args, backends: batching.run(backends, args.runs, args.batching_requests),
     "sdk": lambda args, backends: sdk_client.run(backends, args.runs, args.seconds, args.sdk_requests),
-    "uploads": lambda args, backends: uploads.run(backends, args.runs, args.upload_mb),
+    "uploads": lambda args, backends: uploads.run(backends, args.runs, args.upload_mb, args.whisper_minutes),
 }
 
 
@@ -182,6 +183,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=10_000, help="fairness: one token's burst")
     parser.add_argument("--batching-requests", type=int, default=2000, help="batching: requests per form")
     parser.add_argument("--upload-mb", type=int, default=1024, help="uploads: the file's size in MiB")
+    parser.add_argument("--whisper-minutes", type=int, default=30, help="uploads: the recording's length")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)

@@ -5,10 +5,15 @@
 its RSS at rest (flat in the file's size when uploads stream).
 
 Stores: SQLite with its blob directory, and Redis with a ``file://`` blob directory.
+
+And Whisper's way in for a long recording (``--whisper-minutes`` of synthetic speech as
+MP3): multipart against base64 in JSON, time to the 202 and the gateway's peak RSS above
+rest for each, on a gateway alone (``--no-workers``: what is measured is the submit).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -128,7 +133,7 @@ def one_run(kind: str, tmp: Path, file: Path, sink: str) -> dict[str, float]:
     }
 
 
-def run(backends: list[str], runs: int, size_mb: int) -> dict[str, Any]:
+def run(backends: list[str], runs: int, size_mb: int, whisper_minutes: int) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-uploads-") as directory:
         tmp = Path(directory)
@@ -148,4 +153,79 @@ def run(backends: list[str], runs: int, size_mb: int) -> dict[str, Any]:
             rows.append(summarize(kind, f"upload_{metric}", values, {"curl_to_bare": ratios}))
         for metric in ("files_peak_rss_over_rest_mb", "multipart_peak_rss_over_rest_mb"):
             rows.append(summarize(kind, f"upload_{metric}", [r[metric] for r in results]))
-    return {"size_mb": size_mb, "runs": series, "rows": rows}
+    whisper = run_whisper(runs, whisper_minutes)
+    return {"size_mb": size_mb, "runs": series, "whisper": whisper, "rows": rows + whisper["rows"]}
+
+
+SENTENCES = (
+    "The quick brown fox jumps over the lazy dog. She sells seashells by the seashore. "
+    "A journey of a thousand miles begins with a single step. All that glitters is not gold."
+)
+
+
+def make_recording(path: Path, minutes: int) -> Path:
+    """``minutes`` of speech as MP3: flite speaks a few sentences, sox repeats them."""
+    speech = path.with_suffix(".wav")
+    subprocess.run(["flite", "-t", SENTENCES, "-o", str(speech)], check=True)
+    length = float(
+        subprocess.run(["soxi", "-D", str(speech)], capture_output=True, text=True, check=True).stdout
+    )
+    repeats = max(0, round(minutes * 60 / length) - 1)
+    subprocess.run(["sox", str(speech), "-r", "22050", str(path), "repeat", str(repeats)], check=True)
+    return path
+
+
+def whisper_run(tmp: Path, recording: Path) -> dict[str, float]:
+    body = tmp / "body.json"
+    body.write_bytes(b'{"audio": "' + base64.b64encode(recording.read_bytes()) + b'"}')
+    server = Server(
+        store_url("sqlite", tmp), ["--endpoints", "whisper", "--no-workers"], tmp / "serve-whisper.log"
+    ).start()
+    auth, url = f"Authorization: Bearer {server.token}", f"{server.url}/whisper/predict"
+    try:
+        assert server.proc is not None
+        at_rest = rss_bytes(server.proc.pid)
+        with PeakRSS(server.proc.pid) as form_rss:
+            form = curl("-F", f"audio=@{recording}", "-H", auth, "-H", "Prefer: respond-async", url)
+        with PeakRSS(server.proc.pid) as json_rss:
+            inline = curl(
+                "--data-binary",
+                f"@{body}",
+                "-H",
+                auth,
+                "-H",
+                "Content-Type: application/json",
+                "-H",
+                "Prefer: respond-async",
+                url,
+            )
+    finally:
+        server.stop()
+    return {
+        "multipart_s": form,
+        "base64_s": inline,
+        "multipart_rss_mb": (form_rss.peak - at_rest) / 2**20,
+        "base64_rss_mb": (json_rss.peak - at_rest) / 2**20,
+    }
+
+
+def run_whisper(runs: int, minutes: int) -> dict[str, Any]:
+    """Time to 202 and the gateway's RSS for a ``minutes``-long MP3, multipart against base64."""
+    with tempfile.TemporaryDirectory(prefix="bench-whisper-upload-") as directory:
+        tmp = Path(directory)
+        recording = make_recording(tmp / "talk.mp3", minutes)
+        size_mb = recording.stat().st_size / 2**20
+        results = [whisper_run(tmp, recording) for _ in range(runs)]
+    label = f"whisper {minutes} min mp3 ({size_mb:.0f} MB)"
+    rows = [
+        summarize(
+            "sqlite",
+            "whisper_multipart_to_202_s",
+            [r["multipart_s"] for r in results],
+            {"base64": [r["multipart_s"] / r["base64_s"] for r in results]},
+        ),
+        summarize("sqlite", "whisper_base64_to_202_s", [r["base64_s"] for r in results]),
+        summarize("sqlite", "whisper_multipart_rss_over_rest_mb", [r["multipart_rss_mb"] for r in results]),
+        summarize("sqlite", "whisper_base64_rss_over_rest_mb", [r["base64_rss_mb"] for r in results]),
+    ]
+    return {"recording": label, "runs": results, "rows": rows}
