@@ -38,14 +38,17 @@ def wrk(url: str, seconds: int, token: str | None = None, connections: int = 64)
     return result
 
 
-def start_reference() -> tuple[subprocess.Popen[bytes], str]:
+def start_reference(
+    app: str = "bench.hello_app:app", env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A bare Starlette ``app`` (one with a ``GET /hello``) on one uvicorn process, up."""
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench.hello_app:app",
+            app,
             "--port",
             str(port),
             "--log-level",
@@ -54,6 +57,7 @@ def start_reference() -> tuple[subprocess.Popen[bytes], str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=url) as http:

@@ -16,18 +16,15 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any, Self
 
-import httpx
-
-from bench.common import store_url, summarize
+from bench.common import start_reference, store_url, summarize
 from bench.memory import rss_bytes
-from tests.conftest import Server, free_port, wait_until
+from tests.conftest import Server
 
 CHUNK = 8 << 20
 
@@ -69,29 +66,6 @@ def curl(*args: str) -> float:
         check=True,
     ).stdout
     return float(out)
-
-
-def start_sink(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.upload_sink:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env={**os.environ, "UPLOAD_SINK_DIR": str(directory)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=url) as http:
-        wait_until(lambda: http.get("/hello").status_code == 200, what="upload sink")
-    return proc, url
 
 
 def one_run(kind: str, tmp: Path, file: Path, sink: str) -> dict[str, float]:
@@ -139,7 +113,7 @@ def run(backends: list[str], runs: int, size_mb: int, whisper_minutes: int) -> d
         tmp = Path(directory)
         file = make_file(tmp / "upload.bin", size_mb << 20)
         (tmp / "sink").mkdir()
-        sink_proc, sink = start_sink(tmp / "sink")
+        sink_proc, sink = start_reference("bench.upload_sink:app", {"UPLOAD_SINK_DIR": str(tmp / "sink")})
         try:
             series = {kind: [one_run(kind, tmp, file, sink) for _ in range(runs)] for kind in backends}
         finally:
