@@ -109,6 +109,10 @@ class RequestStore(ABC):
         not grow one by one with the ids."""
 
     @abstractmethod
+    async def inputs(self, tenant: str, response_id: str) -> bytes | None:
+        """The inputs of a request of ``tenant`` as stored, or None."""
+
+    @abstractmethod
     async def owner(self, response_id: str) -> str | None:
         """The ``tenant`` of the stored request ``response_id``, or None: one point read."""
 

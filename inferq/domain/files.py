@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 #: How an input names an uploaded file: ``inferq://files/<id>``.
 FILE_REF_PREFIX = "inferq://files/"
 _ID_PREFIX = "file_"
+
+#: Why a file is stored: uploaded on its own (``POST /v1/files``), for any number of
+#: requests to name; or sent as a part of one request's multipart body, and so that
+#: request's alone (deleted with it).
+Purpose = Literal["upload", "request"]
+UPLOAD: Purpose = "upload"
+REQUEST: Purpose = "request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,7 @@ class FileRecord:
     filename: str | None
     created_at: float
     expires_at: float
+    purpose: Purpose = UPLOAD
 
     @property
     def blob(self) -> str:

@@ -41,6 +41,7 @@ def file_doc(record: FileRecord) -> FileObject:
         "filename": record.filename,
         "created_at": timestamp(record.created_at),
         "expires_at": timestamp(record.expires_at),
+        "purpose": record.purpose,
     }
 
 

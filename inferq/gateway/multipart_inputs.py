@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pydantic
 
-from inferq.domain.files import file_ref
+from inferq.domain.files import REQUEST, file_ref
 from inferq.errors import BadRequest, InvalidInput, PayloadTooLarge
 from inferq.gateway.bodies import Body, parse_object
 from inferq.gateway.multipart import MultipartReader
@@ -103,7 +103,9 @@ class MultipartDecoder:
                 raise
             encoded = base64.b64encode(data).decode("ascii")
             return encoded, "sha256:" + hashlib.sha256(data).hexdigest(), len(encoded)
-        record = await self.uploads.store(self.tenant, part.chunks(), part.content_type, part.filename)
+        record = await self.uploads.store(
+            self.tenant, part.chunks(), part.content_type, part.filename, REQUEST
+        )
         stored.append(record.id)
         return file_ref(record.id), "sha256:" + record.sha256, 0
 

@@ -102,9 +102,13 @@ async def cancel_request(request: Request) -> Response:
 
 
 async def delete_request(request: Request) -> Response:
-    """Delete a finished request's inputs and outputs now; it then reads as 404, as if expired."""
+    """Delete a finished request's inputs and outputs now, and the files that came as parts of
+    its body; it then reads as 404, as if expired."""
+    state, tenant = state_of(request), request.user.id
     response_id = request.path_params["response_id"]
-    await state_of(request).backend.delete(request.user.id, response_id)
+    files = await state.uploads.of_request(tenant, response_id)
+    await state.backend.delete(tenant, response_id)
+    await state.uploads.discard(tenant, files)
     deleted: Deleted = {"response_id": response_id, "deleted": True}
     return json_response(deleted)
 

@@ -119,7 +119,8 @@ class Submit:
     async def _check_files(self, body: Body) -> None:
         """422 naming an input that refers to a file the caller cannot use."""
         allow_urls = self.state.settings.allow_url_inputs
-        await self.state.uploads.check_inputs(self.tenant, body.value, self.endpoint.file_inputs, allow_urls)
+        names = self.endpoint.file_inputs
+        await self.state.uploads.check_inputs(self.tenant, body.value, names, allow_urls, body.files)
 
     async def _check_queues(self, count: int) -> None:
         await self.state.admission.check_queues(self.state.backend, self.endpoint.name, self.tenant, count)

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+import orjson
 
 from inferq.blobs import Tally
 from inferq.domain import clock, lifecycle
 from inferq.domain.files import (
+    REQUEST,
+    UPLOAD,
     FileRecord,
+    Purpose,
     blob_key,
     file_ref,
     is_file_id,
@@ -51,7 +55,12 @@ class Uploads:
         return self.blobs
 
     async def store(
-        self, tenant: str, chunks: AsyncIterable[bytes], content_type: str, filename: str | None
+        self,
+        tenant: str,
+        chunks: AsyncIterable[bytes],
+        content_type: str,
+        filename: str | None,
+        purpose: Purpose = UPLOAD,
     ) -> FileRecord:
         """Stream ``chunks`` into a new file of ``tenant``'s; 413 as soon as they pass the limit.
         Nothing is left behind if they fail or the client goes away."""
@@ -69,6 +78,7 @@ class Uploads:
             filename,
             now,
             lifecycle.expires_at(now, self.backend.policy.retention_s),
+            purpose,
         )
         try:
             await self.backend.files.add(record)
@@ -104,10 +114,16 @@ class Uploads:
                 await self.delete(tenant, file_id)
 
     async def check_inputs(
-        self, tenant: str, values: dict[str, object], names: Iterable[str], allow_urls: bool
+        self,
+        tenant: str,
+        values: dict[str, object],
+        names: Iterable[str],
+        allow_urls: bool,
+        own: Iterable[str],
     ) -> None:
-        """422 naming a file input that refers to a file the caller cannot use, or that is a
-        URL where URL inputs are off (or not a usable URL)."""
+        """422 naming a file input that refers to a file the caller cannot use (another
+        request's, among those not in ``own``, the body's own uploads), or that is a URL
+        where URL inputs are off (or not a usable URL)."""
         for name in names:
             value = values.get(name)
             if not isinstance(value, str):
@@ -119,12 +135,34 @@ class Uploads:
             if file_id is None:
                 continue
             try:
-                await self.get(tenant, file_id)
+                record = await self.get(tenant, file_id)
             except NotFound:
                 raise InvalidInput(
                     f"{name}: no file {file_ref(file_id)} (files expire, and are visible only to their owner)",
                     field=name,
                 ) from None
+            if record.purpose != UPLOAD and file_id not in own:
+                raise InvalidInput(
+                    f"{name}: file {file_id} came with another request and goes with it; "
+                    "upload it with POST /v1/files to use it again",
+                    field=name,
+                )
+
+    async def of_request(self, tenant: str, response_id: str) -> list[str]:
+        """The files that came as parts of the request's body (deleted with it)."""
+        raw = await self.backend.requests.inputs(tenant, response_id)
+        inputs = orjson.loads(raw) if raw is not None else {}
+        referenced = [
+            file_id
+            for value in inputs.values()
+            if isinstance(value, str) and (file_id := referenced_file(value)) is not None
+        ]
+        return [
+            record.id
+            for file_id in referenced
+            if (record := await self.backend.files.get(tenant, file_id)) is not None
+            and record.purpose == REQUEST
+        ]
 
     async def sweep(self, limit: int) -> int:
         """Delete up to ``limit`` expired files and their bytes; returns how many."""

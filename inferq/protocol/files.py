@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing_extensions import TypedDict
 
+from inferq.domain.files import Purpose
 from inferq.protocol.requests import Timestamp
 from inferq.protocol.schema import documented
 
@@ -22,6 +23,9 @@ class FileObject(TypedDict):
     created_at: Timestamp
     expires_at: Timestamp
     """When it is deleted, with its bytes (retention after its upload)."""
+    purpose: Purpose
+    """``upload``: uploaded on its own, for requests to name; ``request``: a part of one
+    request's multipart body, deleted with that request."""
 
 
 @documented

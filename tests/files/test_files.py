@@ -222,3 +222,23 @@ def test_without_a_blob_store_files_travel_inline_up_to_the_body_limit(shared_se
             refused = call()
             assert refused.status_code == 413, refused.text
             assert "--blob-store" in refused.json()["error"]["message"]
+
+
+def test_a_requests_own_files_go_with_it_and_serve_no_other(files: FileServer) -> None:
+    data = _payload()
+    with files.server.http() as http:
+        queued = http.post("/echo/predict", files={"file": ("x", data)}, headers={"Prefer": "respond-async"})
+        assert queued.status_code == 202, queued.text
+        sent = queued.json()
+        http.get(f"/v1/requests/{sent['response_id']}?wait=30")
+        (part,) = http.get("/v1/files").json()["results"]
+        assert part["purpose"] == "request"
+        reused = http.post("/echo/predict", json={"file": f"inferq://files/{part['id']}"})
+        assert reused.status_code == 422
+        assert "POST /v1/files" in reused.json()["error"]["message"]
+        kept = _upload(http, _payload(100))
+        assert kept["purpose"] == "upload"
+        assert files.store.holds(data)
+        assert http.delete(f"/v1/requests/{sent['response_id']}").status_code == 200
+        assert [f["id"] for f in http.get("/v1/files").json()["results"]] == [kept["id"]]
+    assert not files.store.holds(data)

@@ -7,7 +7,7 @@ from typing import cast
 
 from inferq.backends.contracts import FileStore
 from inferq.backends.redis.client import Store, decoded, each, text
-from inferq.domain.files import FileRecord
+from inferq.domain.files import FileRecord, Purpose
 
 
 def _file(fields: dict[str, bytes]) -> FileRecord:
@@ -20,6 +20,7 @@ def _file(fields: dict[str, bytes]) -> FileRecord:
         filename=text(fields.get("filename")),
         created_at=float(fields["created_at"]),
         expires_at=float(fields["expires_at"]),
+        purpose=cast("Purpose", fields["purpose"].decode()),
     )
 
 
@@ -37,6 +38,7 @@ class RedisFiles(Store, FileStore):
                     "filename": record.filename or "",
                     "created_at": record.created_at,
                     "expires_at": record.expires_at,
+                    "purpose": record.purpose,
                 },
             )
             pipe.zadd(self.keys.files(record.tenant), {record.id: record.created_at})

@@ -108,6 +108,9 @@ class Keys:
     def request(self, response_id: str) -> str:
         return self._per_id("request", response_id)
 
+    def inputs(self, response_id: str) -> str:
+        return self._per_id("inputs", response_id)
+
     def outputs(self, response_id: str) -> str:
         return self._per_id("outputs", response_id)
 

@@ -58,6 +58,13 @@ class RedisRequests(Store, RequestStore):
     async def output(self, tenant: str, response_id: str) -> bytes | None:
         return (await self.outputs(tenant, [response_id])).get(response_id)
 
+    async def inputs(self, tenant: str, response_id: str) -> bytes | None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.keys.request(response_id), "tenant")
+            pipe.get(self.keys.inputs(response_id))
+            owner, data = await pipe.execute()
+        return bytes(data) if owner == tenant.encode() and data is not None else None
+
     async def outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:
         async with self.redis.pipeline(transaction=True) as pipe:
             for response_id in response_ids:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import cast
 
 from inferq.backends.contracts import FileStore
 from inferq.backends.sqlite.database import Database
-from inferq.domain.files import FileRecord
+from inferq.domain.files import FileRecord, Purpose
 
-INSERT = """INSERT INTO files(id, tenant, size, sha256, content_type, filename, created_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+INSERT = """INSERT INTO files(id, tenant, size, sha256, content_type, filename, created_at, expires_at, purpose)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 EXPIRE = """DELETE FROM files WHERE id IN
 (SELECT id FROM files WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) RETURNING *"""
 
@@ -24,6 +25,7 @@ def _file(row: sqlite3.Row) -> FileRecord:
         row["filename"],
         row["created_at"],
         row["expires_at"],
+        cast("Purpose", row["purpose"]),
     )
 
 
@@ -33,7 +35,17 @@ class SQLiteFiles(FileStore):
 
     async def add(self, record: FileRecord) -> None:
         r = record
-        row = (r.id, r.tenant, r.size, r.sha256, r.content_type, r.filename, r.created_at, r.expires_at)
+        row = (
+            r.id,
+            r.tenant,
+            r.size,
+            r.sha256,
+            r.content_type,
+            r.filename,
+            r.created_at,
+            r.expires_at,
+            r.purpose,
+        )
         await self.db.execute(INSERT, row)
 
     async def get(self, tenant: str, file_id: str) -> FileRecord | None:

@@ -27,6 +27,9 @@ GET_OUTPUT = f"""
 SELECT o.data FROM requests r JOIN outputs o ON o.seq = r.seq
 WHERE r.response_id = ? AND r.tenant = ? AND r.status = {_COMPLETED}
 """
+GET_INPUTS = """
+SELECT i.data FROM requests r JOIN inputs i ON i.seq = r.seq WHERE r.response_id = ? AND r.tenant = ?
+"""
 GET_OUTPUTS = f"""
 SELECT r.response_id, o.data FROM requests r JOIN outputs o ON o.seq = r.seq
 WHERE r.response_id IN (SELECT value FROM json_each(?)) AND r.tenant = ? AND r.status = {_COMPLETED}
@@ -87,6 +90,10 @@ class SQLiteRequests(RequestStore):
 
     async def output(self, tenant: str, response_id: str) -> bytes | None:
         rows = self.db.read(GET_OUTPUT, response_id, tenant)
+        return bytes(rows[0][0]) if rows else None
+
+    async def inputs(self, tenant: str, response_id: str) -> bytes | None:
+        rows = self.db.read(GET_INPUTS, response_id, tenant)
         return bytes(rows[0][0]) if rows else None
 
     async def outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:

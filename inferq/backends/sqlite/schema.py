@@ -228,7 +228,8 @@ CREATE TABLE IF NOT EXISTS files (
     content_type TEXT NOT NULL,
     filename TEXT,
     created_at REAL NOT NULL,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    purpose TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_by_tenant ON files(tenant, created_at);
 CREATE INDEX IF NOT EXISTS files_by_expiry ON files(expires_at);
