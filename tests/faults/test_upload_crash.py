@@ -47,3 +47,23 @@ def test_kill_9_mid_upload_loses_no_request_that_had_its_202(
     expected = [{"size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for d in files]
     assert outputs == [{"echo": {"delay_s": 0.5, "file": summary}} for summary in expected]
     assert sorted(f["size"] for f in listed) == sorted(len(d) for d in files)
+
+
+def test_a_worker_killed_with_a_file_in_hand_is_replaced_and_the_file_read_again(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = serve("--blob-store", (tmp_path / "blobs").as_uri(), "--lease", "1s")
+    data = os.urandom(500_000)
+    with server.http() as http:
+        future = http.post(
+            "/echo/predict", files={"file": ("f", data)}, data={"delay_s": "2"}, headers=ASYNC
+        ).json()
+        wait_until(lambda: http.get(future["poll_url"]).json()["status"] == "running", what="running")
+        (worker,) = server.workers()
+        os.kill(worker, signal.SIGKILL)
+        state = http.get(future["poll_url"], params={"wait": 60}).json()
+        output = http.get(state["response_url"]).json()
+    assert (state["status"], state["attempts"]) == ("completed", 2)
+    assert output == {
+        "echo": {"delay_s": 2.0, "file": {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
+    }
