@@ -29,7 +29,8 @@ def stored_bytes(backend: str) -> bytes:
     name and value of every Redis key under the backend's prefix."""
     if backend.startswith("sqlite"):
         db = sqlite_path(backend)
-        return b"".join(p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name))
+        files = [p for p in db.parent.iterdir() if p.name.startswith(db.name) and p.is_file()]
+        return b"".join(p.read_bytes() for p in files)
     client, prefix = _redis(backend)
     try:
         return _redis_bytes(client, prefix)

@@ -10,12 +10,12 @@ Batches cannot carry parts: their files are uploaded first and sent by reference
 from __future__ import annotations
 
 import contextlib
+import json
 import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 from pydantic import BaseModel
 
 from inferq.domain.files import file_ref
@@ -83,5 +83,5 @@ def multipart(inputs: Mapping[str, Any], files: contextlib.ExitStack) -> dict[st
         return None
     parts = {name: part(value, name, files) for name, value in inputs.items() if is_file(value)}
     others = {name: plain(value) for name, value in inputs.items() if not is_file(value)}
-    parts[JSON_PART] = (None, orjson.dumps(others), "application/json")
+    parts[JSON_PART] = (None, json.dumps(others).encode(), "application/json")
     return parts
