@@ -1,7 +1,7 @@
 """Uploads: a large file through ``POST /v1/files`` (raw body) and through a multipart
 ``POST /echo/predict`` (async: to its 202), each sent by ``curl`` as a stream, against
 ``curl`` sending the same file to a bare Starlette endpoint that streams it to disk
-(:mod:`bench.upload_sink`), in the same run; and the gateway's peak RSS meanwhile, above
+(:mod:`bench.upload_sink`, durable before it answers, as inferq is), in the same run; and the gateway's peak RSS meanwhile, above
 its RSS at rest (flat in the file's size when uploads stream).
 
 Stores: SQLite with its blob directory, and Redis with a ``file://`` blob directory.
@@ -58,7 +58,9 @@ class PeakRSS:
 
 
 def curl(*args: str) -> float:
-    """Seconds ``curl`` took (its own timing, from start to the whole answer)."""
+    """Seconds ``curl`` took (its own timing, from start to the whole answer), from a disk
+    with nothing left to write back (an earlier upload's pages would slow this one's fsync)."""
+    os.sync()
     out = subprocess.run(
         ["curl", "-sS", "--fail-with-body", "-o", "/dev/null", "-w", "%{time_total}", *args],
         capture_output=True,
@@ -68,34 +70,37 @@ def curl(*args: str) -> float:
     return float(out)
 
 
+def forget_uploads(server: Server, sink: Path) -> None:
+    """Delete what the last uploads stored, so each lands on a disk as empty as the first's."""
+    for stored in sink.iterdir():
+        stored.unlink()
+    with server.http() as http:
+        for listed in http.get("/v1/files").json()["results"]:
+            http.delete(f"/v1/files/{listed['id']}").raise_for_status()
+
+
 def one_run(kind: str, tmp: Path, file: Path, sink: str) -> dict[str, float]:
+    """On a gateway alone (``--no-workers``): what is timed is the upload, with no worker
+    reading the file meanwhile."""
     size_mb = file.stat().st_size / 2**20
     backend = store_url(kind, tmp)
     blobs = [] if kind == "sqlite" else ["--blob-store", (tmp / f"blobs-{kind}").as_uri()]
-    server = Server(backend, ["--endpoints", "echo", *blobs], tmp / f"serve-{kind}.log").start(
-        wait_for=("echo",)
-    )
+    flags = ["--endpoints", "echo", "--no-workers", *blobs]
+    server = Server(backend, flags, tmp / f"serve-{kind}.log").start()
     auth = f"Authorization: Bearer {server.token}"
+    raw_upload = ["-T", str(file), "-X", "POST", "-H", auth, "-H", "Content-Type: audio/mpeg"]
+    form_upload = ["-F", f"file=@{file}", "-H", auth, "-H", "Prefer: respond-async"]
     try:
         assert server.proc is not None
         at_rest = rss_bytes(server.proc.pid)
         reference = curl("-T", str(file), "-X", "POST", f"{sink}/upload")
+        forget_uploads(server, tmp / "sink")
         with PeakRSS(server.proc.pid) as files_rss:
-            raw = curl(
-                "-T",
-                str(file),
-                "-X",
-                "POST",
-                "-H",
-                auth,
-                "-H",
-                "Content-Type: audio/mpeg",
-                f"{server.url}/v1/files",
-            )
+            raw = curl(*raw_upload, f"{server.url}/v1/files")
+        forget_uploads(server, tmp / "sink")
         with PeakRSS(server.proc.pid) as form_rss:
-            form = curl(
-                "-F", f"file=@{file}", "-H", auth, "-H", "Prefer: respond-async", f"{server.url}/echo/predict"
-            )
+            form = curl(*form_upload, f"{server.url}/echo/predict")
+        forget_uploads(server, tmp / "sink")
     finally:
         server.stop()
     return {
