@@ -2,18 +2,21 @@
 
 A client with thousands of inputs makes a handful of calls instead of thousands. Every
 input is validated before any is queued, so a bad one (named by its index) queues
-nothing; the queued ones are stored as if each had been submitted alone, in order.
+nothing; the queued ones are stored as if each had been submitted alone, in order. The
+body is JSON, or multipart: a ``json`` part holding it and file parts ``inputs[i].NAME``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
+from inferq.domain.files import file_ref
 from inferq.errors import InvalidInput
-from inferq.gateway.bodies import Body, decode_body
+from inferq.gateway.bodies import JSON, Body, decode_body
 from inferq.gateway.doors import accepted_document, idempotency_key, submit_for
+from inferq.gateway.multipart_inputs import MultipartDecoder
 from inferq.gateway.responses import json_response
 from inferq.gateway.submit import SubmitOptions
 from inferq.protocol.limits import MAX_BATCH_INPUTS
@@ -28,8 +31,10 @@ if TYPE_CHECKING:
 INPUTS = "inputs"
 
 
-def _items(body: dict[str, Any]) -> list[Body]:
-    """The batch's inputs, each a body of its own; 422 naming what is not."""
+def _items(batch: Body) -> list[Body]:
+    """The batch's inputs, each a body of its own (with the files it uploaded and what its
+    replays must match); 422 naming what is not."""
+    body = batch.value
     unknown = sorted(set(body) - {INPUTS})
     if unknown:
         raise InvalidInput(f'unknown field {unknown[0]!r}: a batch is {{"inputs": [...]}}', field=unknown[0])
@@ -45,13 +50,27 @@ def _items(body: dict[str, Any]) -> list[Body]:
             where = f"{INPUTS}[{index}]"
             message = f"{where} must be a JSON object of inputs, got {type(item).__name__}"
             raise InvalidInput(message, field=where)
-    return [Body(orjson.dumps(item), item) for item in items]
+    compared = (batch.compared or {}).get(INPUTS)
+    return [
+        Body(
+            orjson.dumps(item),
+            item,
+            tuple(file_id for file_id in batch.files if file_ref(file_id) in item.values()),
+            None if compared is None else compared[index],
+        )
+        for index, item in enumerate(items)
+    ]
 
 
 async def submit_batch(request: Request) -> Response:
     submit = submit_for(request)
-    body = await decode_body(request, submit.state.settings.max_body_bytes)
-    items = _items(body.value)
+    form = MultipartDecoder(submit.state.uploads, submit.tenant, submit.endpoint, batch=True)
+    body = await decode_body(request, submit.state.settings.max_body_bytes, (*JSON, form))
+    try:
+        items = _items(body)
+    except InvalidInput:
+        await submit.state.uploads.discard(submit.tenant, body.files)
+        raise
     submit.admit(len(items))
     records = await submit.many(items, SubmitOptions(idempotency_key(request)), field=INPUTS)
     answer: AcceptedBatch = {"results": [accepted_document(request, record) for record in records]}

@@ -8,6 +8,7 @@ a submit stores as the request's inputs. JSON is every route's; submit doors add
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,9 +36,16 @@ class Body:
     value: dict[str, Any]
     #: Files the decoding uploaded (multipart), to delete if the submit does not use them.
     files: tuple[str, ...] = ()
-    #: What an idempotent replay must match, when not ``raw`` itself (uploads get new ids
-    #: each time, so they are compared by their contents).
-    digest: str | None = None
+    #: What an idempotent replay must match, when not ``value`` itself: uploads get new ids
+    #: each time, so they are compared by their contents.
+    compared: dict[str, Any] | None = None
+
+    @property
+    def digest(self) -> str | None:
+        """The hash a replay under the same key must match; None: that of ``raw``."""
+        if self.compared is None:
+            return None
+        return hashlib.sha256(orjson.dumps(self.compared, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class BodyDecoder(Protocol):

@@ -10,7 +10,9 @@ turns out to be bad.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
+import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -30,18 +32,26 @@ if TYPE_CHECKING:
 
 #: The part that carries the non-file inputs as one JSON object.
 JSON_PART = "json"
+BATCH_SHAPE = 'a batch is a json part {"inputs": [...]} and file parts named inputs[i].NAME'
+
+
+#: A batch's file part: ``inputs[i].NAME``, the file input NAME of its input ``i``.
+_ITEM_FILE = re.compile(r"inputs\[(\d{1,4})\]\.(\w+)")
 
 
 class MultipartDecoder:
-    """Multipart bodies of one caller's submit to an endpoint with these file inputs."""
+    """Multipart bodies of one caller's submit to an endpoint: one input (``/predict``), or
+    with ``batch`` a batch (``/batch``: a ``json`` part ``{"inputs": [...]}`` and file parts
+    named ``inputs[i].NAME``)."""
 
     description = "multipart/form-data"
 
-    def __init__(self, uploads: Uploads, tenant: str, endpoint: Endpoint) -> None:
+    def __init__(self, uploads: Uploads, tenant: str, endpoint: Endpoint, batch: bool = False) -> None:
         self.uploads = uploads
         self.tenant = tenant
         self.model = endpoint.inputs
         self.file_inputs = endpoint.file_inputs
+        self.batch = batch
 
     def accepts(self, media_type: str) -> bool:
         return media_type == "multipart/form-data"
@@ -50,16 +60,18 @@ class MultipartDecoder:
         values: dict[str, Any] = {}
         #: What idempotency compares: a file by its contents, not the id this upload got.
         compared: dict[str, Any] = {}
+        files: dict[tuple[int | None, str], tuple[str, str]] = {}
         stored: list[str] = []
         fields: set[str] = set()
         budget = max_bytes
         try:
             async for part in MultipartReader(request).parts():
-                if part.name in values:
+                slot = self._slot(part.name)
+                if part.name in values or slot in files:
                     raise InvalidInput(f"{part.name}: given twice", field=part.name)
-                if part.name in self.file_inputs:
-                    value, compared[part.name], size = await self._file(part, budget, stored)
-                    values[part.name] = value
+                if slot is not None:
+                    value, digest, size = await self._file(part, budget, stored)
+                    files[slot] = (value, digest)
                     budget -= size
                 elif part.filename is not None:
                     raise InvalidInput(self._not_a_file(part.name), field=part.name)
@@ -69,16 +81,31 @@ class MultipartDecoder:
                     if part.name == JSON_PART:
                         for name, value in parse_object(raw).items():
                             values.setdefault(name, value)
-                            compared.setdefault(name, value)
+                            compared.setdefault(name, copy.deepcopy(value))
+                    elif self.batch:
+                        raise InvalidInput(BATCH_SHAPE, field=part.name)
                     else:
                         values[part.name] = compared[part.name] = _text(part.name, raw)
                         fields.add(part.name)
+            for (index, name), (value, digest) in files.items():
+                _place(values, index, name, value)
+                _place(compared, index, name, digest)
         except BaseException:
             await self.uploads.discard(self.tenant, stored)
             raise
-        digest = hashlib.sha256(orjson.dumps(compared, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        values.update(self._typed(values, fields))
-        return Body(orjson.dumps(values), values, tuple(stored), digest)
+        if not self.batch:
+            values.update(self._typed(values, fields))
+        return Body(orjson.dumps(values), values, tuple(stored), compared)
+
+    def _slot(self, name: str) -> tuple[int | None, str] | None:
+        """Where a file part named ``name`` goes: (its input's index in a batch, the file
+        input), or None when ``name`` names no file input."""
+        if not self.batch:
+            return (None, name) if name in self.file_inputs else None
+        match = _ITEM_FILE.fullmatch(name)
+        if match is None or match[2] not in self.file_inputs:
+            return None
+        return int(match[1]), match[2]
 
     def _typed(self, values: dict[str, Any], fields: set[str]) -> dict[str, Any]:
         """The form fields (text) as the types the endpoint declares for them (``"0.5"`` as 0.5),
@@ -111,7 +138,20 @@ class MultipartDecoder:
 
     def _not_a_file(self, name: str) -> str:
         takes = ", ".join(sorted(self.file_inputs)) or "none"
-        return f"{name}: a file was sent, but {name!r} is not a file input of this endpoint (its file inputs: {takes})"
+        message = f"{name}: a file was sent, but {name!r} is not a file input of this endpoint (its file inputs: {takes})"
+        return f"{message}; {BATCH_SHAPE}" if self.batch else message
+
+
+def _place(values: dict[str, Any], index: int | None, name: str, value: str) -> None:
+    """Put a file input's value in the body: at ``name``, or in the batch's input ``index``."""
+    if index is None:
+        values[name] = value
+        return
+    items = values.get("inputs")
+    if not isinstance(items, list) or index >= len(items) or not isinstance(items[index], dict):
+        where = f"inputs[{index}].{name}"
+        raise InvalidInput(f"{where}: the json part has no inputs[{index}] object for this file", field=where)
+    items[index][name] = value
 
 
 def _text(name: str, raw: bytes) -> str:

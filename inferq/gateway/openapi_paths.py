@@ -131,6 +131,17 @@ def endpoint_paths(endpoint: Endpoint, inputs: dict[str, Any]) -> dict[str, Any]
             "inputs": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_INPUTS, "items": inputs}
         },
     }
+    batch_request = json_body(batch_body)
+    batch_request["content"]["multipart/form-data"] = {
+        "schema": {
+            "type": "object",
+            "required": ["json"],
+            "properties": {"json": {"type": "string", "contentMediaType": "application/json"}},
+            "additionalProperties": _BINARY,
+            "description": 'a json part {"inputs": [...]} and each file as a part named inputs[i].NAME',
+        },
+        "encoding": {"json": {"contentType": "application/json"}},
+    }
     batch = operation(
         f"Queue up to {MAX_BATCH_INPUTS:,} {name} inputs in one call: 202 with a future each, in order",
         {"202": json_answer(ref(AcceptedBatch), "queued: the futures")},
@@ -140,7 +151,7 @@ def endpoint_paths(endpoint: Endpoint, inputs: dict[str, Any]) -> dict[str, Any]
         429,
         503,
         parameters=[_KEY],
-        requestBody=json_body(batch_body),
+        requestBody=batch_request,
     )
     health = operation(f"Is {name} ready?", {"200": json_answer(ref(Ready), "ready")}, 404, 503)
     return {

@@ -15,7 +15,6 @@ Doors only translate: HTTP → decoded :class:`~inferq.gateway.bodies.Body` and
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,7 @@ from inferq.errors import InvalidInput
 from inferq.service.schema import validate_inputs
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import Callable, Sequence
 
     from inferq.domain.records import RequestRecord
     from inferq.gateway.bodies import Body
@@ -55,24 +54,9 @@ class Submit:
         self.state.admission.check_rate(self.tenant, count)
 
     async def one(self, body: Body, options: SubmitOptions) -> RequestRecord:
-        """Queue one request of ``body``; errors name its fields as they are. Files the body
-        uploaded are deleted again unless the new request holds them."""
-        async with self._keeping_files(body) as keep:
-            validate_inputs(self.endpoint.inputs, body.value)
-            await self._check_files(body)
-            await self._check_queues(1)
-            submission = Submission(
-                self.tenant,
-                self.endpoint.name,
-                body.raw,
-                options.idempotency_key,
-                options.webhook,
-                options.webhook_events,
-                body.digest,
-            )
-            record, created = await self.state.backend.enqueue(submission)
-            keep(created)
-        self._count(int(created))
+        """Queue one request of ``body``; errors name its fields as they are."""
+        validate_inputs(self.endpoint.inputs, body.value)
+        [record] = await self._queue([body], options, lambda index, exc: exc, keyed=lambda key, index: key)
         return record
 
     async def many(self, bodies: Sequence[Body], options: SubmitOptions, field: str) -> list[RequestRecord]:
@@ -80,41 +64,54 @@ class Submit:
         one as ``{field}[i]``."""
         for index, body in enumerate(bodies):
             _validate_item(self.endpoint, f"{field}[{index}]", body)
-            try:
-                await self._check_files(body)
-            except InvalidInput as exc:
-                raise _named(f"{field}[{index}]", exc) from None
-        await self._check_queues(len(bodies))
+
+        def named(index: int, exc: InvalidInput) -> InvalidInput:
+            return _named(f"{field}[{index}]", exc)
+
+        return await self._queue(bodies, options, named, keyed=lambda key, index: f"{key}/{index}")
+
+    async def _queue(
+        self,
+        bodies: Sequence[Body],
+        options: SubmitOptions,
+        named: Callable[[int, InvalidInput], InvalidInput],
+        keyed: Callable[[str, int], str],
+    ) -> list[RequestRecord]:
+        """Check the bodies' files and the queue limits, then enqueue them all. The files a body
+        uploaded (multipart parts) are deleted again unless its request is new: on any error,
+        and for an idempotent replay (whose request holds the first upload's files)."""
         key = options.idempotency_key
-        submissions = [
-            Submission(
-                self.tenant,
-                self.endpoint.name,
-                body.raw,
-                None if key is None else f"{key}/{index}",
-                options.webhook,
-                options.webhook_events,
-            )
-            for index, body in enumerate(bodies)
-        ]
-        stored = await self.state.backend.enqueue_many(submissions)
+        try:
+            for index, body in enumerate(bodies):
+                try:
+                    await self._check_files(body)
+                except InvalidInput as exc:
+                    raise named(index, exc) from None
+            await self._check_queues(len(bodies))
+            submissions = [
+                Submission(
+                    self.tenant,
+                    self.endpoint.name,
+                    body.raw,
+                    None if key is None else keyed(key, index),
+                    options.webhook,
+                    options.webhook_events,
+                    body.digest,
+                )
+                for index, body in enumerate(bodies)
+            ]
+            stored = await self.state.backend.enqueue_many(submissions)
+        except BaseException:
+            await self._discard(bodies)
+            raise
+        await self._discard([body for body, (_, created) in zip(bodies, stored, strict=True) if not created])
         self._count(sum(created for _, created in stored))
         return [record for record, _ in stored]
 
-    @contextlib.asynccontextmanager
-    async def _keeping_files(self, body: Body) -> AsyncIterator[Callable[[bool], None]]:
-        """Delete ``body``'s uploads at the end unless told to keep them (the request is new)."""
-        kept = False
-
-        def keep(created: bool) -> None:
-            nonlocal kept
-            kept = created
-
-        try:
-            yield keep
-        finally:
-            if not kept and body.files:
-                await self.state.uploads.discard(self.tenant, body.files)
+    async def _discard(self, bodies: Sequence[Body]) -> None:
+        files = [file_id for body in bodies for file_id in body.files]
+        if files:
+            await self.state.uploads.discard(self.tenant, files)
 
     async def _check_files(self, body: Body) -> None:
         """422 naming an input that refers to a file the caller cannot use."""

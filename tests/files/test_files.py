@@ -242,3 +242,33 @@ def test_a_requests_own_files_go_with_it_and_serve_no_other(files: FileServer) -
         assert http.delete(f"/v1/requests/{sent['response_id']}").status_code == 200
         assert [f["id"] for f in http.get("/v1/files").json()["results"]] == [kept["id"]]
     assert not files.store.holds(data)
+
+
+def test_a_multipart_batch_sends_each_inputs_files_as_parts(files: FileServer) -> None:
+    blobs = [_payload(3000), _payload(4000)]
+    parts = [
+        ("json", (None, '{"inputs": [{"n": 0}, {"n": 1}]}', "application/json")),
+        ("inputs[1].file", ("b", blobs[1])),
+        ("inputs[0].file", ("a", blobs[0])),
+    ]
+    headers = {"Idempotency-Key": "batch-1"}
+    with files.server.http() as http:
+        batch = http.post("/echo/batch", files=parts, headers=headers)
+        assert batch.status_code == 202, batch.text
+        answers = []
+        for future in batch.json()["results"]:
+            http.get(f"/v1/requests/{future['response_id']}?wait=30")
+            answers.append(http.get(f"/v1/requests/{future['response_id']}/response").json())
+        assert answers == [{"echo": {"file": _summary(blob), "n": n}} for n, blob in enumerate(blobs)]
+        again = http.post("/echo/batch", files=parts, headers=headers)
+        assert [f["response_id"] for f in again.json()["results"]] == [
+            f["response_id"] for f in batch.json()["results"]
+        ]
+        assert len(http.get("/v1/files").json()["results"]) == 2
+        for bad in (
+            [("json", (None, '{"inputs": [{}]}', "application/json")), ("inputs[3].file", ("x", b"1"))],
+            [("json", (None, '{"inputs": [{}]}', "application/json")), ("note", (None, "hi"))],
+        ):
+            refused = http.post("/echo/batch", files=bad)
+            assert refused.status_code == 422, refused.text
+        assert len(http.get("/v1/files").json()["results"]) == 2
