@@ -11,6 +11,7 @@ import orjson
 from starlette.responses import HTMLResponse, Response
 
 from inferq._version import __version__
+from inferq.gateway import openapi_inputs as input_paths
 from inferq.gateway import openapi_paths as paths
 from inferq.gateway.responses import json_response
 from inferq.gateway.state import state_of
@@ -61,14 +62,14 @@ def openapi_document(endpoints: Mapping[str, Endpoint]) -> dict[str, Any]:
         **paths.service_paths(),
         **paths.request_paths(),
         **paths.token_paths(),
-        **paths.file_paths(),
+        **input_paths.file_paths(),
         **paths.webhook_paths(),
     }
     schemas = components(WIRE_TYPES)
     for endpoint in endpoints.values():
         inputs = endpoint.inputs.model_json_schema(ref_template=REF_TEMPLATE)
         schemas.update(inputs.pop("$defs", {}))
-        document_paths.update(paths.endpoint_paths(endpoint, inputs))
+        document_paths.update(input_paths.endpoint_paths(endpoint, inputs))
     return {
         "openapi": "3.1.0",
         "info": {"title": "inferq", "version": __version__},

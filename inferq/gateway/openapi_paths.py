@@ -7,33 +7,29 @@ route takes and answers what.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from inferq.domain.status import Status
-from inferq.protocol.endpoints import Alive, EndpointList, Ready
+from inferq.protocol.endpoints import Alive, EndpointList
 from inferq.protocol.errors import ErrorBody
-from inferq.protocol.files import FileObject, FilePage
-from inferq.protocol.limits import MAX_BATCH_INPUTS, MAX_IDEMPOTENCY_KEY, MAX_LONG_POLL_S, MAX_PAGE
-from inferq.protocol.requests import Accepted, AcceptedBatch, Deleted, RequestPage, RequestStatus
+from inferq.protocol.limits import MAX_IDEMPOTENCY_KEY, MAX_LONG_POLL_S, MAX_PAGE
+from inferq.protocol.requests import Deleted, RequestPage, RequestStatus
 from inferq.protocol.schema import ref
 from inferq.protocol.streams import REQUEST_EVENTS, WAIT_EVENTS, WaitRequest
 from inferq.protocol.tokens import CreatedToken, NewToken, Token, TokenList
 from inferq.protocol.webhooks import Delivery, DeliveryLog, SigningKey, WebhookEvent
 
-if TYPE_CHECKING:
-    from inferq.gateway.state import Endpoint
-
 #: Errors every route that reads a JSON body may answer.
 BODY_ERRORS = (400, 413, 415, 422)
 
 _ID = [{"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-_KEY = {
+KEY_HEADER = {
     "name": "Idempotency-Key",
     "in": "header",
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
     "description": "Same key and body → same future; another body → 409.",
 }
-_ASYNC = [
+ASYNC_HEADERS = [
     {
         "name": "X-OctoAI-Async",
         "in": "header",
@@ -83,83 +79,6 @@ def event_stream(events: dict[str, dict[str, Any]], description: str) -> dict[st
         for name, schema in events.items()
     ]
     return {"description": description, "content": {"text/event-stream": {"schema": {"oneOf": one_of}}}}
-
-
-_BINARY = {"type": "string", "format": "binary"}
-
-
-def form_body(endpoint: Endpoint) -> dict[str, Any]:
-    """A submit as ``multipart/form-data``: a part per file input, the other inputs as form
-    fields or as one ``json`` part."""
-    files = {name: _BINARY for name in sorted(endpoint.file_inputs)}
-    json_part = {"type": "string", "contentMediaType": "application/json", "description": "the other inputs"}
-    schema = {
-        "type": "object",
-        "properties": {**files, "json": json_part},
-        "additionalProperties": {"type": "string"},
-    }
-    return {"schema": schema, "encoding": {"json": {"contentType": "application/json"}}}
-
-
-def endpoint_paths(endpoint: Endpoint, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The routes of one endpoint, its ``inputs`` schema in their bodies."""
-    name = endpoint.name
-    outputs = json_answer({"type": "object"}, "the outputs")
-    request_body = json_body(inputs)
-    request_body["content"]["multipart/form-data"] = form_body(endpoint)
-    if endpoint.example is not None:
-        request_body["content"]["application/json"]["example"] = endpoint.example.inputs
-        outputs["content"]["application/json"]["example"] = endpoint.example.output
-    predict = operation(
-        f"Run {name} (sync, or async with X-OctoAI-Async: 1)",
-        {"200": outputs, "202": json_answer(ref(Accepted), "queued: a future")},
-        *BODY_ERRORS,
-        404,
-        409,
-        429,
-        502,
-        503,
-        504,
-        parameters=[*_ASYNC, _KEY],
-        requestBody=request_body,
-    )
-    batch_body = {
-        "type": "object",
-        "required": ["inputs"],
-        "additionalProperties": False,
-        "properties": {
-            "inputs": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_INPUTS, "items": inputs}
-        },
-    }
-    batch_request = json_body(batch_body)
-    batch_request["content"]["multipart/form-data"] = {
-        "schema": {
-            "type": "object",
-            "required": ["json"],
-            "properties": {"json": {"type": "string", "contentMediaType": "application/json"}},
-            "additionalProperties": _BINARY,
-            "description": 'a json part {"inputs": [...]} and each file as a part named inputs[i].NAME',
-        },
-        "encoding": {"json": {"contentType": "application/json"}},
-    }
-    batch = operation(
-        f"Queue up to {MAX_BATCH_INPUTS:,} {name} inputs in one call: 202 with a future each, in order",
-        {"202": json_answer(ref(AcceptedBatch), "queued: the futures")},
-        *BODY_ERRORS,
-        404,
-        409,
-        429,
-        503,
-        parameters=[_KEY],
-        requestBody=batch_request,
-    )
-    health = operation(f"Is {name} ready?", {"200": json_answer(ref(Ready), "ready")}, 404, 503)
-    return {
-        f"/{name}/predict": {"post": predict},
-        f"/{name}/infer": {"post": predict},
-        f"/{name}/batch": {"post": batch},
-        f"/{name}/healthcheck": {"get": health},
-    }
 
 
 def request_paths() -> dict[str, Any]:
@@ -363,63 +282,5 @@ def token_paths() -> dict[str, Any]:
                 404,
                 parameters=token_id,
             )
-        },
-    }
-
-
-def file_paths() -> dict[str, Any]:
-    """``/v1/files``: the caller's uploads, referred to from inputs as ``inferq://files/<id>``."""
-    file_id = [{"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    upload = {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {"type": "object", "required": ["file"], "properties": {"file": _BINARY}}
-            },
-            "application/octet-stream": {"schema": _BINARY},
-        },
-    }
-    page = [
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-        {"name": "before", "in": "query", "schema": {"type": "string"}},
-    ]
-    content = {"description": "the bytes, as the file's media type", "content": {"*/*": {"schema": _BINARY}}}
-    return {
-        "/v1/files": {
-            "get": operation(
-                "The caller's files, newest first",
-                {"200": json_answer(ref(FilePage), "a page")},
-                404,
-                422,
-                parameters=page,
-            ),
-            "post": operation(
-                "Upload a file (streamed to the blob store); any body media type is the file's own",
-                {"201": json_answer(ref(FileObject), "stored")},
-                400,
-                413,
-                422,
-                429,
-                503,
-                parameters=[{"name": "filename", "in": "query", "schema": {"type": "string"}}],
-                requestBody=upload,
-            ),
-        },
-        "/v1/files/{file_id}": {
-            "get": operation(
-                "A file's description",
-                {"200": json_answer(ref(FileObject), "the file")},
-                404,
-                parameters=file_id,
-            ),
-            "delete": operation(
-                "Delete a file and its bytes now",
-                {"200": json_answer(ref(FileObject), "deleted")},
-                404,
-                parameters=file_id,
-            ),
-        },
-        "/v1/files/{file_id}/content": {
-            "get": operation("A file's bytes", {"200": content}, 404, 503, parameters=file_id)
         },
     }
