@@ -96,7 +96,8 @@ class Tally:
         async for chunk in chunks:
             self.size += len(chunk)
             if self.size > self.limit:
-                raise PayloadTooLarge(f"upload is over the limit of {self.limit} bytes", limit=self.limit)
+                message = f"upload is over the limit of {self.limit} bytes (the server's --max-upload)"
+                raise PayloadTooLarge(message, limit=self.limit)
             pending.append(chunk)
             gathered += len(chunk)
             if gathered >= BATCH:

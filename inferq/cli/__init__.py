@@ -10,10 +10,12 @@ import logging
 
 import click
 
+from inferq._version import __version__
 from inferq.cli import requests, server, tokens, transcribe
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="inferq")
 @click.option("--log-level", default="info", envvar="INFERQ_LOG_LEVEL", show_default=True)
 def main(log_level: str) -> None:
     """inferq: submit a request, get a future at once, collect the result when it is ready."""

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 #: deeper than that fails with the serialiser's error rather than anything worse.
 MAX_JSON_DEPTH = 1024
 
+#: What a 413 for a body says to do about it.
+RAISE_BODY_LIMIT = (
+    " (the server's --max-body; send a large file as a multipart part or through POST /v1/files, "
+    "up to --max-upload)"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Body:
@@ -93,13 +99,17 @@ async def read_bytes(request: Request, max_bytes: int) -> bytes:
     """The whole body, refused with 413 as soon as it is known to pass ``max_bytes``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"body is {declared} bytes; the limit is {max_bytes}", limit=max_bytes)
+        raise PayloadTooLarge(
+            f"body is {declared} bytes; the limit is {max_bytes}{RAISE_BODY_LIMIT}", limit=max_bytes
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes", limit=max_bytes)
+            raise PayloadTooLarge(
+                f"body is over the limit of {max_bytes} bytes{RAISE_BODY_LIMIT}", limit=max_bytes
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 

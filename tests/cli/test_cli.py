@@ -73,3 +73,10 @@ def test_every_flag_reads_from_the_environment(tmp_path: Path) -> None:
     backend = f"sqlite:///{tmp_path / 'env.db'}"
     inferq("token", "create", env={"INFERQ_BACKEND": backend})
     assert (tmp_path / "env.db").exists()
+
+
+def test_version_names_the_installed_release() -> None:
+    from inferq import __version__
+
+    shown = inferq("--version")
+    assert shown.stdout.strip() == f"inferq, version {__version__}"
