@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import IO, Any
 
@@ -121,7 +122,12 @@ def requests_list(client: CLIClient, status: str | None, endpoint: str | None, l
     if not rows:
         click.echo("no requests", err=True)
         return
-    Console().print(_table(rows))
+    # Piped, the table is as wide as it needs: rich would cut it at 80 columns.
+    Console(width=None if sys.stdout.isatty() else PIPED_WIDTH).print(_table(rows))
+
+
+#: The width a piped table may take: more than any row needs.
+PIPED_WIDTH = 1000
 
 
 def _table(rows: list[dict[str, Any]]) -> Table:

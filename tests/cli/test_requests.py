@@ -69,11 +69,13 @@ def test_an_async_request_is_followed_by_its_id(echo_server: Server) -> None:
         echo_server,
         "requests",
         "list",
-        env={"COLUMNS": "120", "INFERQ_TOKEN": "", "OCTOAI_TOKEN": echo_server.token},
+        env={"INFERQ_TOKEN": "", "OCTOAI_TOKEN": echo_server.token},
     )
     assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split()[:5] == ["response_id", "endpoint", "status", "created", "took"]
     row = next(line for line in listed.stdout.splitlines() if response_id in line)
     assert row.split()[1:3] == ["echo", "completed"]
+    assert row.split()[-1].endswith("s")  # piped, nothing is cut: the last column is "took"
     for other in (["--status", "failed"], ["--endpoint", "whisper"]):
         filtered = run(echo_server, "requests", "list", *other)
         assert response_id not in filtered.stdout and "no requests" in filtered.stderr
