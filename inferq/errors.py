@@ -82,8 +82,8 @@ class APIError(InferqError):
     def from_body(status_code: int, body: Any) -> APIError:
         """Rebuild the error class the server raised from its status and JSON body."""
         error = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(error, dict):
-            error = {"message": str(body)[:500] or f"HTTP {status_code}"}
+        if not isinstance(error, dict):  # not inferq's answer: a proxy's, or another server's
+            error = {"message": str(body)[:500] or f"HTTP {status_code}", "foreign": True}
         kind = _BY_TYPE.get(str(error.get("type")))
         if kind is None or kind.status_code != status_code:
             kind = _BY_STATUS.get(status_code, APIError)

@@ -25,6 +25,7 @@ import click
 import httpx
 
 from inferq.errors import (
+    APIError,
     Conflict,
     InferenceFailed,
     InferqError,
@@ -150,6 +151,11 @@ def reported_errors(url: str) -> Iterator[None]:
     try:
         yield
     except InferqError as exc:
+        if isinstance(exc, APIError) and exc.details.get("foreign"):
+            status = exc.http_status
+            raise ClientError(
+                f"not an inferq server at {url} (it answered HTTP {status})", EXIT_UNREACHABLE
+            ) from None
         raise ClientError(describe(exc), exit_code(exc)) from None
     except httpx.TransportError as exc:
         raise ClientError(f"cannot reach {url}: {str(exc) or type(exc).__name__}", EXIT_UNREACHABLE) from None

@@ -3,7 +3,7 @@
 The decision is pure (:class:`RetryPolicy`): attempt number, status and ``Retry-After``
 in, a delay or "stop" out. The two transports only drive it, one per I/O style.
 
-What is retried: connection errors, 429 and 5xx. What is not: inferq's definitive
+What is retried: connection errors, 429 and 5xx but 501. What is not: inferq's definitive
 answers (502 ``inference_failed``: the model raised; 504 ``timeout``: the request goes on
 and has a future to poll), and a POST without an ``Idempotency-Key`` header, since only
 the key guarantees a retried submit never runs the request twice.
@@ -93,7 +93,8 @@ class RetryPolicy:
 
 
 def retryable_status(status: int | None) -> bool:
-    return status is None or status == 429 or status >= 500
+    """Passing trouble: no answer, 429, a 5xx; but 501, "not implemented", never passes."""
+    return status is None or status == 429 or (status >= 500 and status != 501)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

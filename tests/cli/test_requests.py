@@ -141,3 +141,19 @@ def test_input_values_are_json_when_they_parse_and_strings_otherwise() -> None:
         "eq": "a=b",
         "q": "5",
     }
+
+
+def test_a_server_that_is_not_inferq_is_named_so_in_one_line() -> None:
+    import http.server
+    import threading
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{other.server_address[1]}"
+    try:
+        result = inferq("requests", "list", "--url", url, "--token", "iq_any", check=False)
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert result.returncode == 3
+    assert result.stderr == f"Error: not an inferq server at {url} (it answered HTTP 501)\n"

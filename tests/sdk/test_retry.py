@@ -73,6 +73,7 @@ def test_backoff_doubles_within_jitter_bounds_and_the_cap(attempt: int) -> None:
         (429, True),
         (500, True),
         (503, True),
+        (501, False),
         (400, False),
         (401, False),
         (404, False),
