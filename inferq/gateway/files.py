@@ -15,6 +15,7 @@ from starlette.responses import StreamingResponse
 
 from inferq.errors import InvalidInput
 from inferq.gateway.multipart import MultipartReader
+from inferq.gateway.query import query_number
 from inferq.gateway.responses import json_response
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import base_url
@@ -83,12 +84,7 @@ async def delete_file(request: Request) -> Response:
 
 async def list_files(request: Request) -> Response:
     uploads, tenant = state_of(request).uploads, request.user.id
-    raw_limit = request.query_params.get("limit", str(DEFAULT_PAGE))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise InvalidInput(
-            f"limit must be a whole number from 1 to {MAX_PAGE}, got {raw_limit!r}", field="limit"
-        )
-    limit = int(raw_limit)
+    limit = int(query_number(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE))
     before = request.query_params.get("before")
     created_before = None if before is None else (await uploads.get(tenant, before)).created_at
     records = await uploads.newest(tenant, created_before, limit)

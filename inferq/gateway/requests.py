@@ -13,6 +13,7 @@ from inferq.domain.status import Status
 from inferq.errors import Conflict, InvalidInput
 from inferq.gateway.admin import as_seen_by, listed_tenant, tenant_of
 from inferq.gateway.outcomes import failure
+from inferq.gateway.query import query_number
 from inferq.gateway.responses import json_response
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import base_url, response_url
@@ -33,23 +34,10 @@ def _status_doc(request: Request, record: RequestRecord) -> RequestStatus:
     return as_seen_by(request, record, request_status(record, response_url(request, record.response_id)))
 
 
-def _number(request: Request, name: str, default: float, low: float, high: float) -> float:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number, got {raw!r}", field=name) from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low:g} and {high:g}, got {raw}", field=name)
-    return value
-
-
 async def get_request(request: Request) -> Response:
     state = state_of(request)
     response_id = request.path_params["response_id"]
-    wait = _number(request, "wait", 0.0, 0.0, MAX_LONG_POLL_S)
+    wait = query_number(request, "wait", 0.0, 0.0, MAX_LONG_POLL_S)
     tenant = await tenant_of(request, response_id)
     if wait > 0:
         record = await state.backend.wait(tenant, response_id, wait)
@@ -118,7 +106,7 @@ async def list_requests(request: Request) -> Response:
     status = params.get("status")
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}", field="status")
-    limit = int(_number(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE))
+    limit = int(query_number(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE))
     records = await state_of(request).backend.list_requests(
         listed_tenant(request),
         status=Status(status) if status else None,

@@ -9,7 +9,6 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
 import orjson
 
 from inferq.blobs import Tally
@@ -27,7 +26,7 @@ from inferq.domain.files import (
     referenced_file,
 )
 from inferq.errors import InvalidInput, NotFound, PayloadTooLarge
-from inferq.webhooks.policy import MAX_URL
+from inferq.webhooks.policy import check_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Iterable
@@ -179,6 +178,4 @@ def _check_url(name: str, value: str, allowed: bool) -> None:
             "instead (multipart, or POST /v1/files)",
             field=name,
         )
-    url = httpx.URL(value) if len(value) <= MAX_URL else None
-    if url is None or not url.host:
-        raise InvalidInput(f"{name}: {value[:200]!r} is not a usable URL", field=name)
+    check_url(value, name)

@@ -41,8 +41,9 @@ _KINDS: tuple[tuple[str, Callable[[Address], bool]], ...] = (
 )
 
 
-def check_url(raw: str) -> str:
-    """The ``webhook`` of a submit: an absolute http(s) URL naming a host; 422 otherwise."""
+def check_url(raw: str, field: str = "webhook") -> str:
+    """A URL a submit gives (its ``webhook``, or a URL input named ``field``): an absolute
+    http(s) URL naming a host; 422 otherwise."""
     problem = None
     try:
         url = httpx.URL(raw)
@@ -54,7 +55,7 @@ def check_url(raw: str) -> str:
     if len(raw) > MAX_URL:
         problem = f"it is longer than {MAX_URL} characters"
     if problem is not None:
-        raise InvalidInput(f"webhook {raw[:200]!r} is not a usable URL: {problem}", field="webhook")
+        raise InvalidInput(f"{field} {raw[:200]!r} is not a usable URL: {problem}", field=field)
     return raw
 
 
