@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -14,6 +15,8 @@ import uvicorn
 
 from inferq.backends import BackendUnavailable, open_backend
 from inferq.gateway.app import create_app
+from inferq.service.base import WORKER_THREADS_ENV
+from inferq.service.loader import load_service
 from inferq.settings import WORKER_FIELDS
 from inferq.worker.loop import new_worker_id
 
@@ -63,7 +66,8 @@ def describe_exit(returncode: int) -> str:
 
 
 class Supervisor:
-    """Keeps ``settings.workers`` worker processes per endpoint alive until stopped.
+    """Keeps ``settings.workers`` worker processes per endpoint (or as many as its Service
+    asks for) alive until stopped, the cores shared among them (``INFERQ_WORKER_THREADS``).
 
     It names each child's worker id, so when a child dies it tells the backend at once
     (``release_worker``): the child's requests go back to the queue, or fail saying how it
@@ -77,21 +81,23 @@ class Supervisor:
         self._stopping = False
 
     async def run(self) -> None:
-        slots = [
-            self._keep_alive(endpoint, index)
-            for endpoint in self.settings.endpoints
-            for index in range(self.settings.workers)
-        ]
+        slots = []
+        for endpoint, target in self.settings.endpoints.items():
+            count = self.settings.workers or load_service(target).default_workers()
+            share = {WORKER_THREADS_ENV: str(max(1, len(os.sched_getaffinity(0)) // count))}
+            slots += [self._keep_alive(endpoint, index, share) for index in range(count)]
         await asyncio.gather(*slots)
 
-    async def _keep_alive(self, endpoint: str, index: int) -> None:
+    async def _keep_alive(self, endpoint: str, index: int, env: dict[str, str]) -> None:
         backoff = 0.0
         loop = asyncio.get_running_loop()
         while not self._stopping:
             started = loop.time()
             worker_id = new_worker_id(endpoint)
             argv = worker_argv(self.settings, endpoint, worker_id)
-            child = await asyncio.create_subprocess_exec(*argv, preexec_fn=_die_with_parent)
+            child = await asyncio.create_subprocess_exec(
+                *argv, env={**os.environ, **env}, preexec_fn=_die_with_parent
+            )
             self.children[(endpoint, index)] = child
             code = await child.wait()
             if self._stopping:

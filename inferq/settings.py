@@ -70,7 +70,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     endpoints: dict[str, str] = field(default_factory=dict)
-    workers: int = 1
+    #: Worker processes per endpoint; None: the endpoint's Service says (``default_workers``).
+    workers: int | None = None
     run_workers: bool = True
     concurrency: int = 1
     public_url: str | None = None

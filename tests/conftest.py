@@ -27,13 +27,13 @@ from tests.servers import (
 from tests.shared_servers import SharedServers, drop_store, store_url
 
 #: What test modules import from here (tests/servers.py holds them).
-__all__ = ["REDIS_URL", "SERVICES", "Server", "b64", "create_token", "free_port", "inferq", "wait_until"]
+__all__ = ["BACKENDS", "REDIS_URL", "SERVICES", "Server", "b64", "chosen", "create_token", "free_port", "inferq", "wait_until"]
 
 
 BACKENDS = ["sqlite", "redis"]
 
 
-def _chosen(kind: str) -> str:
+def chosen(kind: str) -> str:
     """``kind``, unless ``INFERQ_TEST_BACKENDS`` (``sqlite``, ``redis`` or both) leaves it out."""
     if kind not in os.environ.get("INFERQ_TEST_BACKENDS", ",".join(BACKENDS)).split(","):
         pytest.skip(f"INFERQ_TEST_BACKENDS leaves out {kind}")
@@ -44,7 +44,7 @@ def _chosen(kind: str) -> str:
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A store of this test's own, on each backend in turn: SQLite in tmp_path, or a Redis
     key prefix deleted afterwards. Behind ``serve``."""
-    url = store_url(_chosen(str(request.param)), tmp_path)
+    url = store_url(chosen(str(request.param)), tmp_path)
     yield url
     drop_store(url)
 
@@ -53,7 +53,7 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 def backend_kind(request: pytest.FixtureRequest) -> str:
     """Each backend in turn, for the shared servers (``shared``, ``echo_server``)."""
     assert "backend_url" not in request.fixturenames, "a test has a store of its own or shares one, not both"
-    return _chosen(str(request.param))
+    return chosen(str(request.param))
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inferq.models.whisper import Whisper, load_model
+from inferq.models.whisper_config import WhisperConfig
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -33,7 +34,7 @@ def direct_transcribe(path: Path | str, **opts: Any) -> str:
 @functools.cache
 def _model() -> WhisperModel:
     """Loaded once per test session, from the environment as it was then."""
-    return load_model()
+    return load_model(WhisperConfig.of("whisper"))
 
 
 def _server_defaults() -> dict[str, Any]:

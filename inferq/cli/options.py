@@ -37,7 +37,11 @@ FLAGS = {
         help="sqlite:///path (embedded default) or redis://host:port/db.",
         shown="~/.local/share/inferq/inferq.db",
     ),
-    "workers": Flag(click.IntRange(1), "Worker processes per endpoint."),
+    "workers": Flag(
+        click.IntRange(1),
+        "Worker processes per endpoint; the cores are shared among them.",
+        shown="each endpoint's own (Whisper: one per core up to 8 on a CPU, one on a GPU)",
+    ),
     "public_url": Flag(help="Base of poll URLs when behind a proxy."),
     "sync_timeout_s": Flag(DURATION, "How long a synchronous predict waits before answering 504."),
     "max_body_bytes": Flag(click.IntRange(1), "Largest request body in bytes (413 above)."),

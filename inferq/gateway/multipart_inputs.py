@@ -70,7 +70,7 @@ class MultipartDecoder:
                 if part.name in values or slot in files:
                     raise InvalidInput(f"{part.name}: given twice", field=part.name)
                 if slot is not None:
-                    value, digest, size = await self._file(part, budget, stored)
+                    value, digest, size = await file_input(self.uploads, self.tenant, part, budget, stored)
                     files[slot] = (value, digest)
                     budget -= size
                 elif part.filename is not None:
@@ -85,7 +85,7 @@ class MultipartDecoder:
                     elif self.batch:
                         raise InvalidInput(BATCH_SHAPE, field=part.name)
                     else:
-                        values[part.name] = compared[part.name] = _text(part.name, raw)
+                        values[part.name] = compared[part.name] = form_text(part.name, raw)
                         fields.add(part.name)
             for (index, name), (value, digest) in files.items():
                 _place(values, index, name, value)
@@ -118,24 +118,6 @@ class MultipartDecoder:
             return {}
         return typed.model_dump(mode="json", include=declared)
 
-    async def _file(self, part: Part, budget: int, stored: list[str]) -> tuple[str, str, int]:
-        """The input's value, what idempotency compares of it, and what it cost of the body budget."""
-        if self.uploads.blobs is None:
-            try:
-                data = await part.read(budget)
-            except PayloadTooLarge:
-                self.uploads.require_store(
-                    f"a file ({part.name}) over the {budget} bytes left of the body limit"
-                )
-                raise
-            encoded = base64.b64encode(data).decode("ascii")
-            return encoded, "sha256:" + hashlib.sha256(data).hexdigest(), len(encoded)
-        record = await self.uploads.store(
-            self.tenant, part.chunks(), part.content_type, part.filename, REQUEST
-        )
-        stored.append(record.id)
-        return file_ref(record.id), "sha256:" + record.sha256, 0
-
     def _not_a_file(self, name: str) -> str:
         takes = ", ".join(sorted(self.file_inputs)) or "none"
         message = f"{name}: a file was sent, but {name!r} is not a file input of this endpoint (its file inputs: {takes})"
@@ -154,7 +136,27 @@ def _place(values: dict[str, Any], index: int | None, name: str, value: str) -> 
     items[index][name] = value
 
 
-def _text(name: str, raw: bytes) -> str:
+async def file_input(
+    uploads: Uploads, tenant: str, part: Part, budget: int, stored: list[str]
+) -> tuple[str, str, int]:
+    """A file part as an input's value (``inferq://files/<id>`` of the stored upload, its id
+    added to ``stored``; inline base64 without a blob store), what idempotency compares of
+    it (its digest), and what it cost of the body budget."""
+    if uploads.blobs is None:
+        try:
+            data = await part.read(budget)
+        except PayloadTooLarge:
+            uploads.require_store(f"a file ({part.name}) over the {budget} bytes left of the body limit")
+            raise
+        encoded = base64.b64encode(data).decode("ascii")
+        return encoded, "sha256:" + hashlib.sha256(data).hexdigest(), len(encoded)
+    record = await uploads.store(tenant, part.chunks(), part.content_type, part.filename, REQUEST)
+    stored.append(record.id)
+    return file_ref(record.id), "sha256:" + record.sha256, 0
+
+
+def form_text(name: str, raw: bytes) -> str:
+    """A form field's value; 400 naming it when it is not UTF-8."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from inferq.errors import APIError, ServiceUnavailable, Unauthorized
 from inferq.gateway.auth import StoreUnavailable
+from inferq.gateway.openai.errors import openai_error_body, speaks_openai
 from inferq.protocol.errors import error_body
 
 if TYPE_CHECKING:
@@ -24,33 +25,48 @@ def json_response(content: Any, status_code: int = 200, headers: Mapping[str, st
     return Response(orjson.dumps(content), status_code, headers, media_type="application/json")
 
 
-def error_response(exc: APIError) -> Response:
-    return json_response(exc.to_body(), exc.status_code, exc.headers)
+def error_response(conn: HTTPConnection, exc: APIError) -> Response:
+    return _error(conn, exc.status_code, exc.type, exc.message, exc.details, exc.headers)
+
+
+def _error(
+    conn: HTTPConnection,
+    status: int,
+    kind: str,
+    message: str,
+    details: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """An error in inferq's shape, or in OpenAI's on the routes of OpenAI's API."""
+    if speaks_openai(conn.url.path):
+        return json_response(openai_error_body(status, kind, message, details), status, headers)
+    return json_response(error_body(kind, message, dict(details)), status, headers)
 
 
 async def on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, APIError)
-    return error_response(exc)
+    return error_response(request, exc)
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    body = error_body(kind, f"{request.method} {request.url.path}: {exc.detail}", {})
-    return json_response(body, exc.status_code, exc.headers)
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return _error(request, exc.status_code, kind, message, {}, exc.headers)
 
 
 async def on_backend_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("backend unavailable: %s", exc)
-    return error_response(ServiceUnavailable(f"the store is unavailable: {exc}", retry_after=1))
+    return error_response(request, ServiceUnavailable(f"the store is unavailable: {exc}", retry_after=1))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(APIError("internal error"))
+    return error_response(request, APIError("internal error"))
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     if isinstance(exc, StoreUnavailable):
-        return error_response(ServiceUnavailable(f"the store is unavailable: {exc}", retry_after=1))
-    return json_response(Unauthorized(str(exc)).to_body(), 401, {"WWW-Authenticate": "Bearer"})
+        return error_response(conn, ServiceUnavailable(f"the store is unavailable: {exc}", retry_after=1))
+    unauthorized = Unauthorized(str(exc))
+    return _error(conn, 401, unauthorized.type, unauthorized.message, {}, {"WWW-Authenticate": "Bearer"})

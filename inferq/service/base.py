@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+#: The cores each worker process of an endpoint may use: ``inferq serve`` shares the
+#: machine's among the workers it starts; a standalone ``inferq worker`` may be given it.
+WORKER_THREADS_ENV = "INFERQ_WORKER_THREADS"
+
+
+def worker_threads() -> int:
+    """The threads a model in this worker should use: its share of the cores."""
+    share = os.environ.get(WORKER_THREADS_ENV, "")
+    return int(share) if share.isdigit() and int(share) > 0 else len(os.sched_getaffinity(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +52,29 @@ class Service:
     #: is replaced (a thread cannot be stopped). None: ``--timeout``, else no limit.
     timeout_s: ClassVar[float | None] = None
 
-    #: The batch form: requests that arrive together run as one ``infer_batch`` call of up
-    #: to ``batch_size``, the first waiting at most ``batch_wait_s`` for others to join.
-    #: A model whose cost per call falls with more inputs at once (a GPU, a matrix
-    #: library) serves more that way. 1: no batching, ``infer`` per request.
     #: What callers see in ``/docs`` as a sample call and its outputs.
     example: ClassVar[Example | None] = None
 
-    batch_size: ClassVar[int] = 1
-    batch_wait_s: ClassVar[float] = 0.0
+    #: The batch form: requests that arrive together run as one ``infer_batch`` call of up
+    #: to ``batch_size``, the first waiting at most ``batch_wait_s`` for others to join.
+    #: A model whose cost per call falls with more inputs at once (a GPU, a matrix
+    #: library) serves more that way. 1: no batching, ``infer`` per request. ``setup`` may
+    #: set them for the machine it finds.
+    batch_size: int = 1
+    batch_wait_s: float = 0.0
 
     #: Other renderings of the outputs, by the name ``?format=`` asks for.
     formats: ClassVar[Mapping[str, Rendering]] = {}
+
+    def __init__(self, endpoint: str = "") -> None:
+        #: The endpoint this instance serves: a model configured per endpoint reads its
+        #: settings by this name.
+        self.endpoint = endpoint
+
+    @classmethod
+    def default_workers(cls) -> int:
+        """Worker processes per endpoint when ``--workers`` is not given."""
+        return 1
 
     def setup(self) -> None:
         """Load weights and warm up; called once before the first ``infer``."""

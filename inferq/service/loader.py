@@ -27,11 +27,12 @@ class EndpointSpecError(ValueError):
 
 
 def parse_endpoints(spec: str) -> dict[str, str]:
-    """Parse ``echo,whisper,mine=path/to/file.py:Class`` into name → import string."""
+    """Parse ``echo,whisper,mine=path/to/file.py:Class`` into name → import string; a
+    built-in serves under another name too (``fast=whisper,accurate=whisper``)."""
     table: dict[str, str] = {}
     for entry in filter(None, (part.strip() for part in spec.split(","))):
         name, _, target = entry.partition("=")
-        target = target or BUILTIN_ENDPOINTS.get(name, "")
+        target = BUILTIN_ENDPOINTS.get(target or name, target)
         if not _NAME.match(name) or name in RESERVED_NAMES:
             raise EndpointSpecError(f"endpoint name {name!r} is not allowed")
         if ":" not in target:

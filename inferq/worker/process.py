@@ -24,7 +24,7 @@ async def run_worker(settings: Settings, endpoint: str, target: str, worker_id: 
     if settings.max_memory_bytes is not None:
         limit_memory(settings.max_memory_bytes)
     backend = open_backend(settings.backend, settings.policy())
-    service = load_service(target)()
+    service = load_service(target)(endpoint)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

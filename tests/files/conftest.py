@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.blob_stores import BlobView, S3Server, bucket_store, directory_store, export
-from tests.conftest import _chosen
+from tests.conftest import chosen
 from tests.sdk.conftest import clean_env, connect, kind
 from tests.servers import Server
 from tests.shared_servers import SharedServers
@@ -66,7 +66,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Sto
 
 @pytest.fixture(params=STORES)
 def combination(request: pytest.FixtureRequest) -> str:
-    _chosen(str(request.param).split("+")[0])
+    chosen(str(request.param).split("+")[0])
     return str(request.param)
 
 

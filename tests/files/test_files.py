@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import _chosen
+from tests.conftest import chosen
 from tests.files.conftest import FileServer
 from tests.servers import wait_until
 from tests.shared_servers import SharedServers
@@ -208,7 +208,7 @@ def test_a_batch_refers_to_uploaded_files(files: FileServer) -> None:
 
 def test_without_a_blob_store_files_travel_inline_up_to_the_body_limit(shared_servers: SharedServers) -> None:
     """Redis alone has nowhere to put a file but the queue."""
-    _chosen("redis")
+    chosen("redis")
     server = shared_servers.tenant("redis", ("--max-body", "1048576"))
     small, large = _payload(10_000), _payload(2 << 20)
     with server.http() as http:
