@@ -27,7 +27,18 @@ from tests.servers import (
 from tests.shared_servers import SharedServers, drop_store, store_url
 
 #: What test modules import from here (tests/servers.py holds them).
-__all__ = ["BACKENDS", "REDIS_URL", "SERVICES", "Server", "b64", "chosen", "create_token", "free_port", "inferq", "wait_until"]
+__all__ = [
+    "BACKENDS",
+    "REDIS_URL",
+    "SERVICES",
+    "Server",
+    "b64",
+    "chosen",
+    "create_token",
+    "free_port",
+    "inferq",
+    "wait_until",
+]
 
 
 BACKENDS = ["sqlite", "redis"]

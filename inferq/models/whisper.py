@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
@@ -25,6 +26,9 @@ from inferq.types import Audio
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+
+
+log = logging.getLogger(__name__)
 
 
 def load_model(config: WhisperConfig) -> WhisperModel:
@@ -48,10 +52,22 @@ class Whisper(Service):
         output={
             "response": {
                 "text": "She sells seashells by the seashore.",
+                "task": "transcribe",
                 "language": "en",
                 "duration": 2.915,
                 "segments": [
-                    {"id": 1, "start": 0.0, "end": 3.0, "text": " She sells seashells by the seashore."}
+                    {
+                        "id": 1,
+                        "seek": 0,
+                        "start": 0.0,
+                        "end": 3.0,
+                        "text": " She sells seashells by the seashore.",
+                        "tokens": [50363, 1375, 16015, 21547, 12758, 82, 416, 262, 384, 1077, 382, 13, 50513],
+                        "temperature": 0.0,
+                        "avg_logprob": -0.361,
+                        "compression_ratio": 1.029,
+                        "no_speech_prob": 0.032,
+                    }
                 ],
             }
         },
@@ -67,6 +83,15 @@ class Whisper(Service):
         self.batch_size, self.batch_wait_s = config.batch_size, config.batch_wait_s
         self._max_duration_s = config.max_duration_s
         self._model = load_model(config)
+        log.info(
+            "%s: %s on %s (%s), %d CPU threads, batches of up to %d",
+            self.endpoint,
+            config.model,
+            config.device,
+            config.compute_type,
+            config.cpu_threads,
+            config.batch_size,
+        )
 
     def infer(  # type: ignore[override]  # the signature is the endpoint's input schema
         self,

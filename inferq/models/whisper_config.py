@@ -96,7 +96,8 @@ def multilingual(endpoint: str) -> bool | None:
 def default_workers() -> int:
     """Workers per endpoint when ``--workers`` is not given: one per GPU's worth (batching
     inside it), else one per core up to :data:`MAX_CPU_WORKERS` (on two cores, two one-thread
-    workers served 1.76x a single model's throughput: :mod:`inferq.models.whisper_batch`)."""
+    workers served 1.72x the clips of one model with a thread per core:
+    :mod:`inferq.models.whisper_batch`)."""
     if cuda_devices():
         return 1
     return max(1, min(len(os.sched_getaffinity(0)), MAX_CPU_WORKERS))

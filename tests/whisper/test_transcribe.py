@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from inferq.models.whisper_config import MAX_CPU_WORKERS
+from inferq.models.whisper_formats import SEGMENT_FIELDS
 from tests.audio import SEASHELLS, make_speech
-from tests.conftest import Server, b64
+from tests.conftest import Server, b64, wait_until
 from tests.whisper_reference import direct_transcribe
 
 ASYNC = {"X-OctoAI-Async": "1"}
@@ -27,7 +30,8 @@ def test_transcribes_speech_synchronously_and_asynchronously_alike(
     assert "She sells seashells by the seashore" in response["segments"][0]["text"]
     assert response["language"] == "en"
     assert 1.0 < response["duration"] < 10.0
-    assert set(response["segments"][0]) == {"id", "start", "end", "text"}
+    assert response["task"] == "transcribe"
+    assert set(response["segments"][0]) == set(SEGMENT_FIELDS)
     assert fetched.content == sync.content
 
 
@@ -52,6 +56,24 @@ def test_every_common_container_gives_what_faster_whisper_gives_in_process(
         answer = http.post("/whisper/predict", json={"audio": b64(clip)})
     assert answer.status_code == 200, answer.text
     assert answer.json()["response"]["text"] == direct_transcribe(clip)
+
+
+def test_without_workers_given_there_is_one_per_core_each_with_a_thread(whisper_server: Server) -> None:
+    cores = len(os.sched_getaffinity(0))
+    expected = min(cores, MAX_CPU_WORKERS)
+    with whisper_server.http() as http:
+
+        def ready_workers() -> int:
+            [whisper] = http.get("/v1/endpoints").json()["endpoints"]
+            return int(whisper["ready_workers"])
+
+        wait_until(lambda: ready_workers() == expected, what=f"{expected} whisper workers")
+    for pid in whisper_server.workers():
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            variables = dict(line.split(b"=", 1) for line in environ.read().split(b"\0") if b"=" in line)
+        assert int(variables[b"INFERQ_WORKER_THREADS"]) == max(1, cores // expected)
+    threads = max(1, cores // expected)
+    assert f"on cpu (int8), {threads} CPU threads, batches of up to 1" in whisper_server.log()  # auto, no GPU
 
 
 def test_word_timestamps_when_asked(whisper_server: Server, seashells: Path) -> None:
@@ -112,8 +134,9 @@ def test_a_transcript_is_rendered_as_text_subtitles_or_verbose_json(
     assert rendered["vtt"].text.startswith("WEBVTT\n\n00:00:00.000 --> ")
     assert rendered["vtt"].headers["content-type"].startswith("text/vtt")
     assert rendered["verbose_json"].json() == {
-        k: output[k] for k in ("text", "language", "duration", "segments")
+        **{k: output[k] for k in ("task", "text", "language", "duration", "segments")},
+        "usage": {"type": "duration", "seconds": 3},
     }
     assert rendered["json"].json()["response"] == output
     assert rendered["docx"].status_code == 422
-    assert "txt, srt, vtt, verbose_json" in rendered["docx"].json()["error"]["message"]
+    assert "json, text, txt, srt, vtt, verbose_json" in rendered["docx"].json()["error"]["message"]
