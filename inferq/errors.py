@@ -15,7 +15,8 @@
      │    ├── InferenceFailed         502 inference_failed: the model raised or its worker was lost
      │    ├── ServiceUnavailable      503 unavailable: no capacity, or the backend is down
      │    └── GatewayTimeout          504 timeout: a synchronous call outlived its wait
-     ├── RequestCancelled             a future that was cancelled has no result
+     ├── ServerUnreachable            no answer from the server (refused, reset, timed out) within the retries
+ ├── RequestCancelled             a future that was cancelled has no result
      └── WaitTimeout                  a client-side wait ran out before the request ended
 
 The gateway raises these and one handler renders them as
@@ -45,6 +46,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RequestCancelled",
+    "ServerUnreachable",
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
@@ -200,6 +202,11 @@ def request_failure(error_type: str | None, message: str | None, response_id: st
     :class:`InvalidInput` when its service refused the inputs, else :class:`InferenceFailed`."""
     kind = InvalidInput if error_type == InvalidInput.type else InferenceFailed
     return kind(message or "inference failed", response_id=response_id)
+
+
+class ServerUnreachable(InferqError, ConnectionError):
+    """The server could not be reached, or stopped answering, for longer than the SDK retries
+    (a minute by default): it is down, or the URL is wrong. The transport error is the cause."""
 
 
 class RequestCancelled(InferqError):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 from typing import TYPE_CHECKING
 
@@ -170,8 +172,33 @@ def _exit_gracefully_on_signals(server: uvicorn.Server, supervisor: Supervisor |
         signal.signal(signum, stop)
 
 
+class PortInUse(RuntimeError):
+    """Another process listens on the gateway's address."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The gateway's socket, bound before anything else starts: a port in use is said at
+    once, before a token is minted or a worker started, with what to do about it."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        other = port + 1
+        raise PortInUse(
+            f"port {port} on {host} is already in use (another inferq?). Start on another port with "
+            f"--port {other} (or INFERQ_PORT={other} make serve), and point clients at it: "
+            f"INFERQ_URL=http://{host}:{other} for the command line, base_url= in the SDK"
+        ) from None
+    return sock
+
+
 async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
     """Run the gateway (and, unless disabled, the workers) until SIGINT or SIGTERM."""
+    sock = listening_socket(settings.host, settings.port)
     backend = open_backend(settings.backend, settings.policy())
     await backend.start()
     await ensure_first_token(backend, announce)
@@ -193,7 +220,7 @@ async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
     workers = asyncio.create_task(supervisor.run()) if supervisor else None
     announce(f"inferq serving {', '.join(settings.endpoints)} on http://{settings.host}:{settings.port}")
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         if supervisor is not None and workers is not None:
             await supervisor.stop()

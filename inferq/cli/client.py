@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import click
-import httpx
 
 from inferq.errors import (
     APIError,
@@ -59,6 +58,11 @@ REQUEST_ERRORS: tuple[type[InferqError], ...] = (
     RequestCancelled,
     Conflict,
 )
+
+
+#: A command fails fast on a server that is down or a wrong URL (the SDK's default rides out
+#: a minute of outage, for programs that must not give up).
+CLI_RETRY_FOR_S = 3.0
 
 
 class ClientError(click.ClickException):
@@ -141,7 +145,7 @@ def connect(url: str, token: str | None) -> Iterator[CLIClient]:
     token = resolve_token(token)
     if token is None:
         raise ClientError("no token: pass --token or set INFERQ_TOKEN", EXIT_UNREACHABLE)
-    with CLIClient(token=token, base_url=url) as client:
+    with CLIClient(token=token, base_url=url, retry_for=CLI_RETRY_FOR_S) as client:
         yield client
 
 
@@ -157,8 +161,6 @@ def reported_errors(url: str) -> Iterator[None]:
                 f"not an inferq server at {url} (it answered HTTP {status})", EXIT_UNREACHABLE
             ) from None
         raise ClientError(describe(exc), exit_code(exc)) from None
-    except httpx.TransportError as exc:
-        raise ClientError(f"cannot reach {url}: {str(exc) or type(exc).__name__}", EXIT_UNREACHABLE) from None
 
 
 def describe(exc: InferqError) -> str:

@@ -55,6 +55,7 @@ def serve(endpoints: str, no_workers: bool, allow_url_inputs: bool, **options: A
       inferq serve --endpoints echo --port 9000
       inferq serve --no-workers --backend redis://10.0.0.5:6379/0
     """
+    from inferq.serve import PortInUse
     from inferq.serve import serve as run_serve
 
     settings = Settings(
@@ -63,7 +64,10 @@ def serve(endpoints: str, no_workers: bool, allow_url_inputs: bool, **options: A
         allow_url_inputs=allow_url_inputs,
         **given(options),
     )
-    run(run_serve(settings, announce=click.echo))
+    try:
+        run(run_serve(settings, announce=click.echo))
+    except PortInUse as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()

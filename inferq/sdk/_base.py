@@ -22,12 +22,19 @@ import httpx
 
 from inferq._version import __version__
 from inferq.domain.status import Status
-from inferq.errors import APIError, Conflict, GatewayTimeout, RequestCancelled, WaitTimeout, request_failure
+from inferq.errors import (
+    APIError,
+    Conflict,
+    GatewayTimeout,
+    RequestCancelled,
+    WaitTimeout,
+    request_failure,
+)
 from inferq.protocol.limits import MAX_BATCH_INPUTS, MAX_LONG_POLL_S
 from inferq.protocol.requests import TERMINAL_STATUSES
 from inferq.sdk.files import UPLOAD_PART, FileRef, Part, is_file, multipart, part, plain
 from inferq.sdk.future import InferenceFuture
-from inferq.sdk.retry import NO_RETRY, parse_retry_after
+from inferq.sdk.retry import DEFAULT_RETRY_FOR_S, NO_RETRY, RETRY_FOR, parse_retry_after
 
 log = logging.getLogger("inferq.sdk")
 
@@ -59,6 +66,8 @@ class Call:
     retry: bool = True
     #: A ``multipart/form-data`` body instead of JSON: part name → part.
     files: Mapping[str, Part] | None = None
+    #: Seconds to keep retrying instead of the client's ``retry_for`` (what is left of a wait).
+    retry_for: float | None = None
 
     def options(self, default_timeout: float) -> dict[str, Any]:
         """Keyword arguments for ``httpx.Client.request`` / ``httpx.AsyncClient.request``."""
@@ -69,8 +78,13 @@ class Call:
             "params": self.params,
             "headers": self.headers,
             "timeout": httpx.Timeout(timeout, read=self.read_timeout or timeout),
-            "extensions": {} if self.retry else {NO_RETRY: False},
+            "extensions": self._extensions(),
         }
+
+    def _extensions(self) -> dict[str, Any]:
+        if not self.retry:
+            return {NO_RETRY: False}
+        return {} if self.retry_for is None else {RETRY_FOR: self.retry_for}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +134,13 @@ def webhook_params(webhook: str | None, events: Sequence[str] | str | None) -> d
     return params
 
 
-def long_poll(future: InferenceFuture, wait: float) -> Call:
-    """``GET poll_url?wait=S``: answers when the request ends or after ``S`` seconds."""
+def long_poll(future: InferenceFuture, wait: float, retry_for: float | None = None) -> Call:
+    """``GET poll_url?wait=S``: answers when the request ends or after ``S`` seconds; an
+    outage is retried for ``retry_for`` seconds (the client's default when None)."""
     wait = max(0.001, min(wait, MAX_LONG_POLL_S))
+    params = {"wait": f"{wait:.3f}"}
     return Call(
-        "GET", future.poll_url, params={"wait": f"{wait:.3f}"}, read_timeout=wait + LONG_POLL_MARGIN_S
+        "GET", future.poll_url, params=params, read_timeout=wait + LONG_POLL_MARGIN_S, retry_for=retry_for
     )
 
 
@@ -138,7 +154,9 @@ def settle_flow(
         remaining = MAX_LONG_POLL_S if deadline is None else deadline - time.monotonic()
         if remaining <= 0:
             return None
-        state: dict[str, Any] = decode((yield long_poll(future, remaining)))
+        # a server restarting mid-wait is waited for, but never past the caller's deadline
+        retry_for = None if deadline is None else remaining
+        state: dict[str, Any] = decode((yield long_poll(future, remaining, retry_for)))
         if state.get("status") in TERMINAL_STATUSES:
             return state
     return None
@@ -153,11 +171,16 @@ class BaseClient:
     """
 
     def __init__(
-        self, token: str | None = None, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT_S
+        self,
+        token: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        retry_for: float = DEFAULT_RETRY_FOR_S,
     ) -> None:
         self.token = resolve_token(token)
         self.base_url = (base_url or os.environ.get("INFERQ_BASE_URL") or "").rstrip("/") or None
         self.timeout = timeout
+        self.retry_for = retry_for
         if self.token is None:
             log.warning("no token: pass token= or set INFERQ_TOKEN; the server will answer 401")
 

@@ -10,11 +10,19 @@ import anyio
 import httpx
 from httpx_sse import aconnect_sse
 
-from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode, webhook_params
+from inferq.sdk._base import (
+    DEFAULT_TIMEOUT_S,
+    BaseClient,
+    Flow,
+    Sleep,
+    Step,
+    decode,
+    webhook_params,
+)
 from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
 from inferq.sdk.files import FileRef, Uploadable
 from inferq.sdk.future import InferenceFuture
-from inferq.sdk.retry import AsyncRetryTransport
+from inferq.sdk.retry import DEFAULT_RETRY_FOR_S, AsyncRetryTransport, unreachable
 
 __all__ = ["AsyncClient"]
 
@@ -30,14 +38,15 @@ class AsyncClient(BaseClient):
         base_url: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
-        max_attempts: int = 5,
+        retry_for: float = DEFAULT_RETRY_FOR_S,
+        max_attempts: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(token, base_url, timeout)
+        super().__init__(token, base_url, timeout, retry_for)
         self._http = httpx.AsyncClient(
             headers=self._headers(),
             timeout=timeout,
-            transport=AsyncRetryTransport(transport, max_attempts=max_attempts),
+            transport=AsyncRetryTransport(transport, max_attempts=max_attempts, retry_for=retry_for),
         )
 
     async def health_check(self, endpoint_url: str, timeout: float = 900.0) -> int:
@@ -98,7 +107,7 @@ class AsyncClient(BaseClient):
     async def events(self, future: InferenceFuture) -> AsyncIterator[RequestEvent]:
         """The request's changes as they happen (queued with its position, running,
         progress), ending with its final state; a dropped stream is resumed."""
-        reconnects = Reconnects()
+        reconnects = Reconnects(self.retry_for)
         while True:
             try:
                 async with aconnect_sse(
@@ -144,6 +153,8 @@ class AsyncClient(BaseClient):
                     step = flow.send(reply)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        except httpx.TransportError as exc:
+            raise unreachable(exc) from exc
 
     async def _perform(self, step: Step) -> httpx.Response | None:
         if isinstance(step, Sleep):

@@ -10,11 +10,19 @@ from typing import Any, Self, TypeVar
 import httpx
 from httpx_sse import connect_sse
 
-from inferq.sdk._base import DEFAULT_TIMEOUT_S, BaseClient, Flow, Sleep, Step, decode, webhook_params
+from inferq.sdk._base import (
+    DEFAULT_TIMEOUT_S,
+    BaseClient,
+    Flow,
+    Sleep,
+    Step,
+    decode,
+    webhook_params,
+)
 from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
 from inferq.sdk.files import FileRef, Uploadable
 from inferq.sdk.future import InferenceFuture
-from inferq.sdk.retry import RetryTransport
+from inferq.sdk.retry import DEFAULT_RETRY_FOR_S, RetryTransport, unreachable
 
 __all__ = ["Client"]
 
@@ -26,7 +34,10 @@ class Client(BaseClient):
 
     ``token`` defaults to ``INFERQ_TOKEN``, then ``OCTOAI_TOKEN``; ``base_url`` (or
     ``INFERQ_BASE_URL``) lets methods take endpoint names instead of absolute URLs.
-    Calls are retried on connection errors, 429 and 5xx up to ``max_attempts`` times;
+    Calls are retried on connection errors, 429 and 5xx for up to ``retry_for`` seconds
+    (so a server restart is ridden out; waits retry within their own timeout), or at most
+    ``max_attempts`` times when that is given; what still fails is an inferq error
+    (:class:`~inferq.errors.ServerUnreachable`), never a transport exception.
     ``transport`` replaces the network under the retries (tests, proxies).
     """
 
@@ -36,14 +47,15 @@ class Client(BaseClient):
         base_url: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
-        max_attempts: int = 5,
+        retry_for: float = DEFAULT_RETRY_FOR_S,
+        max_attempts: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(token, base_url, timeout)
+        super().__init__(token, base_url, timeout, retry_for)
         self._http = httpx.Client(
             headers=self._headers(),
             timeout=timeout,
-            transport=RetryTransport(transport, max_attempts=max_attempts),
+            transport=RetryTransport(transport, max_attempts=max_attempts, retry_for=retry_for),
         )
 
     def health_check(self, endpoint_url: str, timeout: float = 900.0) -> int:
@@ -113,7 +125,7 @@ class Client(BaseClient):
     def events(self, future: InferenceFuture) -> Iterator[RequestEvent]:
         """The request's changes as they happen (queued with its position, running,
         progress), ending with its final state; a dropped stream is resumed."""
-        reconnects = Reconnects()
+        reconnects = Reconnects(self.retry_for)
         while True:
             try:
                 with connect_sse(self._http, "GET", events_url(future), timeout=STREAM_TIMEOUT) as source:
@@ -154,6 +166,8 @@ class Client(BaseClient):
                     step = flow.send(reply)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        except httpx.TransportError as exc:
+            raise unreachable(exc) from exc
 
     def _perform(self, step: Step) -> httpx.Response | None:
         if isinstance(step, Sleep):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ import httpx
 
 from inferq.protocol.limits import STREAM_PING_S
 from inferq.protocol.streams import FINAL_EVENTS
+from inferq.sdk.retry import DEFAULT_RETRY_FOR_S, unreachable
 
 if TYPE_CHECKING:
     from httpx_sse import ServerSentEvent
@@ -58,21 +60,27 @@ def parse(sse: ServerSentEvent) -> RequestEvent | None:
 
 class Reconnects:
     """When a stream drops before its final event, the SDK connects again (the server
-    starts over with the current state); this many drops in a row without an event
-    in between, and the last error is raised."""
+    starts over with the current state), backing off; once drops have gone on for
+    ``retry_for`` seconds without an event in between, the last one is raised as
+    :class:`~inferq.errors.ServerUnreachable`."""
 
-    LIMIT = 5
     BACKOFF_S = 0.5
+    MAX_BACKOFF_S = 10.0
 
-    def __init__(self) -> None:
+    def __init__(self, retry_for: float = DEFAULT_RETRY_FOR_S) -> None:
+        self.retry_for = retry_for
         self._drops = 0
+        self._since: float | None = None
 
     def received(self) -> None:
-        self._drops = 0
+        self._drops, self._since = 0, None
 
-    def dropped(self, error: Exception) -> float:
-        """The pause before connecting again; raises ``error`` past the limit."""
+    def dropped(self, error: httpx.TransportError) -> float:
+        """The pause before connecting again; raises past ``retry_for``."""
+        now = time.monotonic()
+        self._since = now if self._since is None else self._since
+        pause = min(self.BACKOFF_S * 2**self._drops, self.MAX_BACKOFF_S)
         self._drops += 1
-        if self._drops > self.LIMIT:
-            raise error
-        return float(self.BACKOFF_S * 2 ** (self._drops - 1))
+        if now + pause - self._since > self.retry_for:
+            raise unreachable(error) from error
+        return float(pause)

@@ -100,7 +100,7 @@ def _watches(
         ids = list(going)
         for start in range(0, len(ids), MAX_WAIT_IDS):
             chunk = {i: going[i] for i in ids[start : start + MAX_WAIT_IDS]}
-            watches.append((owner, Watch(url, chunk, deadline)))
+            watches.append((owner, Watch(url, chunk, deadline, Reconnects(owner.retry_for))))
     return watches
 
 

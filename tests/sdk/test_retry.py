@@ -91,7 +91,19 @@ def test_attempts_stop_at_max_attempts() -> None:
     assert policy.delay(3, 503, "0") is None
 
 
-@pytest.mark.parametrize("bad", [{"max_attempts": 0}, {"base_delay": -1}, {"jitter": 1.5}])
+def test_retries_stop_when_the_next_would_start_past_retry_for() -> None:
+    policy = RetryPolicy(retry_for=10.0, base_delay=1.0, jitter=0.0)
+    assert policy.delay(1, None, elapsed=8.0) == 1.0
+    assert policy.delay(1, None, elapsed=9.5) is None
+    assert policy.delay(1, 503, "5", elapsed=4.0) == 5.0
+    assert policy.delay(1, 503, "5", elapsed=6.0) is None
+    assert policy.delay(1, None, elapsed=9.5, retry_for=30.0) == 1.0  # a call's own budget
+    assert policy.delay(40, None, elapsed=0.0) == 10.0  # no count of attempts unless asked
+
+
+@pytest.mark.parametrize(
+    "bad", [{"max_attempts": 0}, {"base_delay": -1}, {"jitter": 1.5}, {"retry_for": -1}]
+)
 def test_the_policy_validates_its_arguments(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**bad)

@@ -95,5 +95,5 @@ def sign_in(page: Page, server: Server, token: str | None = None) -> None:
 
 
 def open_section(page: Page, name: str) -> None:
-    """Follow one of the header's links: Endpoints, Requests or Try."""
+    """Follow one of the header's links: Endpoints, Requests, Try or API."""
     page.locator("#nav").get_by_role("link", name=name, exact=True).click()

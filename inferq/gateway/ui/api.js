@@ -22,9 +22,10 @@ export const token = {
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 
-/** Call the API; resolves to the parsed JSON body, rejects with ApiError on a non-2xx answer.
+/** Call the API; resolves to the parsed JSON body (with `text`, the body as it is), rejects
+ *  with ApiError on a non-2xx answer.
  *  A 401 also fires "inferq:unauthorized" on window, so the page can ask for a token again. */
-export async function api(path, { method = "GET", json, headers = {}, signal, tokenValue } = {}) {
+export async function api(path, { method = "GET", json, headers = {}, signal, tokenValue, text = false } = {}) {
   const init = { method, signal, headers: { Authorization: `Bearer ${tokenValue ?? token.get()}`, ...headers } };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
@@ -32,6 +33,7 @@ export async function api(path, { method = "GET", json, headers = {}, signal, to
   }
   const response = await fetch(new URL(path.replace(/^\//, ""), API_ROOT), init);
   const body = await response.text();
+  if (text && response.ok) return body;
   let data = null;
   try {
     data = body ? JSON.parse(body) : null;

@@ -1,7 +1,8 @@
 // The dashboard shell: sign-in, sign-out and the hash router (#/endpoints, #/requests,
-// #/requests/<id>, #/try/<endpoint>), so it stays one page and the back button works.
+// #/requests/<id>, #/try/<endpoint>, #/api), so it stays one page and the back button works.
 
 import { api, token } from "./api.js";
+import { docsView } from "./docs.js";
 import { errorBox, fill, h } from "./dom.js";
 import { endpointsView } from "./endpoints.js";
 import { requestView } from "./request.js";
@@ -23,6 +24,7 @@ function render(section, rest, params, signal) {
     case "endpoints": return endpointsView(view, { signal });
     case "requests": return rest.length ? requestView(view, { id: rest[0], signal }) : requestsView(view, { params, signal });
     case "try": return tryView(view, { endpoint: rest[0], signal });
+    case "api": return docsView(view, { signal });
     default: view.append(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/endpoints" }, "Back to the endpoints")));
   }
 }
