@@ -133,13 +133,26 @@ class Supervisor:
         """SIGTERM every child, then SIGKILL those still alive after the grace period."""
         self._stopping = True
         alive = [c for c in self.children.values() if c.returncode is None]
+        if alive:
+            log.info(
+                "stopping %d worker(s): each finishes the request it is running, for up to %g s",
+                len(alive),
+                STOP_GRACE_S,
+            )
         for child in alive:
             with contextlib.suppress(ProcessLookupError):
                 child.terminate()
         try:
             await asyncio.wait_for(asyncio.gather(*(c.wait() for c in alive)), STOP_GRACE_S)
         except TimeoutError:
-            for child in alive:
+            busy = [c for c in alive if c.returncode is None]
+            log.warning(
+                "killing %d worker(s) still running after %g s: their requests go back to the queue "
+                "when their leases run out (--lease), and run again on the next start",
+                len(busy),
+                STOP_GRACE_S,
+            )
+            for child in busy:
                 with contextlib.suppress(ProcessLookupError):
                     child.kill()
 

@@ -99,6 +99,11 @@ class Worker:
         self._leases: set[str] = set()
 
     @property
+    def running(self) -> int:
+        """Requests this worker is running now."""
+        return len(self._leases)
+
+    @property
     def heartbeat_interval(self) -> float:
         return self.backend.policy.heartbeat_s
 

@@ -26,13 +26,19 @@ async def run_worker(settings: Settings, endpoint: str, target: str, worker_id: 
     backend = open_backend(settings.backend, settings.policy())
     service = load_service(target)(endpoint)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     blob_url = settings.blob_store_url()
     blobs = None if blob_url is None else open_blob_store(blob_url)
     await backend.start()
     worker = Worker(backend, endpoint, service, settings, worker_id, blobs)
+
+    def stopping() -> None:
+        if not stop.is_set() and worker.running:
+            log.info("worker %s stopping once its %d running request(s) end", worker.worker_id, worker.running)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping)
     try:
         await worker.run(stop)
     except FatalModelError as exc:
