@@ -37,7 +37,7 @@ from inferq.gateway.auth import TokenAuth
 from inferq.gateway.counters import GatewayMetrics
 from inferq.gateway.estimates import Estimates
 from inferq.gateway.limits import Admission
-from inferq.gateway.openai import models, speech
+from inferq.gateway.openai import embeddings, models, speech
 from inferq.gateway.state import Endpoint, GatewayState
 from inferq.gateway.uploads import Uploads
 from inferq.service.loader import load_service
@@ -91,6 +91,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/files/{file_id}/content", files.get_file_content, methods=["GET"]),
         Route("/v1/audio/transcriptions", speech.transcriptions, methods=["POST"]),
         Route("/v1/audio/translations", speech.translations, methods=["POST"]),
+        Route("/v1/embeddings", embeddings.embeddings, methods=["POST"]),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model}", models.get_model, methods=["GET"]),
         Route("/v1/tokens", tokens.list_tokens, methods=["GET"]),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 #: Built-in endpoints, as import strings so that naming one does not import the others.
 BUILTIN_ENDPOINTS = {
     "echo": "inferq.models.echo:Echo",
+    "embeddings": "inferq.models.embeddings:Embeddings",
     "whisper": "inferq.models.whisper:Whisper",
 }
 

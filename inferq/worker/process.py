@@ -33,7 +33,9 @@ async def run_worker(settings: Settings, endpoint: str, target: str, worker_id: 
 
     def stopping() -> None:
         if not stop.is_set() and worker.running:
-            log.info("worker %s stopping once its %d running request(s) end", worker.worker_id, worker.running)
+            log.info(
+                "worker %s stopping once its %d running request(s) end", worker.worker_id, worker.running
+            )
         stop.set()
 
     loop = asyncio.get_running_loop()

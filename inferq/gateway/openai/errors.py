@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 #: Paths of OpenAI's API that inferq serves; their errors take OpenAI's shape.
-OPENAI_PATHS = ("/v1/audio/", "/v1/models")
+OPENAI_PATHS = ("/v1/audio/", "/v1/models", "/v1/embeddings")
 
 
 def speaks_openai(path: str) -> bool:

@@ -12,6 +12,7 @@ the answer is inferq's 202 and the transcript is fetched in any format from
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +21,11 @@ from starlette.responses import Response
 
 from inferq.errors import BadRequest, InvalidInput
 from inferq.gateway.bodies import Body, decode_body
-from inferq.gateway.doors import accepted_response, options_of, wants_async
 from inferq.gateway.multipart import MultipartReader
 from inferq.gateway.multipart_inputs import file_input, form_text
+from inferq.gateway.openai.door import admit, submit
 from inferq.gateway.openai.models import model_endpoint
-from inferq.gateway.outcomes import output_when_done
 from inferq.gateway.state import state_of
-from inferq.gateway.submit import Submit
-from inferq.gateway.urls import poll_url
 from inferq.models.whisper import Whisper
 from inferq.models.whisper_config import multilingual
 from inferq.models.whisper_formats import openai_json
@@ -154,30 +152,19 @@ async def translations(request: Request) -> Response:
 
 
 async def _speech(request: Request, task: str) -> Response:
+    admit(request)
     state, tenant = state_of(request), request.user.id
-    state.admission.check_rate(tenant, 1)  # Submit.admit's check, before the body is read
-    asynchronous = wants_async(request)
-    options = options_of(request, asynchronous)
     form = SpeechForm(state.uploads, tenant, task)
     body = await decode_body(request, state.settings.max_body_bytes, (form,))
     try:
         assert form.model is not None  # decode refuses a form without one
-        endpoint = model_endpoint(state, form.model)
+        endpoint = model_endpoint(state, form.model, Whisper)
         _check_task(endpoint, form.model, task)
-        record = await Submit(state, tenant, endpoint).one(body, options)
-    except InvalidInput as exc:
-        await state.uploads.discard(tenant, body.files)
-        raise _as_form_field(exc) from None
     except BaseException:
-        await state.uploads.discard(tenant, body.files)
+        await state.uploads.discard(tenant, body.files)  # refused before the submit (which discards its own)
         raise
-    if asynchronous:
-        return accepted_response(request, record)
-    try:
-        output = orjson.loads(await output_when_done(state, record, poll_url(request, record.response_id)))
-    except InvalidInput as exc:
-        raise _as_form_field(exc) from None
-    return _rendered(endpoint, form.response_format, output)
+    answer = functools.partial(_rendered, endpoint, form.response_format)
+    return await submit(request, endpoint, body, answer, _as_form_field)
 
 
 def _check_task(endpoint: Endpoint, model: str, task: str) -> None:
