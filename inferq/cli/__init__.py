@@ -1,7 +1,7 @@
 """The ``inferq`` command: one group, its commands in the modules beside this one.
 
-``server`` and ``tokens`` act on a backend directly; ``infer``, ``requests`` and
-``transcribe`` are clients of a running server, through the SDK only (``client``).
+``server`` and ``tokens`` act on a backend directly; ``infer``, ``requests``,
+``transcribe`` and ``embed`` are clients of a running server, through the SDK only (``client``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 import click
 
 from inferq._version import __version__
-from inferq.cli import requests, server, tokens, transcribe
+from inferq.cli import embed, requests, server, tokens, transcribe
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +29,7 @@ for command in (
     server.worker,
     tokens.token,
     transcribe.transcribe,
+    embed.embed,
     requests.requests,
     requests.infer,
 ):

@@ -8,15 +8,13 @@ request: the progress bar moves when a request ends, with no polling loop.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from inferq.cli.client import (
     EXIT_CODES_HELP,
@@ -27,6 +25,7 @@ from inferq.cli.client import (
     client_options,
     describe,
 )
+from inferq.cli.progress import progress_bar
 from inferq.sdk import InferenceFuture, as_completed
 
 #: What a directory is searched for (any container the server's PyAV decodes).
@@ -200,31 +199,6 @@ def report(board: Board, total: int) -> None:
     for file, reason in board.failures.items():
         click.echo(f"failed: {file}: {reason}", err=True)
     raise ClientError(f"{len(board.failures)} of {total} files failed", EXIT_FAILED)
-
-
-@contextlib.contextmanager
-def progress_bar(show: bool | None) -> Iterator[Progress]:
-    """On stderr, so stdout stays the transcript; ``None`` shows it when stderr is a terminal.
-
-    An error that stops the run takes the bar away, so the error stands alone.
-    """
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[states]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True, force_terminal=show or None),
-        disable=show is False,
-    )
-    progress.start()
-    try:
-        yield progress
-    except BaseException:
-        progress.live.transient = True
-        progress.live.stop()  # not Progress.stop: off a terminal it adds a blank line
-        raise
-    progress.stop()
 
 
 @click.command(epilog=EXIT_CODES_HELP)

