@@ -21,7 +21,9 @@ behind another token's ``--burst``, :mod:`bench.fairness`) and ``batching`` (a b
 Service against its unbatched form, :mod:`bench.batching`) and ``uploads`` (a
 ``--upload-mb`` file through ``/v1/files`` and multipart against curl to a bare endpoint,
 and the gateway's RSS meanwhile; a ``--whisper-minutes`` recording as multipart against
-base64, :mod:`bench.uploads`). With no name, all run.
+base64, :mod:`bench.uploads`) and ``embeddings`` (``--texts`` sentences through the
+embeddings endpoint batched and not, against the model called directly,
+:mod:`bench.embeddings`). With no name, all run.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from bench import batching, fairness, memory, scaleout, sdk_client, sweep, uploads
+from bench import batching, embeddings, fairness, memory, scaleout, sdk_client, sweep, uploads
 from bench.common import BENCH, percentile, print_table, start_reference, store_url, summarize, wrk
 from tests.conftest import Server
 
@@ -165,6 +167,7 @@ PARTS = {
     "batching": lambda args, backends: batching.run(backends, args.runs, args.batching_requests),
     "sdk": lambda args, backends: sdk_client.run(backends, args.runs, args.seconds, args.sdk_requests),
     "uploads": lambda args, backends: uploads.run(backends, args.runs, args.upload_mb, args.whisper_minutes),
+    "embeddings": lambda args, backends: embeddings.run(backends, args.runs, args.texts),
 }
 
 
@@ -184,6 +187,7 @@ def main() -> None:
     parser.add_argument("--batching-requests", type=int, default=2000, help="batching: requests per form")
     parser.add_argument("--upload-mb", type=int, default=1024, help="uploads: the file's size in MiB")
     parser.add_argument("--whisper-minutes", type=int, default=30, help="uploads: the recording's length")
+    parser.add_argument("--texts", type=int, default=10_000, help="embeddings: sentences, each a request")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)

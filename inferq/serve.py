@@ -17,7 +17,7 @@ import uvicorn
 
 from inferq.backends import BackendUnavailable, open_backend
 from inferq.gateway.app import create_app
-from inferq.service.base import WORKER_THREADS_ENV
+from inferq.service.base import WORKER_THREADS_ENV, cores
 from inferq.service.loader import load_service
 from inferq.settings import WORKER_FIELDS
 from inferq.worker.loop import new_worker_id
@@ -86,7 +86,7 @@ class Supervisor:
         slots = []
         for endpoint, target in self.settings.endpoints.items():
             count = self.settings.workers or load_service(target).default_workers()
-            share = {WORKER_THREADS_ENV: str(max(1, len(os.sched_getaffinity(0)) // count))}
+            share = {WORKER_THREADS_ENV: os.environ.get(WORKER_THREADS_ENV) or str(max(1, cores() // count))}
             slots += [self._keep_alive(endpoint, index, share) for index in range(count)]
         await asyncio.gather(*slots)
 

@@ -230,15 +230,16 @@ class Backend(ABC):
 
     # worker side ---------------------------------------------------------------
 
-    async def claim(self, endpoint: str, worker_id: str) -> Claim | None:
-        """Lease the next pending request of ``endpoint`` in fair order, counting an attempt, or None."""
+    async def claim(self, endpoint: str, worker_id: str, limit: int = 1) -> list[Claim]:
+        """Lease the next ``limit`` pending requests of ``endpoint`` in fair order (fewer, or
+        none, when fewer wait), counting an attempt of each."""
         now = clock.now()
-        claim, gave_up = await self.queue.claim(endpoint, worker_id, now, self._expires_at(now))
+        claims, gave_up = await self.queue.claim(endpoint, worker_id, now, self._expires_at(now), limit)
         for response_id in gave_up:
             self.bus.publish_changed(response_id)
-        if claim is not None:
+        for claim in claims:
             self._changed(claim.record)
-        return claim
+        return claims
 
     async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
         """Record the worker as alive and extend its leases; returns the lease ids it lost."""

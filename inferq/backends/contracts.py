@@ -155,12 +155,13 @@ class Queue(ABC):
 
     @abstractmethod
     async def claim(
-        self, endpoint: str, worker_id: str, now: float, expires_at: float
-    ) -> tuple[Claim | None, list[str]]:
-        """Lease the next pending request in the order of :func:`~inferq.domain.lifecycle.fair_position`,
-        counting an attempt and clearing its progress, and return it with the ids of
-        requests this call gave up on. An implementation may take over expired leases
-        here (``expires_at`` is for those that give up) or leave that to :meth:`reap`."""
+        self, endpoint: str, worker_id: str, now: float, expires_at: float, limit: int
+    ) -> tuple[list[Claim], list[str]]:
+        """Lease up to ``limit`` next pending requests in the order of
+        :func:`~inferq.domain.lifecycle.fair_position` (fewer when fewer wait), in one round
+        trip, counting an attempt and clearing the progress of each, and return them with
+        the ids of requests this call gave up on. An implementation may take over expired
+        leases here (``expires_at`` is for those that give up) or leave that to :meth:`reap`."""
 
     @abstractmethod
     async def renew(self, worker_id: str, lease_ids: list[str], now: float) -> set[str]:

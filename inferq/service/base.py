@@ -8,14 +8,26 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 #: The cores each worker process of an endpoint may use: ``inferq serve`` shares the
-#: machine's among the workers it starts; a standalone ``inferq worker`` may be given it.
+#: machine's among the workers it starts, unless it is set.
 WORKER_THREADS_ENV = "INFERQ_WORKER_THREADS"
+
+
+def endpoint_setting(name: str, endpoint: str) -> str | None:
+    """Variable ``name`` for ``endpoint`` (``name__ENDPOINT``, in capitals), else ``name``;
+    None when neither is set. How a model configured by the environment is set per endpoint."""
+    suffix = endpoint.upper().replace("-", "_")
+    return os.environ.get(f"{name}__{suffix}") or os.environ.get(name) or None
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0))
 
 
 def worker_threads() -> int:
     """The threads a model in this worker should use: its share of the cores."""
     share = os.environ.get(WORKER_THREADS_ENV, "")
-    return int(share) if share.isdigit() and int(share) > 0 else len(os.sched_getaffinity(0))
+    return int(share) if share.isdigit() and int(share) > 0 else cores()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +53,7 @@ class Service:
     ``setup`` runs once per worker process, before any request, so weights load once.
     ``infer`` takes the request's inputs as keyword arguments; its annotations are the
     input schema (the gateway validates against it and answers 422 naming the field) and
-    its return value, a JSON-serialisable dict, is the response body. Raise
+    its return value, a JSON-serialisable dict (numpy arrays in it become lists), is the response body. Raise
     :class:`inferq.errors.InvalidInput` for an input that can only be judged by trying;
     any other exception fails the request with its message.
 

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 #: While the store is down a worker keeps its model and retries claims, backing off up to this.
 MAX_OUTAGE_BACKOFF_S = 5.0
+#: The outcomes of a batch stored at once: a store commits them together (SQLite) or in
+#: parallel (Redis, over as many connections).
+STORES_AT_ONCE = 64
 #: A setup error longer than this is cut short in the healthcheck (the log has it whole).
 MAX_SETUP_ERROR = 2000
 
@@ -141,18 +144,17 @@ class Worker:
             # must still wake this slot.
             with self.backend.bus.watch_work(self.endpoint) as work:
                 try:
-                    claim = await self.backend.claim(self.endpoint, self.worker_id)
+                    claims = await self.backend.claim(self.endpoint, self.worker_id, self.service.batch_size)
                 except BackendUnavailable as exc:
                     outage += 1
                     log.warning("claim failed (%s); retrying", exc)
                     await asyncio.sleep(min(MAX_OUTAGE_BACKOFF_S, 0.1 * 2**outage))
                     continue
                 outage = 0
-                if claim is None:
+                if not claims:
                     await self._idle(stop, work)
                     continue
-            claims = [claim]
-            self._leases.add(claim.lease_id)
+            self._leases.update(claim.lease_id for claim in claims)
             try:
                 if self.service.batch_size > 1:
                     await self._gather(claims, stop)
@@ -172,12 +174,14 @@ class Worker:
         while len(claims) < self.service.batch_size and not stop.is_set():
             with self.backend.bus.watch_work(self.endpoint) as work:
                 try:
-                    claim = await self.backend.claim(self.endpoint, self.worker_id)
+                    more = await self.backend.claim(
+                        self.endpoint, self.worker_id, self.service.batch_size - len(claims)
+                    )
                 except BackendUnavailable:
                     return  # run what is claimed; the slot's loop handles the outage
-                if claim is not None:
-                    claims.append(claim)
-                    self._leases.add(claim.lease_id)
+                if more:
+                    claims.extend(more)
+                    self._leases.update(claim.lease_id for claim in more)
                     continue
                 remaining = deadline - loop.time()
                 if remaining <= 0:
@@ -201,8 +205,9 @@ class Worker:
                 for forwarder in forwarders:
                     await forwarder.close()
             outcomes = [next(outputs) if isinstance(inputs, dict) else inputs for inputs in prepared]
-        for claim, outcome in zip(claims, outcomes, strict=True):
-            await self._store(claim, outcome)
+        ended = list(zip(claims, outcomes, strict=True))
+        for start in range(0, len(ended), STORES_AT_ONCE):  # together, so they can share commits
+            await asyncio.gather(*(self._store(c, o) for c, o in ended[start : start + STORES_AT_ONCE]))
 
     async def _inputs(self, claim: Claim, files: contextlib.AsyncExitStack) -> dict[str, Any] | Exception:
         """The claim's inputs as the model takes them (file inputs as local paths), or why not."""
@@ -253,7 +258,7 @@ class Worker:
         """Complete the claim with its output, or fail it with the exception it ended in."""
         if not isinstance(outcome, BaseException):
             try:
-                body = orjson.dumps(outcome)
+                body = orjson.dumps(outcome, option=orjson.OPT_SERIALIZE_NUMPY)
             except TypeError as exc:
                 outcome = exc
             else:

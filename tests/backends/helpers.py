@@ -55,8 +55,9 @@ async def submit(
 async def claim(backend: Backend, endpoint: str = ECHO, worker_id: str = WORKER) -> Claim:
     """The claim a worker gets now; fails the test when the queue gave nothing."""
     taken = await backend.claim(endpoint, worker_id)
-    assert taken is not None, f"nothing to claim on {endpoint}"
-    return taken
+    assert taken, f"nothing to claim on {endpoint}"
+    [claimed] = taken
+    return claimed
 
 
 async def completed(

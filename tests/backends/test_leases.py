@@ -128,7 +128,7 @@ async def test_a_lease_that_ran_out_goes_back_to_the_queue_then_fails_after_max_
     assert failed.completed_at is not None
     assert failed.expires_at == pytest.approx(failed.completed_at + RETENTION_S)
     assert not await backend.complete(second, b'{"late":2}')
-    assert await backend.claim(ECHO, "w") is None
+    assert await backend.claim(ECHO, "w") == []
 
 
 async def test_a_lease_taken_over_by_another_worker_is_lost_to_the_first(open_store: Opener) -> None:
@@ -171,7 +171,7 @@ async def test_release_worker_fails_a_request_past_max_attempts_naming_the_reaso
     failed = await backend.get(ALICE, record.response_id)
     assert (failed.status, failed.error_type) == (Status.FAILED, "inference_failed")
     assert failed.error == f"its worker was killed by signal 9; giving up after {MAX_ATTEMPTS} attempts"
-    assert await backend.claim(ECHO, "w") is None
+    assert await backend.claim(ECHO, "w") == []
 
 
 async def test_release_worker_forgets_the_worker(backend: Backend) -> None:

@@ -33,7 +33,7 @@ async def test_cancel_ends_a_pending_request_and_takes_it_out_of_the_queue(backe
     assert cancelled.completed_at is not None and cancelled.completed_at >= record.created_at
     assert cancelled.expires_at == pytest.approx(cancelled.completed_at + RETENTION_S)
     assert (await backend.get(ALICE, record.response_id)).status is Status.CANCELLED
-    assert await backend.claim(ECHO, "w") is None
+    assert await backend.claim(ECHO, "w") == []
 
 
 async def test_cancel_of_a_running_request_takes_its_lease_and_discards_its_output(backend: Backend) -> None:

@@ -31,10 +31,10 @@ T1, T2, T3 = "tok_1", "tok_2", "tok_3"
 
 
 async def test_claim_finds_nothing_in_an_empty_or_unknown_queue(backend: Backend) -> None:
-    assert await backend.claim(ECHO, "w") is None
+    assert await backend.claim(ECHO, "w") == []
     await submit(backend, endpoint=OTHER)
-    assert await backend.claim(ECHO, "w") is None
-    assert await backend.claim("nowhere", "w") is None
+    assert await backend.claim(ECHO, "w") == []
+    assert await backend.claim("nowhere", "w") == []
 
 
 async def test_claim_leases_a_pending_request_with_its_inputs_counting_an_attempt(backend: Backend) -> None:
@@ -45,7 +45,7 @@ async def test_claim_leases_a_pending_request_with_its_inputs_counting_an_attemp
     assert taken.record.started_at is not None
     assert taken.inputs == b'{"x":[1,2]}'
     assert taken.lease_id
-    assert await backend.claim(ECHO, "w") is None
+    assert await backend.claim(ECHO, "w") == []
 
 
 async def test_a_tenant_s_requests_are_claimed_oldest_first(backend: Backend) -> None:
@@ -57,11 +57,11 @@ async def test_claims_from_many_processes_at_once_never_lease_one_request_twice(
     workers = [await open_store() for _ in range(3)]
     made = [await submit(workers[0], inputs=b'{"n":%d}' % n) for n in range(9)]
     claims = await asyncio.gather(
-        *(workers[n % 3].claim(ECHO, f"w{n}") for n in range(12)),
+        *(workers[n % 3].claim(ECHO, f"w{n}", 1 + n % 3) for n in range(12)),
     )
-    taken = [c.record.response_id for c in claims if c is not None]
+    taken = [c.record.response_id for each in claims for c in each]
     assert sorted(taken) == sorted(r.response_id for r in made)
-    assert len({c.lease_id for c in claims if c is not None}) == 9
+    assert len({c.lease_id for each in claims for c in each}) == 9
 
 
 async def _positions(backend: Backend, pending: list[RequestRecord]) -> list[int | None]:
@@ -86,7 +86,21 @@ async def test_tenants_take_turns_and_queue_positions_count_in_that_order(backen
         assert await _positions(backend, order) == list(range(len(order)))
         taken = await claim(backend)
         assert taken.record.response_id == order.pop(0).response_id
-    assert await backend.claim(ECHO, "w") is None
+    assert await backend.claim(ECHO, "w") == []
+
+
+async def test_a_batch_of_claims_takes_them_in_the_same_fair_order(backend: Backend) -> None:
+    a1, a2, a3 = [await submit(backend, T1, inputs=b'{"a":%d}' % n) for n in range(3)]
+    b1, b2 = [await submit(backend, T2, inputs=b'{"b":%d}' % n) for n in range(2)]
+    c1 = await submit(backend, T3)
+    first = await backend.claim(ECHO, "w", 4)
+    rest = await backend.claim(ECHO, "w", 10)
+    assert [c.record.response_id for c in first] == [r.response_id for r in (a1, b1, c1, a2)]
+    # T1 and T2 were served at the same moment: either may come first
+    assert sorted(c.record.response_id for c in rest) == sorted(r.response_id for r in (a3, b2))
+    assert len({c.lease_id for c in first + rest}) == 6
+    assert all(c.record.attempts == 1 for c in first + rest)
+    assert await backend.claim(ECHO, "w", 3) == []
 
 
 async def test_a_newcomer_is_served_before_a_tenant_served_already(backend: Backend) -> None:
@@ -113,7 +127,7 @@ async def test_a_cancelled_request_leaves_its_tenant_s_turn(backend: Backend) ->
     await backend.cancel(ALICE, a1.response_id)
     assert (await backend.get(BOB, b1.response_id)).queue_position == 0
     assert (await claim(backend)).record.response_id == b1.response_id
-    assert await backend.claim(ECHO, "w") is None
+    assert await backend.claim(ECHO, "w") == []
 
 
 async def _lose_the_lease(open_store: Opener, how: str) -> Backend:

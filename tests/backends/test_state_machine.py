@@ -158,7 +158,8 @@ class BackendMachine(ModelledBackend):
         return multiple() if claim is None else claim
 
     def _claim(self, endpoint: str) -> Claim | None:
-        claim: Claim | None = self.run(self.backend.claim(endpoint, _worker(endpoint)))
+        claims: list[Claim] = self.run(self.backend.claim(endpoint, _worker(endpoint)))
+        claim = claims[0] if claims else None
         pending = sorted(
             (m for m in self.requests.values() if m.endpoint == endpoint and m.status is Status.PENDING),
             key=lambda m: m.order,

@@ -89,10 +89,14 @@ def test_a_port_in_use_is_said_at_once_with_what_to_do(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         backend = f"sqlite:///{tmp_path / 'inferq.db'}"
-        refused = inferq("serve", "--endpoints", "echo", "--backend", backend, "--port", str(port), check=False)
+        refused = inferq(
+            "serve", "--endpoints", "echo", "--backend", backend, "--port", str(port), check=False
+        )
     assert refused.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in refused.stderr
-    assert f"--port {port + 1}" in refused.stderr and f"INFERQ_URL=http://127.0.0.1:{port + 1}" in refused.stderr
+    assert (
+        f"--port {port + 1}" in refused.stderr and f"INFERQ_URL=http://127.0.0.1:{port + 1}" in refused.stderr
+    )
     assert "serving" not in refused.stdout + refused.stderr
     assert "Traceback" not in refused.stderr
     assert not (tmp_path / "inferq.db").exists()  # no store created, no token minted

@@ -101,9 +101,7 @@ def test_retries_stop_when_the_next_would_start_past_retry_for() -> None:
     assert policy.delay(40, None, elapsed=0.0) == 10.0  # no count of attempts unless asked
 
 
-@pytest.mark.parametrize(
-    "bad", [{"max_attempts": 0}, {"base_delay": -1}, {"jitter": 1.5}, {"retry_for": -1}]
-)
+@pytest.mark.parametrize("bad", [{"max_attempts": 0}, {"base_delay": -1}, {"jitter": 1.5}, {"retry_for": -1}])
 def test_the_policy_validates_its_arguments(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**bad)

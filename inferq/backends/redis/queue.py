@@ -64,28 +64,33 @@ class RedisQueue(Store, Queue):
         return (response_id, sub.tenant, sub.endpoint, now, expires_at, body_hash, sub.inputs, idem, *webhook)
 
     async def claim(
-        self, endpoint: str, worker_id: str, now: float, expires_at: float
-    ) -> tuple[Claim | None, list[str]]:
-        args = (
-            endpoint,
-            worker_id,
-            secrets.token_hex(8),
-            now,
-            self._lease_ms,
-            self.policy.max_attempts,
-            expires_at,
-            self._retention_ms,
-        )
-        gave_up, claimed = await self.run("claim", *args)
-        gave_up_ids = [response_id.decode() for response_id in gave_up]
-        if claimed is None:
-            return None, gave_up_ids
-        flat, inputs = claimed
-        fields = pairs(flat)
-        claim = Claim(
-            record=record_from_fields(fields), inputs=bytes(inputs), lease_id=fields["lease_id"].decode()
-        )
-        return claim, gave_up_ids
+        self, endpoint: str, worker_id: str, now: float, expires_at: float, limit: int
+    ) -> tuple[list[Claim], list[str]]:
+        """``limit`` runs of the claim script in one pipeline, one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _ in range(limit):
+                args = (
+                    endpoint,
+                    worker_id,
+                    secrets.token_hex(8),
+                    now,
+                    self._lease_ms,
+                    self.policy.max_attempts,
+                    expires_at,
+                    self._retention_ms,
+                )
+                await self.run("claim", *args, client=pipe)
+            replies = await pipe.execute()
+        claims: list[Claim] = []
+        gave_up_ids: list[str] = []
+        for gave_up, claimed in replies:
+            gave_up_ids += [response_id.decode() for response_id in gave_up]
+            if claimed is not None:
+                flat, inputs = claimed
+                fields = pairs(flat)
+                record, lease_id = record_from_fields(fields), fields["lease_id"].decode()
+                claims.append(Claim(record=record, inputs=bytes(inputs), lease_id=lease_id))
+        return claims, gave_up_ids
 
     async def renew(self, worker_id: str, lease_ids: list[str], now: float) -> set[str]:
         lost = await self.run("renew", worker_id, *lease_ids)

@@ -1,14 +1,16 @@
 """One SQLite file in WAL mode: the writer thread every write goes through, and the reader.
 
 Every write runs on one writer thread per process with ``synchronous=FULL``, so a commit
-is on disk before the gateway answers 202. Point reads run on the event loop over a
-second connection (WAL readers never wait for the writer).
+is on disk before the gateway answers 202. Writes that arrive while one commits share the
+next commit (:class:`GroupCommit`): one disk sync for many submits or many results. Point
+reads run on the event loop over a second connection (WAL readers never wait for the writer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -99,3 +101,69 @@ class Database:
         """A point read on the event loop (WAL readers never wait for the writer)."""
         assert self._rconn is not None, "database not open"
         return self._rconn.execute(query, args).fetchall()
+
+
+class GroupCommit:
+    """Writes that arrive while a commit is under way wait for the next, which holds them
+    all: each runs in a savepoint of that one transaction, so one that raises is undone
+    and fails alone while the others commit."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` (which must not open a transaction of its own) in the next group."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def drain(self) -> None:
+        """Wait for the writes gathered so far to commit (before closing)."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    writes = [fn for fn, _ in group]
+                    outcomes = await self.db.write(functools.partial(_in_savepoints, writes=writes))
+                except Exception as exc:  # noqa: BLE001 - the commit failed: every write of the group did
+                    outcomes = [exc] * len(group)
+                for (_, future), outcome in zip(group, outcomes, strict=True):
+                    if future.done():  # its caller went away; the write stands
+                        continue
+                    if isinstance(outcome, _Raised):
+                        future.set_exception(outcome.error)
+                    elif isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._flusher = None
+
+
+class _Raised:
+    """What a write of a group raised (its result could itself be an exception object)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _in_savepoints(conn: sqlite3.Connection, writes: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+    outcomes: list[Any] = []
+    with transaction(conn):
+        for write in writes:
+            conn.execute("SAVEPOINT one_write")
+            try:
+                outcomes.append(write(conn))
+            except Exception as exc:  # noqa: BLE001 - this write fails alone
+                conn.execute("ROLLBACK TO one_write")
+                outcomes.append(_Raised(exc))
+            conn.execute("RELEASE one_write")
+    return outcomes

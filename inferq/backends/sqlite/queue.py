@@ -1,7 +1,8 @@
 """The SQLite queue: every move of a request, one transaction each.
 
-Submits are group-committed: while one batch is being written, new submits gather into
-the next, so one disk flush covers many requests. A request's place in its endpoint's
+Submits and results are group-committed (:class:`~inferq.backends.sqlite.database.GroupCommit`):
+while one group is being written, new ones gather into the next, so one disk flush covers
+many requests; a batch of claims is one transaction too. A request's place in its endpoint's
 queue is its ``seq``; fair order across tenants comes from ``turns`` (see
 :mod:`inferq.backends.sqlite.schema`), whose triggers, like those of the counters and
 the webhook outbox, follow every status change made here.
@@ -9,15 +10,13 @@ the webhook outbox, follow every status change made here.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import secrets
 import sqlite3
 from typing import Any
 
 from inferq.backends.contracts import Item, Queue, QueueStats, Standing
 from inferq.backends.sqlite import render
-from inferq.backends.sqlite.database import Database, transaction
+from inferq.backends.sqlite.database import Database, GroupCommit, transaction
 from inferq.backends.sqlite.requests import GET, record_from_row
 from inferq.backends.sqlite.schema import REQUEUED, WAITING
 from inferq.domain import lifecycle
@@ -28,7 +27,6 @@ from inferq.errors import Conflict
 from inferq.policy import Policy
 
 Outcome = tuple[RequestRecord, bool] | Conflict
-_Pending = tuple[list[Item], float, float, "asyncio.Future[list[Outcome]]"]
 
 _PENDING, _RUNNING = render.quoted(Status.PENDING.value), render.quoted(Status.RUNNING.value)
 _ACTIVE = render.statuses(lifecycle.CANCEL.before)
@@ -110,46 +108,36 @@ class SQLiteQueue(Queue):
     def __init__(self, db: Database, policy: Policy) -> None:
         self.db = db
         self.policy = policy
-        self._pending: list[_Pending] = []
-        self._flusher: asyncio.Task[None] | None = None
+        #: Submits and results share commits (one disk sync for many).
+        self.group = GroupCommit(db)
 
     async def enqueue(self, items: list[Item], now: float, expires_at: float) -> list[Outcome]:
-        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
-        self._pending.append((items, now, expires_at, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return await self.group.write(lambda conn: [_insert(conn, item, now, expires_at) for item in items])
 
     async def drain(self) -> None:
-        """Wait for the submits gathered so far to be written (before closing)."""
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
-
-    async def _flush(self) -> None:
-        """Group commit: write everything gathered so far in one transaction, repeat."""
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    results = await self.db.write(functools.partial(_insert_batch, batch=batch))
-                except Exception as exc:  # noqa: BLE001 - the batch failed as a whole: tell every submitter
-                    for *_, future in batch:
-                        future.set_exception(exc)
-                    continue
-                for (*_, future), result in zip(batch, results, strict=True):
-                    future.set_result(result)
-        finally:
-            self._flusher = None
+        """Wait for the writes gathered so far to commit (before closing)."""
+        await self.group.drain()
 
     async def claim(
-        self, endpoint: str, worker_id: str, now: float, expires_at: float
-    ) -> tuple[Claim | None, list[str]]:
-        lease_id = secrets.token_hex(16)
-        args = (now, lease_id, now + self.policy.lease_s, worker_id, endpoint)
-        row = await self.db.write(lambda conn: _one(conn, CLAIM, args))
-        if row is None:
-            return None, []
-        return Claim(record=record_from_row(row), inputs=bytes(row["data"]), lease_id=lease_id), []
+        self, endpoint: str, worker_id: str, now: float, expires_at: float, limit: int
+    ) -> tuple[list[Claim], list[str]]:
+        lease_until = now + self.policy.lease_s
+
+        def claim(conn: sqlite3.Connection) -> list[Claim]:
+            claims: list[Claim] = []
+            with transaction(conn):  # one commit for the batch
+                while len(claims) < limit:
+                    lease_id = secrets.token_hex(16)
+                    args = (now, lease_id, lease_until, worker_id, endpoint)
+                    row = conn.execute(CLAIM, args).fetchone()
+                    if row is None:
+                        break
+                    claims.append(
+                        Claim(record=record_from_row(row), inputs=bytes(row["data"]), lease_id=lease_id)
+                    )
+            return claims
+
+        return await self.db.write(claim), []
 
     async def renew(self, worker_id: str, lease_ids: list[str], now: float) -> set[str]:
         until = now + self.policy.lease_s
@@ -184,13 +172,12 @@ class SQLiteQueue(Queue):
         }
 
         def finish(conn: sqlite3.Connection) -> bool:
-            with transaction(conn):
-                row = conn.execute(FINISH, args).fetchone()
-                if row is not None and output is not None:
-                    conn.execute("INSERT INTO outputs(seq, data) VALUES (?, ?)", (row[0], output))
+            row = conn.execute(FINISH, args).fetchone()
+            if row is not None and output is not None:
+                conn.execute("INSERT INTO outputs(seq, data) VALUES (?, ?)", (row[0], output))
             return row is not None
 
-        return await self.db.write(finish)
+        return await self.group.write(finish)
 
     async def cancel(
         self, tenant: str, response_id: str, now: float, expires_at: float
@@ -235,12 +222,6 @@ class SQLiteQueue(Queue):
         return QueueStats(pending, running, oldest)
 
 
-def _one(conn: sqlite3.Connection, query: str, args: Any) -> sqlite3.Row | None:
-    with transaction(conn):
-        row: sqlite3.Row | None = conn.execute(query, args).fetchone()
-    return row
-
-
 def _lose(
     conn: sqlite3.Connection, give_up: str, requeue: str, args: dict[str, Any]
 ) -> tuple[list[str], list[str]]:
@@ -249,13 +230,6 @@ def _lose(
         gave_up = [row[0] for row in conn.execute(give_up, args).fetchall()]
         requeued = [row[0] for row in conn.execute(requeue, args).fetchall()]
     return gave_up, requeued
-
-
-def _insert_batch(conn: sqlite3.Connection, batch: list[_Pending]) -> list[list[Outcome]]:
-    with transaction(conn):
-        return [
-            [_insert(conn, item, now, expires_at) for item in items] for items, now, expires_at, _ in batch
-        ]
 
 
 def _insert(conn: sqlite3.Connection, item: Item, now: float, expires_at: float) -> Outcome:
