@@ -28,6 +28,7 @@ serve: $(INSTALLED)
 test: $(DEV_INSTALLED)
 	scripts/system-deps
 	scripts/redis-up
+	scripts/docker-up
 	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(DEV_INSTALLED)

@@ -25,6 +25,8 @@ WEBHOOK_LEASE_S = 6 * WEBHOOK_TIMEOUT_S
 DEFAULT_WEBHOOK_RETRY_BASE_S = 1.0
 #: A synchronous ``predict`` waits this long before answering 504 with the future's id.
 DEFAULT_SYNC_TIMEOUT_S = 300.0
+#: How soon the scaling signal wants a backlog drained.
+DEFAULT_TARGET_WAIT_S = 60.0
 #: Request bodies above this are refused with 413 (base64 audio of ~45 minutes fits).
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 #: A file upload (``POST /v1/files``, a multipart part) above this is refused with 413 as it streams.

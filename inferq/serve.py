@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 STABLE_AFTER_S = 10.0
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 10.0
+#: Connections the kernel holds for the gateway before it accepts them (uvicorn's default).
+LISTEN_BACKLOG = 2048
 
 
 def _die_with_parent() -> None:
@@ -206,6 +208,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
             f"--port {other} (or INFERQ_PORT={other} make serve), and point clients at it: "
             f"INFERQ_URL=http://{host}:{other} for the command line, base_url= in the SDK"
         ) from None
+    sock.listen(LISTEN_BACKLOG)  # from now on connections wait in the backlog until served
     return sock
 
 

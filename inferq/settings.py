@@ -21,6 +21,7 @@ from inferq.policy import (
     DEFAULT_MAX_UPLOAD_BYTES,
     DEFAULT_RETENTION_S,
     DEFAULT_SYNC_TIMEOUT_S,
+    DEFAULT_TARGET_WAIT_S,
     DEFAULT_WEBHOOK_RETRY_BASE_S,
     Policy,
 )
@@ -79,6 +80,8 @@ class Settings:
     lease_s: float = DEFAULT_LEASE_S
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     sync_timeout_s: float = DEFAULT_SYNC_TIMEOUT_S
+    #: The wait the scaling signal (``inferq_workers_needed``) sizes the workers for.
+    target_wait_s: float = DEFAULT_TARGET_WAIT_S
     timeout_s: float | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     #: Where uploaded files live (:mod:`inferq.blobs`); None: beside the SQLite file, or

@@ -62,6 +62,11 @@ class Histogram:
     def count(self) -> int:
         return self.buckets[-1][1]
 
+    @property
+    def mean(self) -> float | None:
+        """The mean of what was observed; None before the first observation."""
+        return self.sum / self.count if self.count else None
+
     @classmethod
     def from_counters(cls, name: str, counters: Mapping[str, float]) -> Histogram:
         running, buckets = 0, []

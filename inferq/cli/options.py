@@ -44,6 +44,9 @@ FLAGS = {
     ),
     "public_url": Flag(help="Base of poll URLs when behind a proxy."),
     "sync_timeout_s": Flag(DURATION, "How long a synchronous predict waits before answering 504."),
+    "target_wait_s": Flag(
+        DURATION, "The wait /metrics' inferq_workers_needed sizes each endpoint's workers for (autoscaling)."
+    ),
     "max_body_bytes": Flag(click.IntRange(1), "Largest request body in bytes (413 above)."),
     "blob_store": Flag(
         help="Where uploaded files live: file:///dir or s3://bucket/prefix (AWS_* variables).",

@@ -39,6 +39,7 @@ def _endpoints(spec: str) -> dict[str, str]:
 @setting_options(
     "public_url",
     "sync_timeout_s",
+    "target_wait_s",
     "max_body_bytes",
     "max_queue",
     "max_queue_per_token",

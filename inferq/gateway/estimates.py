@@ -53,9 +53,7 @@ class Estimates:
         stats, totals = await asyncio.gather(
             self._backend.endpoint_stats(endpoint), self._backend.endpoint_totals(endpoint)
         )
-        runs = totals.histograms["run"]
-        mean = runs.sum / runs.count if runs.count else None
-        fresh = ServiceTime(mean, stats.ready_workers, stats.running, loop.time())
+        fresh = ServiceTime(totals.histograms["run"].mean, stats.ready_workers, stats.running, loop.time())
         self._times[endpoint] = fresh
         return fresh
 

@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from inferq.backends import BackendUnavailable
 from inferq.gateway.admin import require_admin
+from inferq.gateway.scaling import workers_needed
 from inferq.gateway.state import state_of
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ _HISTOGRAMS = {
 async def metrics(request: Request) -> Response:
     require_admin(request, "/metrics (totals over every tenant)")
     state = state_of(request)
-    store = await read_store(state.backend, list(state.endpoints))
+    store = await read_store(state.backend, list(state.endpoints), state.settings.target_wait_s)
     return Response(generate_latest(_Scrape(state.metrics.registry, store)), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -88,7 +89,7 @@ class _Scrape(Collector):
         yield from self.store
 
 
-async def read_store(backend: Backend, endpoints: list[str]) -> list[Metric]:
+async def read_store(backend: Backend, endpoints: list[str], target_wait_s: float) -> list[Metric]:
     """The store's families; while it is unreachable only ``inferq_backend_up 0``, so the
     gateway's own counters are still scraped and the outage is visible."""
     up = GaugeMetricFamily("inferq_backend_up", "1 when this scrape could read the store, else 0.")
@@ -100,11 +101,26 @@ async def read_store(backend: Backend, endpoints: list[str]) -> list[Metric]:
         up.add_metric([], 0)
         return [up]
     up.add_metric([], 1)
+    by_endpoint = dict(zip(endpoints, zip(stats, totals, strict=True), strict=True))
     return [
         up,
         *_gauges(dict(zip(endpoints, stats, strict=True))),
         *_totals(dict(zip(endpoints, totals, strict=True))),
+        _scaling(by_endpoint, target_wait_s),
     ]
+
+
+def _scaling(by_endpoint: dict[str, tuple[EndpointStats, EndpointTotals]], target_wait_s: float) -> Metric:
+    family = GaugeMetricFamily(
+        "inferq_workers_needed",
+        f"Workers that would drain the pending and running requests within --target-wait "
+        f"({target_wait_s:g} s) at the measured mean run time; 0 when the queue is empty, by endpoint.",
+        labels=["endpoint"],
+    )
+    for endpoint, (stats, totals) in by_endpoint.items():
+        needed = workers_needed(stats.pending, stats.running, totals.histograms["run"], target_wait_s)
+        family.add_metric([endpoint], needed)
+    return family
 
 
 def _gauges(stats: dict[str, EndpointStats]) -> Iterator[Metric]:

@@ -6,6 +6,7 @@ workers, no tenant's data) is open to every token.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,28 @@ def test_two_apps_in_one_process_have_their_own_metrics(tmp_path: Path) -> None:
     apps[0].state.metrics.submitted.labels("echo").inc()
     other = apps[1].state.metrics.registry
     assert other.get_sample_value("inferq_requests_submitted_total", {"endpoint": "echo"}) == 0
+
+
+def test_workers_needed_sizes_the_backlog_by_the_measured_run_time(serve: Callable[..., Server]) -> None:
+    """Known load: runs of about 0.3 s measured, then 12 requests waiting with no worker; with
+    --target-wait 2s, the signal is ceil(12 x mean run / 2 s), and 0 once nothing waits."""
+    measured = serve()
+    with measured.http() as http:
+        for _ in range(3):
+            assert http.post("/echo/predict", json={"delay_s": 0.3}).status_code == 200
+    measured.stop()
+    gateway = serve("--no-workers", "--target-wait", "2s", backend=measured.backend, wait_for=())
+    idle = _scrape(gateway)
+    assert _value(idle, "inferq_workers_needed", endpoint="echo") == 0
+    with gateway.http() as http:
+        futures = [http.post("/echo/predict", json={"delay_s": 0.3}, headers=ASYNC).json() for _ in range(12)]
+    loaded = _scrape(gateway)
+    mean_run = _value(loaded, "inferq_run_seconds_sum", endpoint="echo") / _value(
+        loaded, "inferq_run_seconds_count", endpoint="echo"
+    )
+    assert 0.3 <= mean_run < 1.0
+    assert _value(loaded, "inferq_workers_needed", endpoint="echo") == math.ceil(12 * mean_run / 2)
+    with gateway.http() as http:
+        for future in futures:
+            http.post(f"{future['poll_url']}/cancel")
+    assert _value(_scrape(gateway), "inferq_workers_needed", endpoint="echo") == 0
