@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,30 @@ def image() -> str:
     run("scripts/wheelhouse")
     run("docker", "build", "--network", "host", "--build-arg", f"BASE={BASE}", "-t", IMAGE, ".")
     return IMAGE
+
+
+def build_from(tag: str, dockerfile: str, context: Path) -> None:
+    (context / "Dockerfile").write_text(dockerfile)
+    run("docker", "build", "--network", "host", "-t", tag, str(context))
+
+
+@pytest.fixture(scope="session")
+def stand_ins(image: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The images compose.test.yaml puts in for Redis and MinIO, from Debian's packages and PyPI."""
+    build_from(
+        "inferq-test-redis",
+        f"FROM {BASE}\nRUN apt-get update && apt-get install -y --no-install-recommends redis-server"
+        " && rm -rf /var/lib/apt/lists/*\n",
+        tmp_path_factory.mktemp("redis"),
+    )
+    s3 = tmp_path_factory.mktemp("s3")
+    run(sys.executable, "-m", "pip", "wheel", "-q", "-w", str(s3 / "wheels"), "moto[server]")
+    build_from(
+        "inferq-test-s3",
+        f"FROM {BASE}\nCOPY wheels /wheels\n"
+        "RUN python3 -m venv /opt/moto && /opt/moto/bin/pip install -q --no-index -f /wheels 'moto[server]'\n",
+        s3,
+    )
 
 
 @dataclass
