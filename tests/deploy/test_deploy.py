@@ -18,6 +18,15 @@ from tests.deploy.conftest import ROOT, Container, run
 TOKEN = re.compile(r"^iq_\S+$", re.MULTILINE)
 
 
+def compose_token(compose: list[str], env: dict[str, str]) -> str | None:
+    """The first admin token a compose project's services printed, once one has."""
+    logs = subprocess.run(
+        [*compose, "logs", "--no-color"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    found = re.findall(r"\b(iq_[A-Za-z0-9_-]{20,})", logs.stdout)
+    return found[0] if found else None
+
+
 def test_the_image_transcribes_as_its_own_user_and_keeps_its_store_on_the_volume(
     start: Callable[..., Container], seashells: Path, tmp_path: Path
 ) -> None:
@@ -81,19 +90,9 @@ def test_the_compose_stack_serves_from_both_gateways_and_scales_its_workers(
         up(2)
         gateways = [f"http://127.0.0.1:{ports[name]}" for name in ("GATEWAY_1_PORT", "GATEWAY_2_PORT")]
 
-        def token() -> str | None:
-            logs = subprocess.run(
-                [*compose, "logs", "--no-color"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            found = re.findall(r"\b(iq_[A-Za-z0-9_-]{20,})", logs.stdout)
-            return found[0] if found else None
-
-        headers = {"Authorization": f"Bearer {wait_until(token, 120, 'the first admin token')}"}
+        headers = {
+            "Authorization": f"Bearer {wait_until(lambda: compose_token(compose, env), 120, 'the first admin token')}"
+        }
         first, second = (httpx.Client(base_url=url, headers=headers, timeout=120) for url in gateways)
         with first, second:
 
@@ -115,6 +114,34 @@ def test_the_compose_stack_serves_from_both_gateways_and_scales_its_workers(
             assert output["response"]["text"] == "She sells seashells by the seashore."
             up(3)
             wait_until(lambda: ready_workers() == 3, 180, "a third whisper worker")
+    finally:
+        subprocess.run(
+            [*compose, "down", "-v"], cwd=ROOT, env=env, capture_output=True, timeout=300, check=False
+        )
+
+
+def test_the_single_machine_compose_form_serves_on_its_volume(image: str) -> None:
+    port = free_port()
+    project = f"inferq-single-{port}"
+    env = {**os.environ, "INFERQ_IMAGE": image, "INFERQ_PUBLISH": str(port), "INFERQ_ENDPOINTS": "echo"}
+    compose = ["docker-compose", "-p", project, "-f", "compose.single.yaml"]
+    try:
+        up = subprocess.run(
+            [*compose, "up", "-d", "--no-build"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert up.returncode == 0, up.stderr
+
+        headers = {
+            "Authorization": f"Bearer {wait_until(lambda: compose_token(compose, env), 60, 'the first admin token')}"
+        }
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
+            wait_until(lambda: http.get("/echo/healthcheck").status_code == 200, 60, "echo ready")
+            assert http.post("/echo/predict", json={"x": 1}).json() == {"echo": {"x": 1}}
     finally:
         subprocess.run(
             [*compose, "down", "-v"], cwd=ROOT, env=env, capture_output=True, timeout=300, check=False
