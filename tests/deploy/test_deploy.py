@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import yaml
 
 from inferq import Client
 from inferq.types import Audio
@@ -56,7 +57,7 @@ def test_the_image_runs_the_seed_workflow_as_its_own_user_and_survives_a_kill(
     assert not TOKEN.findall(second.logs())  # no new token: the store on the volume has it
     with httpx.Client(base_url=second.url, headers={"Authorization": f"Bearer {token}"}, timeout=130) as http:
         for accepted in pending:  # the new container listens elsewhere: the same ids, its URL
-            state = http.get(f"/v1/requests/{accepted.response_id}", params={"wait": 120}).json()
+            state = http.get(f"/v1/requests/{accepted.response_id}", params={"wait": 60}).json()
             assert state["status"] == "completed", state
 
 
@@ -72,6 +73,21 @@ def test_every_serve_flag_reads_from_its_variable(start: Callable[..., Container
         assert http.post("/echo/predict", json={"x": "y" * 2000}).status_code == 413
 
 
+def host_networked(env: dict[str, str], tmp_path: Path) -> Path:
+    """compose.yaml with tests/deploy/compose.test.yaml over it, and the ports it publishes
+    taken out (a host-networked container has none; Compose cannot unset them in an override)."""
+    files = ["-f", "compose.yaml", "-f", "tests/deploy/compose.test.yaml"]
+    merged = subprocess.run(
+        ["docker-compose", *files, "config"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    config = yaml.safe_load(merged.stdout)
+    for service in config["services"].values():
+        service.pop("ports", None)
+    path = tmp_path / "compose.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def test_the_compose_stack_serves_through_both_gateways_and_loses_nothing_to_a_killed_worker(
     image: str, stand_ins: None, tmp_path: Path
 ) -> None:
@@ -79,7 +95,7 @@ def test_the_compose_stack_serves_through_both_gateways_and_loses_nothing_to_a_k
     ports = {name: str(free_port()) for name in names}
     env = {**os.environ, **ports, "INFERQ_IMAGE": image}
     project = f"inferq-test-{ports['GATEWAY_1_PORT']}"
-    compose = ["docker-compose", "-p", project, "-f", "compose.yaml", "-f", "tests/deploy/compose.test.yaml"]
+    compose = ["docker-compose", "-p", project, "-f", str(host_networked(env, tmp_path))]
 
     def compose_run(*args: str) -> None:
         done = subprocess.run(
@@ -113,11 +129,11 @@ def test_the_compose_stack_serves_through_both_gateways_and_loses_nothing_to_a_k
             wait_until(lambda: second.get(poll).json()["status"] == "running", 60, "the request running")
             compose_run("kill", "whisper-worker")  # mid-request: its lease runs out, it runs again
             compose_run("up", "-d", "--no-build", "--scale", "whisper-worker=2")
-            state = second.get(poll, params={"wait": 120}).json()
+            state = second.get(poll, params={"wait": 60}).json()
             assert state["status"] == "completed", state
             assert state["attempts"] == 2
             text = second.get(f"{poll}/response").json()["response"]["text"]
-            assert text.count("She sells seashells by the seashore") >= 5
+            assert text.lower().count("she sells seashells by the seashore") >= 5
     finally:
         subprocess.run(
             [*compose, "down", "-v"], cwd=ROOT, env=env, capture_output=True, timeout=300, check=False
