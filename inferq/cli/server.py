@@ -8,15 +8,20 @@ import click
 
 from inferq.cli.options import backend_option, given, setting_options, worker_options
 from inferq.cli.running import run
-from inferq.service.loader import EndpointSpecError, parse_endpoints
+from inferq.service.loader import EndpointSpecError, load_service, parse_endpoints
 from inferq.settings import Settings
 
 
 def _endpoints(spec: str) -> dict[str, str]:
+    """The endpoint table, each Service imported once here: a bad one is a usage error,
+    before a store is opened or a token minted."""
     try:
-        return parse_endpoints(spec)
+        table = parse_endpoints(spec)
+        for target in table.values():
+            load_service(target)
     except EndpointSpecError as exc:
         raise click.BadParameter(str(exc), param_hint="--endpoints") from None
+    return table
 
 
 @click.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from inferq.protocol.endpoints import Alive
     from inferq.settings import Settings
 
+    Handler = Callable[[Request], Awaitable[Response]]
+
 log = logging.getLogger(__name__)
 
 #: How often the gateway requeues lost leases and sweeps expired requests.
@@ -67,41 +69,63 @@ async def healthz(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    return [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics.metrics, methods=["GET"]),
-        Route("/v1/endpoints", endpoints_info.list_endpoints, methods=["GET"]),
-        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
-        Route("/docs", openapi.docs, methods=["GET"]),
-        *ui.routes(),
-        Route("/v1/requests", requests.list_requests, methods=["GET"]),
-        Route("/v1/requests/wait", waiting.wait_many, methods=["POST"]),
-        Route("/v1/requests/{response_id}", requests.get_request, methods=["GET"]),
-        Route("/v1/requests/{response_id}", requests.delete_request, methods=["DELETE"]),
-        Route("/v1/requests/{response_id}/response", requests.get_response, methods=["GET"]),
-        Route("/v1/requests/{response_id}/events", events.request_events, methods=["GET"]),
-        Route("/v1/requests/{response_id}/cancel", requests.cancel_request, methods=["POST"]),
-        Route("/v1/requests/{response_id}/webhooks", webhooks.list_deliveries, methods=["GET"]),
-        Route("/v1/requests/{response_id}/webhooks/redeliver", webhooks.redeliver, methods=["POST"]),
-        Route("/v1/webhooks/secret", webhooks.get_secret, methods=["GET"]),
-        Route("/v1/files", files.list_files, methods=["GET"]),
-        Route("/v1/files", files.upload_file, methods=["POST"]),
-        Route("/v1/files/{file_id}", files.get_file, methods=["GET"]),
-        Route("/v1/files/{file_id}", files.delete_file, methods=["DELETE"]),
-        Route("/v1/files/{file_id}/content", files.get_file_content, methods=["GET"]),
-        Route("/v1/audio/transcriptions", speech.transcriptions, methods=["POST"]),
-        Route("/v1/audio/translations", speech.translations, methods=["POST"]),
-        Route("/v1/embeddings", embeddings.embeddings, methods=["POST"]),
-        Route("/v1/models", models.list_models, methods=["GET"]),
-        Route("/v1/models/{model}", models.get_model, methods=["GET"]),
-        Route("/v1/tokens", tokens.list_tokens, methods=["GET"]),
-        Route("/v1/tokens", tokens.create_token, methods=["POST"]),
-        Route("/v1/tokens/{token_id}", tokens.revoke_token, methods=["DELETE"]),
-        Route("/{endpoint}/predict", predict.predict, methods=["POST"]),
-        Route("/{endpoint}/infer", predict.predict, methods=["POST"]),
-        Route("/{endpoint}/batch", batch.submit_batch, methods=["POST"]),
-        Route("/{endpoint}/healthcheck", endpoints_info.healthcheck, methods=["GET"]),
-    ]
+    return [*ui.routes(), *_one_route_per_path(_HANDLERS)]
+
+
+#: Method, path, handler: the API, in matching order.
+_HANDLERS: list[tuple[str, str, Handler]] = [
+    ("GET", "/healthz", healthz),
+    ("GET", "/metrics", metrics.metrics),
+    ("GET", "/v1/endpoints", endpoints_info.list_endpoints),
+    ("GET", "/openapi.json", openapi.openapi_json),
+    ("GET", "/docs", openapi.docs),
+    ("GET", "/v1/requests", requests.list_requests),
+    ("POST", "/v1/requests/wait", waiting.wait_many),
+    ("GET", "/v1/requests/{response_id}", requests.get_request),
+    ("DELETE", "/v1/requests/{response_id}", requests.delete_request),
+    ("GET", "/v1/requests/{response_id}/response", requests.get_response),
+    ("GET", "/v1/requests/{response_id}/events", events.request_events),
+    ("POST", "/v1/requests/{response_id}/cancel", requests.cancel_request),
+    ("GET", "/v1/requests/{response_id}/webhooks", webhooks.list_deliveries),
+    ("POST", "/v1/requests/{response_id}/webhooks/redeliver", webhooks.redeliver),
+    ("GET", "/v1/webhooks/secret", webhooks.get_secret),
+    ("GET", "/v1/files", files.list_files),
+    ("POST", "/v1/files", files.upload_file),
+    ("GET", "/v1/files/{file_id}", files.get_file),
+    ("DELETE", "/v1/files/{file_id}", files.delete_file),
+    ("GET", "/v1/files/{file_id}/content", files.get_file_content),
+    ("POST", "/v1/audio/transcriptions", speech.transcriptions),
+    ("POST", "/v1/audio/translations", speech.translations),
+    ("POST", "/v1/embeddings", embeddings.embeddings),
+    ("GET", "/v1/models", models.list_models),
+    ("GET", "/v1/models/{model}", models.get_model),
+    ("GET", "/v1/tokens", tokens.list_tokens),
+    ("POST", "/v1/tokens", tokens.create_token),
+    ("DELETE", "/v1/tokens/{token_id}", tokens.revoke_token),
+    ("POST", "/{endpoint}/predict", predict.predict),
+    ("POST", "/{endpoint}/infer", predict.predict),
+    ("POST", "/{endpoint}/batch", batch.submit_batch),
+    ("GET", "/{endpoint}/healthcheck", endpoints_info.healthcheck),
+]
+
+
+def _one_route_per_path(handlers: list[tuple[str, str, Handler]]) -> list[BaseRoute]:
+    """A Route per path taking all its methods, so that a 405 (an OPTIONS, say) names every
+    method the path answers, not only those of the first route that matched."""
+    table: dict[str, dict[str, Handler]] = {}
+    for method, path, handler in handlers:
+        table.setdefault(path, {})[method] = handler
+    return [Route(path, _dispatch(by_method), methods=list(by_method)) for path, by_method in table.items()]
+
+
+def _dispatch(by_method: dict[str, Handler]) -> Handler:
+    if len(by_method) == 1:
+        return next(iter(by_method.values()))
+
+    async def dispatch(request: Request) -> Response:
+        return await by_method["GET" if request.method == "HEAD" else request.method](request)
+
+    return dispatch
 
 
 async def maintain(

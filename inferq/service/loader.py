@@ -7,10 +7,9 @@ import importlib.util
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
 
-if TYPE_CHECKING:
-    from inferq.service.base import Service
+from inferq.service.base import Service
 
 #: Built-in endpoints, as import strings so that naming one does not import the others.
 BUILTIN_ENDPOINTS = {
@@ -48,20 +47,29 @@ def parse_endpoints(spec: str) -> dict[str, str]:
 
 
 def load_service(target: str) -> type[Service]:
-    """Import ``module:Class`` or ``path/to/file.py:Class`` and return the class."""
+    """Import ``module:Class`` or ``path/to/file.py:Class`` and return the class; an
+    :class:`EndpointSpecError` saying why when it cannot be imported or is no Service."""
     module_ref, _, attr = target.rpartition(":")
-    if module_ref.endswith(".py"):
-        path = Path(module_ref).resolve()
-        spec = importlib.util.spec_from_file_location(f"inferq_service_{path.stem}", path)
-        if spec is None or spec.loader is None:
-            raise EndpointSpecError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_ref)
     try:
-        service: type[Service] = getattr(module, attr)
-    except AttributeError:
-        raise EndpointSpecError(f"{module_ref} has no attribute {attr!r}") from None
+        module = _import(module_ref)
+    except EndpointSpecError:
+        raise
+    except Exception as exc:
+        raise EndpointSpecError(f"cannot import {module_ref}: {type(exc).__name__}: {exc}") from exc
+    service = getattr(module, attr, None)
+    if not (isinstance(service, type) and issubclass(service, Service)):
+        raise EndpointSpecError(f"{target} is not a Service subclass")
     return service
+
+
+def _import(module_ref: str) -> ModuleType:
+    if not module_ref.endswith(".py"):
+        return importlib.import_module(module_ref)
+    path = Path(module_ref).resolve()
+    spec = importlib.util.spec_from_file_location(f"inferq_service_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise EndpointSpecError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -68,6 +68,15 @@ def test_bad_flags_name_what_is_wrong(tmp_path: Path) -> None:
     assert "'soon' is not a duration" in bad_duration.stderr
     bad_endpoint = inferq("serve", "--endpoints", "llama", check=False)
     assert "endpoint 'llama' is not built in" in bad_endpoint.stderr
+    backend = f"sqlite:///{tmp_path / 'inferq.db'}"
+    for target, said in [
+        ("x=os:system", "os:system is not a Service subclass"),
+        ("x=nosuch:Thing", "cannot import nosuch"),
+    ]:
+        refused = inferq("serve", "--backend", backend, "--endpoints", target, check=False)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "inferq.db").exists()  # refused before a store was made or a token minted
 
 
 def test_every_flag_reads_from_the_environment(tmp_path: Path) -> None:

@@ -87,3 +87,20 @@ def test_unknown_routes_and_methods_are_json_errors(server: Server) -> None:
     assert missing.json()["error"]["type"] == "not_found"
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["type"] == "method_not_allowed"
+
+
+def test_a_method_not_allowed_names_every_method_the_path_takes(server: Server) -> None:
+    with server.http() as http:
+        allowed = {
+            path: set(http.options(path).headers["allow"].replace(" ", "").split(","))
+            for path in ("/v1/requests/r1", "/v1/files", "/v1/files/f1", "/v1/tokens", "/echo/predict")
+        }
+        head = http.head("/v1/requests")
+    assert allowed == {
+        "/v1/requests/r1": {"GET", "HEAD", "DELETE"},
+        "/v1/files": {"GET", "HEAD", "POST"},
+        "/v1/files/f1": {"GET", "HEAD", "DELETE"},
+        "/v1/tokens": {"GET", "HEAD", "POST"},
+        "/echo/predict": {"POST"},
+    }
+    assert head.status_code == 200
