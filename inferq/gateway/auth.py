@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
@@ -66,3 +67,28 @@ class TokenAuth(AuthenticationBackend):
         if info is None:
             raise AuthenticationError("invalid or revoked token")
         return AuthCredentials(["authenticated"]), Tenant(info)
+
+
+#: How often an open stream checks that its token was not revoked meanwhile.
+STREAM_TOKEN_CHECK_S = 5.0
+
+
+class StreamAuth:
+    """The token of a long-lived stream (events, wait), checked again every
+    :data:`STREAM_TOKEN_CHECK_S`: a token revoked while its streams are open stops them
+    within that time. A store that cannot be read does not close them."""
+
+    def __init__(self, conn: HTTPConnection, backend: Backend) -> None:
+        self.token = conn.headers.get("authorization", "").partition(" ")[2].strip()
+        self.backend = backend
+        self._checked_at = time.monotonic()  # the request was authenticated just now
+
+    async def revoked(self, now: float) -> bool:
+        """True once the token no longer authenticates; ``now`` is the loop's (monotonic) time."""
+        if now - self._checked_at < STREAM_TOKEN_CHECK_S:
+            return False
+        self._checked_at = now
+        try:
+            return await self.backend.authenticate(self.token) is None
+        except BackendUnavailable:
+            return False

@@ -3,7 +3,8 @@
 Each event's ``data`` is the request's status document (with its estimates) at that
 moment, and its ``event`` names what changed: ``queued`` (again on each move in the
 queue), ``running``, ``progress``, then ``completed``, ``failed`` or ``cancelled``, after
-which the stream closes. The stream wakes on the store's notifications; the queue
+which the stream closes; it closes too once its token is revoked (checked every few
+seconds). The stream wakes on the store's notifications; the queue
 position is re-read each second because other requests' claims move it and nothing
 names this request when they do. A reconnecting client gets the current state first.
 """
@@ -21,6 +22,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from inferq.backends import BackendUnavailable
 from inferq.domain.status import Status
+from inferq.gateway.auth import STREAM_TOKEN_CHECK_S, StreamAuth
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import response_url
 from inferq.protocol.limits import STREAM_PING_S
@@ -64,11 +66,15 @@ async def _document(request: Request, record: RequestRecord) -> RequestStatus:
 
 async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSentEvent]:
     backend, tenant = state_of(request).backend, request.user.id
+    auth = StreamAuth(request, backend)
+    loop = asyncio.get_running_loop()
     last: RequestRecord | None = None
     sent = 0
     with backend.bus.watch_changes(response_id) as changed:
         while True:
             changed.clear()
+            if await auth.revoked(loop.time()):
+                return
             try:
                 record = await backend.get(tenant, response_id)
             except BackendUnavailable as exc:
@@ -82,10 +88,11 @@ async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSe
                     last = record
                 if record.status.is_terminal:
                     return
-            refresh = (
+            refresh = min(
                 RUNNING_REFRESH_S
                 if last is not None and last.status is Status.RUNNING
-                else POSITION_REFRESH_S
+                else POSITION_REFRESH_S,
+                STREAM_TOKEN_CHECK_S,
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), refresh)

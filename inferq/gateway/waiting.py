@@ -21,6 +21,7 @@ import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from inferq.errors import InvalidInput, NotFound
+from inferq.gateway.auth import STREAM_TOKEN_CHECK_S, StreamAuth
 from inferq.gateway.bodies import decode_body
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import response_url
@@ -71,12 +72,15 @@ async def _ends(
     request: Request, ids: list[str], timeout: float, include_output: bool
 ) -> AsyncIterator[ServerSentEvent]:
     backend, tenant = state_of(request).backend, request.user.id
+    auth = StreamAuth(request, backend)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     going = set(ids)
     with backend.bus.watch_changes_of(ids) as changed:
         to_read = ids
         while True:
+            if await auth.revoked(loop.time()):
+                return
             states = await backend.get_many(tenant, to_read)
             ended = [i for i, s in states.items() if not isinstance(s, NotFound) and s.status.is_terminal]
             outputs = await backend.get_outputs(tenant, ended) if include_output and ended else {}
@@ -95,7 +99,7 @@ async def _ends(
             if not going or remaining <= 0:
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.event.wait(), remaining)
+                await asyncio.wait_for(changed.event.wait(), min(remaining, STREAM_TOKEN_CHECK_S))
             to_read = sorted(changed.take() & going)
     end: WaitEnd = {"pending": sorted(going)}
     yield _event(END, end)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -11,6 +11,7 @@ from httpx_sse import connect_sse
 
 from inferq import AsyncClient, Client
 from tests.conftest import Server
+from tests.gateway.test_tokens import token_id
 
 ASYNC = {"Prefer": "respond-async"}
 
@@ -122,3 +123,27 @@ def test_async_sdk_iterates_events(echo_server: Server) -> None:
     kinds = asyncio.run(follow())
     assert kinds[-1] == "completed"
     assert "running" in kinds
+
+
+def test_streams_of_a_token_revoked_meanwhile_close(shared: Callable[..., Server]) -> None:
+    """The events stream and the wait stream of a pending request close once their token is
+    revoked (it is checked every few seconds), instead of delivering until the request ends."""
+    server = shared("--no-workers")  # nothing runs: the request stays pending
+    admin = server.new_token("ops", admin=True)
+    with server.http() as http:
+        future = http.post("/echo/predict", json={}, headers={"Prefer": "respond-async"}).json()
+        with (
+            connect_sse(http, "GET", f"{future['poll_url']}/events") as events,
+            connect_sse(
+                http,
+                "POST",
+                "/v1/requests/wait",
+                json={"response_ids": [future["response_id"]], "timeout": 300},
+            ) as wait,
+        ):
+            stream = events.iter_sse()
+            assert next(stream).event == "queued"
+            with server.http(token=admin) as operator:
+                assert operator.delete(f"/v1/tokens/{token_id(server.token)}").status_code == 200
+            assert [sse.event for sse in stream] == []  # closed, with nothing more sent
+            assert [sse.event for sse in wait.iter_sse()] == []
