@@ -19,7 +19,7 @@ from inferq.gateway.doors import accepted_document, idempotency_key, submit_for
 from inferq.gateway.multipart_inputs import MultipartDecoder
 from inferq.gateway.responses import json_response
 from inferq.gateway.submit import SubmitOptions
-from inferq.protocol.limits import MAX_BATCH_INPUTS
+from inferq.protocol.limits import MAX_BATCH_INPUTS, MAX_INPUT_KEYS
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -46,10 +46,13 @@ def _items(batch: Body) -> list[Body]:
             f"inputs holds {len(items)} items; at most {MAX_BATCH_INPUTS} per call", field=INPUTS
         )
     for index, item in enumerate(items):
+        where = f"{INPUTS}[{index}]"
         if not isinstance(item, dict):
-            where = f"{INPUTS}[{index}]"
             message = f"{where} must be a JSON object of inputs, got {type(item).__name__}"
             raise InvalidInput(message, field=where)
+        if len(item) > MAX_INPUT_KEYS:
+            message = f"{where} holds {len(item)} inputs; at most {MAX_INPUT_KEYS} per request"
+            raise InvalidInput(message, field=where, limit=MAX_INPUT_KEYS)
     compared = (batch.compared or {}).get(INPUTS)
     return [
         Body(

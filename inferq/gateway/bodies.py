@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from inferq.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from inferq.protocol.limits import MAX_INPUT_KEYS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -125,4 +126,10 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"body is not valid JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise InvalidInput(f"body must be a JSON object of inputs, got {type(parsed).__name__}", field="body")
+    if len(parsed) > MAX_INPUT_KEYS:
+        raise InvalidInput(
+            f"body holds {len(parsed)} inputs; at most {MAX_INPUT_KEYS} per request",
+            field="body",
+            limit=MAX_INPUT_KEYS,
+        )
     return parsed

@@ -25,7 +25,13 @@ from inferq.gateway.auth import STREAM_TOKEN_CHECK_S, StreamAuth
 from inferq.gateway.bodies import decode_body
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import response_url
-from inferq.protocol.limits import DEFAULT_WAIT_STREAM_S, MAX_WAIT_IDS, MAX_WAIT_STREAM_S, STREAM_PING_S
+from inferq.protocol.limits import (
+    DEFAULT_WAIT_STREAM_S,
+    MAX_ID_LENGTH,
+    MAX_WAIT_IDS,
+    MAX_WAIT_STREAM_S,
+    STREAM_PING_S,
+)
 from inferq.protocol.render import request_status
 from inferq.protocol.streams import DONE, END, MISSING
 
@@ -50,6 +56,12 @@ def _arguments(body: dict[str, Any]) -> tuple[list[str], float]:
     ids = body.get("response_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise InvalidInput("response_ids must be a non-empty array of response ids", field="response_ids")
+    if any(len(i) > MAX_ID_LENGTH for i in ids):
+        raise InvalidInput(
+            f"response_ids holds an id over {MAX_ID_LENGTH} characters: not a response id",
+            field="response_ids",
+            limit=MAX_ID_LENGTH,
+        )
     if len(ids) > MAX_WAIT_IDS:
         raise InvalidInput(
             f"response_ids holds {len(ids)} ids; at most {MAX_WAIT_IDS} per call", field="response_ids"

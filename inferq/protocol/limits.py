@@ -10,6 +10,11 @@ from __future__ import annotations
 MAX_BATCH_INPUTS = 1000
 #: Most ids one ``POST /v1/requests/wait`` stream follows; a client with more opens more streams.
 MAX_WAIT_IDS = 10_000
+#: Longest id a wait stream takes (response ids are 42 characters).
+MAX_ID_LENGTH = 64
+#: Most named inputs (top-level keys) in one request's body: validating millions of keys
+#: would hold the gateway for seconds, and no model takes more than a few dozen.
+MAX_INPUT_KEYS = 1000
 #: Longest ``?wait=`` a ``GET /v1/requests/{id}`` long poll holds.
 MAX_LONG_POLL_S = 60.0
 #: Longest ``timeout`` one wait stream holds; a client goes on with the ids its ``end`` event lists.

@@ -104,3 +104,18 @@ def test_a_method_not_allowed_names_every_method_the_path_takes(server: Server) 
         "/echo/predict": {"POST"},
     }
     assert head.status_code == 200
+
+
+def test_bodies_that_would_hold_the_gateway_are_refused_by_their_size_in_keys_and_ids(
+    echo_server: Server,
+) -> None:
+    many = {f"k{n}": n for n in range(1001)}
+    with echo_server.http() as http:
+        predict = http.post("/echo/predict", json=many)
+        batch = http.post("/echo/batch", json={"inputs": [{"x": 1}, many]})
+        wait = http.post("/v1/requests/wait", json={"response_ids": ["r" * 65]})
+        fine = http.post("/echo/predict", json=dict(list(many.items())[:1000]))
+    assert (predict.status_code, predict.json()["error"]["limit"]) == (422, 1000)
+    assert (batch.status_code, batch.json()["error"]["field"]) == (422, "inputs[1]")
+    assert (wait.status_code, wait.json()["error"]["limit"]) == (422, 64)
+    assert fine.status_code == 200
