@@ -153,9 +153,11 @@ class Deliverer:
             request = http.build_request(
                 "POST", target.url, content=body, headers=headers, extensions=target.extensions
             )
-            response = await http.send(request, stream=True)
+            # one deadline for the whole attempt: a receiver that answers a byte at a time
+            # passes every per-read timeout, and would hold its sending slot for ever
+            response = await asyncio.wait_for(http.send(request, stream=True), WEBHOOK_TIMEOUT_S)
             await response.aclose()  # the status is all we need; never read what a receiver sends
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return None, f"no answer within {WEBHOOK_TIMEOUT_S:g} s", False
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}", False

@@ -3,12 +3,17 @@ the receiver takes them, and kept in the store across a crash of the whole serve
 
 from __future__ import annotations
 
+import itertools
 import signal
+import socket
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from inferq.policy import WEBHOOK_TIMEOUT_S
 from tests.conftest import Server, wait_until
 from tests.shared_servers import FAST_RETRIES, LOOPBACK
 from tests.webhooks.conftest import ASYNC, deliveries, secret, settled, submit
@@ -130,3 +135,56 @@ def test_a_delivery_survives_a_killed_server(serve: Callable[..., Server]) -> No
     assert post.verified(key)["data"]["response_id"] == response_id
     assert after["state"] == "delivered"
     assert len(after["attempts"]) > len(before["attempts"])
+
+
+class Trickler:
+    """A receiver that answers one byte every second, never finishing its headers: it
+    passes every per-read timeout."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100):
+                if self.stopped.wait(1.0):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_at_the_attempt_s_deadline(hook_server: Server) -> None:
+    trickler = Trickler()
+    try:
+        with hook_server.http() as http:
+            accepted = submit(http, trickler.url)
+
+            def first_attempt() -> dict[str, Any] | None:
+                log = deliveries(http, accepted["response_id"])
+                return log[0]["attempts"][0] if log and log[0]["attempts"] else None
+
+            attempt = wait_until(first_attempt, 30, "the first attempt recorded")
+        assert attempt["status_code"] is None
+        assert attempt["error"] == f"no answer within {WEBHOOK_TIMEOUT_S:g} s"
+    finally:
+        trickler.stop()
