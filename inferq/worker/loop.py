@@ -22,6 +22,8 @@ from inferq.worker.progress import ProgressForwarder
 from inferq.worker.url_inputs import URLFetcher
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from inferq.backends import Backend
     from inferq.blobs import BlobStore
     from inferq.domain.records import Claim
@@ -262,16 +264,16 @@ class Worker:
             except TypeError as exc:
                 outcome = exc
             else:
-                if not await self.backend.complete(claim, body):
+                if not await _stored(lambda: self.backend.complete(claim, body)):
                     log.info("request %s: lease lost, result discarded", claim.record.response_id)
                 return
         if isinstance(outcome, InvalidInput):
             field = outcome.details.get("field")
             message = f"{field}: {outcome.message}" if field else outcome.message
-            await self.backend.fail(claim, InvalidInput.type, message)
+            await _stored(lambda: self.backend.fail(claim, InvalidInput.type, message))
             return
         log.warning("request %s failed: %s", claim.record.response_id, type(outcome).__name__)
-        await self.backend.fail(claim, "inference_failed", describe(outcome))
+        await _stored(lambda: self.backend.fail(claim, "inference_failed", describe(outcome)))
 
     async def _heartbeats(self) -> None:
         while True:
@@ -286,6 +288,19 @@ class Worker:
         lost = await self.backend.heartbeat(info, sorted(self._leases))
         for lease_id in lost:
             log.info("lease %s lost (cancelled or expired)", lease_id)
+
+
+async def _stored(write: Callable[[], Awaitable[bool]]) -> bool:
+    """A result's write, tried again while the store is down or its disk full: the worker
+    waits with the result rather than dying with it. False if the lease was lost meanwhile."""
+    outage = 0
+    while True:
+        try:
+            return await write()
+        except BackendUnavailable as exc:
+            outage += 1
+            log.warning("result not stored (%s); trying again", exc)
+            await asyncio.sleep(min(MAX_OUTAGE_BACKOFF_S, 0.1 * 2**outage))
 
 
 async def _first(*events: asyncio.Event, timeout: float) -> None:

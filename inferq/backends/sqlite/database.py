@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from inferq.backends.contracts import BackendUnavailable
+
 T = TypeVar("T")
 
 PRAGMAS = (
@@ -51,7 +53,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have ended it already (a full disk does)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
@@ -85,13 +88,20 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` with the writer connection on the writer thread."""
+        """Run ``fn`` with the writer connection on the writer thread; a full disk is
+        :class:`BackendUnavailable` (503 with Retry-After: the store comes back once space
+        is freed), never an internal error."""
 
         def run() -> T:
             assert self._wconn is not None, "database not open"
             return fn(self._wconn)
 
-        return await self._run(run)
+        try:
+            return await self._run(run)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            raise BackendUnavailable(f"the disk of {self.path} is full: free some space") from exc
 
     async def execute(self, query: str, args: tuple[Any, ...] | dict[str, Any]) -> int:
         """One statement on the writer, in its own transaction; returns the rows changed."""
@@ -162,7 +172,9 @@ def _in_savepoints(conn: sqlite3.Connection, writes: list[Callable[[sqlite3.Conn
             conn.execute("SAVEPOINT one_write")
             try:
                 outcomes.append(write(conn))
-            except Exception as exc:  # noqa: BLE001 - this write fails alone
+            except Exception as exc:
+                if not conn.in_transaction:  # SQLite ended the transaction (a full disk): all fail
+                    raise
                 conn.execute("ROLLBACK TO one_write")
                 outcomes.append(_Raised(exc))
             conn.execute("RELEASE one_write")
