@@ -19,7 +19,8 @@ from tests.audio import SEASHELLS, make_speech
 from tests.conftest import free_port, wait_until
 from tests.deploy.conftest import ROOT, Container, run
 
-TOKEN = re.compile(r"^iq_\S+$", re.MULTILINE)
+#: A token as ``serve`` prints it (Compose's logs put the service's name before it).
+TOKEN = re.compile(r"\b(iq_[A-Za-z0-9_-]{20,})")
 
 
 def compose_token(compose: list[str], env: dict[str, str]) -> str | None:
@@ -27,7 +28,7 @@ def compose_token(compose: list[str], env: dict[str, str]) -> str | None:
     logs = subprocess.run(
         [*compose, "logs", "--no-color"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
-    found = re.findall(r"\b(iq_[A-Za-z0-9_-]{20,})", logs.stdout)
+    found = TOKEN.findall(logs.stdout)
     return found[0] if found else None
 
 

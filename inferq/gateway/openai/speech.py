@@ -92,8 +92,7 @@ class SpeechForm:
         except BaseException:
             await self.uploads.discard(self.tenant, stored)
             raise
-        if "audio" not in values:
-            await self.uploads.discard(self.tenant, stored)
+        if "audio" not in values:  # nothing was stored: a file part is all that stores
             raise InvalidInput("file: an audio file part is required", field="file")
         return Body(orjson.dumps(values), values, tuple(stored), compared)
 
