@@ -14,8 +14,11 @@ DEFAULT_RETENTION_S = 24 * 3600.0
 DEFAULT_LEASE_S = 30.0
 #: A worker renews its leases this many times per lease, so one late beat loses none.
 HEARTBEATS_PER_LEASE = 3
-#: After this many lost leases a request fails instead of running again.
+#: After this many lost leases in a row without a checkpoint a request fails instead of running again.
 DEFAULT_MAX_ATTEMPTS = 3
+#: A model still running this long after its request was cancelled or timed out has its
+#: worker process replaced.
+DEFAULT_CANCEL_GRACE_S = 5.0
 #: A webhook POST that has not answered within this is an attempt that failed.
 WEBHOOK_TIMEOUT_S = 10.0
 #: A deliverer that claimed a webhook delivery and has not reported on it for this long is

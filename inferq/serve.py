@@ -20,7 +20,7 @@ from inferq.gateway.app import create_app
 from inferq.service.base import WORKER_THREADS_ENV, cores
 from inferq.service.loader import load_service
 from inferq.settings import WORKER_FIELDS
-from inferq.worker.loop import new_worker_id
+from inferq.worker.loop import ModelStuck, new_worker_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: A child that stops this long after starting is restarted at once; quicker deaths back off.
+#: A child that stops this long after starting is restarted at once; quicker deaths back off,
+#: except a worker that exits to be replaced (its model would not stop): it served.
 STABLE_AFTER_S = 10.0
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 10.0
@@ -108,7 +109,8 @@ class Supervisor:
                 return
             await self._release(worker_id, code)
             lived = loop.time() - started
-            backoff = 0.0 if lived > STABLE_AFTER_S else min(MAX_BACKOFF_S, max(1.0, backoff * 2))
+            stable = lived > STABLE_AFTER_S or code == ModelStuck.exit_code
+            backoff = 0.0 if stable else min(MAX_BACKOFF_S, max(1.0, backoff * 2))
             log.warning("worker %s[%d] exited with %s; restarting in %.0f s", endpoint, index, code, backoff)
             await asyncio.sleep(backoff)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inferq.policy import (
+    DEFAULT_CANCEL_GRACE_S,
     DEFAULT_LEASE_S,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_BODY_BYTES,
@@ -61,6 +62,7 @@ WORKER_FIELDS = (
     "max_attempts",
     "concurrency",
     "timeout_s",
+    "cancel_grace_s",
     "max_memory_bytes",
 )
 
@@ -83,6 +85,7 @@ class Settings:
     #: The wait the scaling signal (``inferq_workers_needed``) sizes the workers for.
     target_wait_s: float = DEFAULT_TARGET_WAIT_S
     timeout_s: float | None = None
+    cancel_grace_s: float = DEFAULT_CANCEL_GRACE_S
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     #: Where uploaded files live (:mod:`inferq.blobs`); None: beside the SQLite file, or
     #: nowhere on Redis (files then travel inline, up to ``max_body_bytes``).

@@ -243,9 +243,12 @@ class Backend(ABC):
 
     async def heartbeat(self, worker: WorkerInfo, lease_ids: list[str]) -> set[str]:
         """Record the worker as alive and extend its leases; returns the lease ids it lost."""
-        now = clock.now()
-        await self.workers.beat(worker, now)
-        return await self.queue.renew(worker.worker_id, lease_ids, now) if lease_ids else set()
+        await self.workers.beat(worker, clock.now())
+        return await self.leases_lost(worker.worker_id, lease_ids)
+
+    async def leases_lost(self, worker_id: str, lease_ids: list[str]) -> set[str]:
+        """Extend the worker's leases; returns those it lost (cancelled, or taken over)."""
+        return await self.queue.renew(worker_id, lease_ids, clock.now()) if lease_ids else set()
 
     async def report_progress(self, claim: Claim, progress: float) -> bool:
         """Record how far a running request has got (0 to 1) for its status and event
@@ -254,6 +257,33 @@ class Backend(ABC):
         if stored:
             self.bus.publish_changed(claim.record.response_id)
         return stored
+
+    async def checkpoint(self, claim: Claim, state: bytes, outputs: list[bytes]) -> bool:
+        """Save a running request's checkpoint and the partial output made since the last one
+        (see :meth:`Queue.checkpoint`); False if the lease was lost."""
+        stored = await self.queue.checkpoint(claim, state, outputs)
+        if stored:
+            self.bus.publish_changed(claim.record.response_id)
+        return stored
+
+    async def resume_point(self, claim: Claim) -> tuple[bytes, list[bytes]] | None:
+        """The last checkpoint of a claimed request and all its partial output, or None when
+        it has none (a first attempt never has)."""
+        if claim.record.attempts < 2:
+            return None
+        tenant, response_id = claim.record.tenant, claim.record.response_id
+        state = await self.requests.checkpoint(tenant, response_id)
+        if state is None:
+            return None
+        return state, await self.requests.partial(tenant, response_id, 0) or []
+
+    async def partial(self, tenant: str, response_id: str, start: int = 0) -> list[bytes]:
+        """The partial output of the tenant's request from index ``start``; raises what
+        :meth:`get` raises for one that is not the tenant's."""
+        pieces = await self.requests.partial(tenant, response_id, start)
+        if pieces is None:
+            raise await self._missing(tenant, response_id)
+        return pieces
 
     async def complete(self, claim: Claim, output: bytes) -> bool:
         """Store the output and end the request; False (nothing stored) if the lease was lost."""

@@ -113,6 +113,15 @@ class RequestStore(ABC):
         """The inputs of a request of ``tenant`` as stored, or None."""
 
     @abstractmethod
+    async def partial(self, tenant: str, response_id: str, start: int) -> list[bytes] | None:
+        """The pieces of partial output the tenant's request has saved, from index ``start``
+        on, in the order saved; None when it is not the tenant's."""
+
+    @abstractmethod
+    async def checkpoint(self, tenant: str, response_id: str) -> bytes | None:
+        """The state the request's last checkpoint saved, or None."""
+
+    @abstractmethod
     async def owner(self, response_id: str) -> str | None:
         """The ``tenant`` of the stored request ``response_id``, or None: one point read."""
 
@@ -173,6 +182,13 @@ class Queue(ABC):
         """Store ``progress`` if the request is running under ``claim.lease_id``."""
 
     @abstractmethod
+    async def checkpoint(self, claim: Claim, state: bytes, outputs: list[bytes]) -> bool:
+        """If the request is running under ``claim.lease_id``: replace its checkpoint with
+        ``state``, append ``outputs`` to its partial output (counted in the record's
+        ``partial_outputs``) and record this attempt as the last that made progress, durably
+        and at once; False, storing nothing, otherwise. Deleting the request deletes them."""
+
+    @abstractmethod
     async def finish(
         self,
         claim: Claim,
@@ -197,8 +213,8 @@ class Queue(ABC):
     async def release(
         self, worker_id: str, reason: str, now: float, expires_at: float
     ) -> tuple[list[str], list[str]]:
-        """The running requests leased to ``worker_id`` (known dead): give up on those past
-        ``max_attempts`` with :data:`~inferq.domain.lifecycle.WORKER_DIED_ERROR`, requeue the
+        """The running requests leased to ``worker_id`` (known dead): give up on those that
+        :data:`~inferq.domain.lifecycle.GIVES_UP` says have had their attempts, with :data:`~inferq.domain.lifecycle.WORKER_DIED_ERROR`, requeue the
         others (claimable at once, ahead of newer requests). Return the ids given up on and
         the endpoint of each requeued request."""
 

@@ -73,11 +73,17 @@ FLAGS = {
     ),
     "retention_s": Flag(DURATION, "Keep inputs and outputs this long after a request ends."),
     "lease_s": Flag(DURATION, "A worker silent this long loses its requests to another."),
-    "max_attempts": Flag(click.IntRange(1), "Lost workers a request survives before it fails."),
+    "max_attempts": Flag(
+        click.IntRange(1), "Lost workers in a row without a checkpoint a request survives before it fails."
+    ),
     "concurrency": Flag(click.IntRange(1), "Requests each worker runs at once."),
     "timeout_s": Flag(
         DURATION,
-        "Fail a request running longer (for Services that set no timeout_s) and replace its worker.",
+        "Fail a request running longer (for Services that set no timeout_s) and stop its model.",
+    ),
+    "cancel_grace_s": Flag(
+        DURATION,
+        "Replace a worker whose model is still running this long after its request was cancelled or timed out.",
     ),
     "max_memory_bytes": Flag(
         SIZE, "Memory of each worker process (512M, 2G): beyond it a request fails with MemoryError."

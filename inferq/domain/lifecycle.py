@@ -4,7 +4,10 @@ A request is submitted ``pending``. A worker's claim makes it ``running`` and co
 attempt. It ends ``completed`` or ``failed`` by its worker, or ``cancelled`` by its owner.
 A running request whose worker is lost (no heartbeat within the lease, or its supervisor
 saw it die) goes back to ``pending``, ahead of every request not yet run, until it has had
-``max_attempts``; then it gives up, failing with a message that says why.
+``max_attempts`` in a row without a checkpoint; then it gives up, failing with a message
+that says why. A *checkpoint* (the model's saved state with its partial output) is no move:
+it records that the current attempt made progress, so a long request that keeps being
+resumed is not given up on while each attempt gets further than the last.
 
 Each move names what it emits. Its webhook ``event`` queues a delivery when the request's
 events filter asks for it (``start`` only on a first attempt: a rerun is not a new start).
@@ -65,8 +68,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 #: The condition under which a lost worker's request gives up instead of running again,
-#: over the request's ``attempts`` and the policy's ``max_attempts``.
-GIVES_UP = "{attempts} >= {max_attempts}"
+#: over the request's ``attempts``, the attempt that saved its last checkpoint
+#: (``progressed``, 0 for none) and the policy's ``max_attempts``.
+GIVES_UP = "{attempts} - {progressed} >= {max_attempts}"
 #: The error type and messages a request that gave up ends with.
 GIVE_UP_ERROR_TYPE = "inference_failed"
 LEASE_LOST_ERROR = "its worker was lost {attempts} times (no heartbeat within the lease); giving up"

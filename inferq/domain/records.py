@@ -26,6 +26,8 @@ class RequestRecord:
     queue_position: int | None = None
     #: How far a running request has got, 0 to 1, when its model reports it.
     progress: float | None = None
+    #: How many pieces of partial output its model's checkpoints have saved.
+    partial_outputs: int = 0
     #: Where its webhook events go, and which events (``start``, ``completed``).
     webhook: str | None = None
     webhook_events: tuple[str, ...] = ()

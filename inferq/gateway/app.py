@@ -85,6 +85,7 @@ _HANDLERS: list[tuple[str, str, Handler]] = [
     ("DELETE", "/v1/requests/{response_id}", requests.delete_request),
     ("GET", "/v1/requests/{response_id}/response", requests.get_response),
     ("GET", "/v1/requests/{response_id}/events", events.request_events),
+    ("GET", "/v1/requests/{response_id}/partial", requests.get_partial),
     ("POST", "/v1/requests/{response_id}/cancel", requests.cancel_request),
     ("GET", "/v1/requests/{response_id}/webhooks", webhooks.list_deliveries),
     ("POST", "/v1/requests/{response_id}/webhooks/redeliver", webhooks.redeliver),

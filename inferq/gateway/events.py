@@ -3,7 +3,9 @@
 Each event's ``data`` is the request's status document (with its estimates) at that
 moment, and its ``event`` names what changed: ``queued`` (again on each move in the
 queue), ``running``, ``progress``, then ``completed``, ``failed`` or ``cancelled``, after
-which the stream closes; it closes too once its token is revoked (checked every few
+which the stream closes. ``output`` events carry, instead, the pieces of output the model's
+checkpoints saved since the last one (all so far on connecting), before the state they
+came with; it closes too once its token is revoked (checked every few
 seconds). The stream wakes on the store's notifications; the queue
 position is re-read each second because other requests' claims move it and nothing
 names this request when they do. A reconnecting client gets the current state first.
@@ -26,8 +28,8 @@ from inferq.gateway.auth import STREAM_TOKEN_CHECK_S, StreamAuth
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import response_url
 from inferq.protocol.limits import STREAM_PING_S
-from inferq.protocol.render import request_status
-from inferq.protocol.streams import PROGRESS, QUEUED, RUNNING
+from inferq.protocol.render import partial_output, request_status
+from inferq.protocol.streams import OUTPUT, PROGRESS, QUEUED, RUNNING
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -69,7 +71,7 @@ async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSe
     auth = StreamAuth(request, backend)
     loop = asyncio.get_running_loop()
     last: RequestRecord | None = None
-    sent = 0
+    sent = delivered = 0
     with backend.bus.watch_changes(response_id) as changed:
         while True:
             changed.clear()
@@ -80,6 +82,12 @@ async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSe
             except BackendUnavailable as exc:
                 log.info("event stream of %s waiting for the store: %s", response_id, exc)
             else:
+                if record.partial_outputs > delivered:
+                    outputs = await backend.partial(tenant, response_id, delivered)
+                    sent += 1
+                    data = partial_output(record, delivered, outputs).decode()
+                    yield ServerSentEvent(data=data, event=OUTPUT, id=str(sent))
+                    delivered += len(outputs)
                 kind = _kind(record, last)
                 if kind is not None:
                     sent += 1

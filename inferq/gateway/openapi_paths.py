@@ -12,10 +12,10 @@ from typing import Any
 from inferq.domain.status import Status
 from inferq.protocol.endpoints import Alive, EndpointList
 from inferq.protocol.errors import ErrorBody
-from inferq.protocol.limits import MAX_IDEMPOTENCY_KEY, MAX_LONG_POLL_S, MAX_PAGE
-from inferq.protocol.requests import Deleted, RequestPage, RequestStatus
+from inferq.protocol.limits import MAX_IDEMPOTENCY_KEY, MAX_LONG_POLL_S, MAX_PAGE, MAX_PARTIAL_START
+from inferq.protocol.requests import Deleted, PartialOutput, RequestPage, RequestStatus
 from inferq.protocol.schema import ref
-from inferq.protocol.streams import REQUEST_EVENTS, WAIT_EVENTS, WaitRequest
+from inferq.protocol.streams import OUTPUT, REQUEST_EVENTS, WAIT_EVENTS, WaitRequest
 from inferq.protocol.tokens import CreatedToken, NewToken, Token, TokenList
 from inferq.protocol.webhooks import Delivery, DeliveryLog, SigningKey, WebhookEvent
 
@@ -100,7 +100,7 @@ def request_paths() -> dict[str, Any]:
         },
     ]
     status = json_answer(ref(RequestStatus), "state")
-    changes = {name: ref(RequestStatus) for name in REQUEST_EVENTS}
+    changes = {name: ref(PartialOutput if name == OUTPUT else RequestStatus) for name in REQUEST_EVENTS}
     ends = {name: ref(kind) for name, kind in WAIT_EVENTS.items()}
     return {
         "/v1/requests": {
@@ -150,9 +150,31 @@ def request_paths() -> dict[str, Any]:
                 ],
             )
         },
+        "/v1/requests/{response_id}/partial": {
+            "get": operation(
+                "The pieces of output its model's checkpoints saved so far (a transcript's segments), "
+                "from ?start= on",
+                {"200": json_answer(ref(PartialOutput), "pieces of output")},
+                404,
+                422,
+                parameters=[
+                    *_ID,
+                    {
+                        "name": "start",
+                        "in": "query",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": MAX_PARTIAL_START,
+                            "default": 0,
+                        },
+                    },
+                ],
+            )
+        },
         "/v1/requests/{response_id}/cancel": {
             "post": operation(
-                "Cancel a pending or running request",
+                "Cancel a pending or running request: running work stops (within --cancel-grace)",
                 {"200": {**status, "description": "cancelled"}},
                 404,
                 409,
@@ -170,8 +192,8 @@ def request_paths() -> dict[str, Any]:
         },
         "/v1/requests/{response_id}/events": {
             "get": operation(
-                "Its changes as server-sent events until it ends: queued, running, progress, then "
-                "its terminal status; each data is its state",
+                "Its changes as server-sent events until it ends: queued, running, progress, output "
+                "(new pieces of partial output), then its terminal status; each data is its state",
                 {"200": event_stream(changes, "an event stream")},
                 404,
                 parameters=_ID,

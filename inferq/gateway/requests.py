@@ -1,4 +1,5 @@
-"""Future routes under ``/v1/requests``: state (with long poll), response, cancel, delete, list."""
+"""Future routes under ``/v1/requests``: state (with long poll), response, partial output,
+cancel, delete, list."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from inferq.gateway.query import query_number
 from inferq.gateway.responses import json_response
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import base_url, response_url
-from inferq.protocol.limits import DEFAULT_PAGE, MAX_LONG_POLL_S, MAX_PAGE
-from inferq.protocol.render import request_status
+from inferq.protocol.limits import DEFAULT_PAGE, MAX_LONG_POLL_S, MAX_PAGE, MAX_PARTIAL_START
+from inferq.protocol.render import partial_output, request_status
 from inferq.protocol.requests import STATUSES
 
 if TYPE_CHECKING:
@@ -64,6 +65,17 @@ async def get_response(request: Request) -> Response:
         return Response(output, 200, media_type="application/json")
     text = await asyncio.to_thread(lambda: rendering.render(orjson.loads(output)))
     return Response(text, 200, media_type=rendering.media_type)
+
+
+async def get_partial(request: Request) -> Response:
+    """The pieces of output the model's checkpoints saved, from ``?start=`` (default 0) on."""
+    backend = state_of(request).backend
+    response_id = request.path_params["response_id"]
+    start = int(query_number(request, "start", 0, 0, MAX_PARTIAL_START))
+    tenant = await tenant_of(request, response_id)
+    record = await backend.get(tenant, response_id)
+    outputs = await backend.partial(tenant, response_id, start)
+    return Response(partial_output(record, start, outputs), 200, media_type="application/json")
 
 
 def _rendering(state: GatewayState, record: RequestRecord, fmt: str) -> Rendering:

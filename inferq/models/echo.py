@@ -10,16 +10,18 @@ from typing import Annotated, Any, cast
 from pydantic import Field
 
 from inferq.service.base import Example, Service
-from inferq.service.progress import report_progress
+from inferq.service.running import Cancelled, cancelled, report_progress
 from inferq.types import File
 
 #: A delayed echo reports its progress this many times, as a model reports its steps.
 PROGRESS_STEPS = 10
+#: While it waits, a delayed echo looks this often whether its request was cancelled.
+CANCEL_CHECK_S = 0.05
 
 
 class Echo(Service):
     """Returns its inputs as ``{"echo": inputs}``; ``delay_s`` makes it work that long
-    first, reporting its progress in tenths. A file sent as ``file`` is echoed as its size
+    first, reporting its progress in tenths and stopping as soon as it is cancelled. A file sent as ``file`` is echoed as its size
     and SHA-256, so uploads can be checked and measured without a model."""
 
     example = Example(inputs={"hello": "world"}, output={"echo": {"hello": "world"}})
@@ -34,10 +36,19 @@ class Echo(Service):
             inputs["file"] = _summary(cast("Path", file))
         if delay_s:
             for step in range(1, PROGRESS_STEPS + 1):
-                time.sleep(delay_s / PROGRESS_STEPS)
+                _wait(delay_s / PROGRESS_STEPS)
                 report_progress(step / PROGRESS_STEPS)
             inputs = {"delay_s": delay_s, **inputs}
         return {"echo": inputs}
+
+
+def _wait(seconds: float) -> None:
+    """Sleep, a little at a time, as a model works in steps: a cancel stops it at the next."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, CANCEL_CHECK_S))
+        if cancelled():
+            raise Cancelled
 
 
 def _summary(path: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ from inferq.errors import InvalidInput
 from inferq.models.whisper_config import WhisperConfig, default_workers
 from inferq.models.whisper_formats import FORMATS
 from inferq.service.base import Example, Rendering, Service
-from inferq.service.progress import report_progress
+from inferq.service.running import Resume, checkpoint, report_progress, resumed
 from inferq.types import Audio
 
 if TYPE_CHECKING:
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+
+#: Whisper's feature frames per second of audio: a window's position (``seek``) is in frames.
+FRAMES_PER_SECOND = 100
+#: A window decoded above this temperature is not used as the next one's prompt
+#: (faster-whisper's default, passed explicitly: a resume rebuilds the prompt by it).
+PROMPT_RESET_ON_TEMPERATURE = 0.5
 
 
 def load_model(config: WhisperConfig) -> WhisperModel:
@@ -171,23 +178,63 @@ class Whisper(Service):
         return decode_audio_file(audio, max_duration_s=self._max_duration_s)
 
     def _transcribe(self, samples: Any, options: dict[str, Any]) -> dict[str, Any]:
-        """One clip, decoded window by window, reporting progress as each is done."""
-        segments, info = self._model.transcribe(
-            samples,
-            language=options["language"],
-            task=options["task"],
-            initial_prompt=options["prompt"],
-            word_timestamps=options["word_timestamps"],
-            vad_filter=options["vad_filter"],
-            beam_size=options["beam_size"],
-            temperature=options["temperature"],
-        )
-        rows = []
-        for segment in segments:  # decoded lazily, one segment at a time
-            rows.append(_row(dataclasses.asdict(segment), options))
+        """One clip, decoded window by window. Once a window is done (the next one's first
+        segment arrives), its segments are saved in a checkpoint with the position of the
+        next: callers see them as they come, and an attempt that is lost resumes there.
+        With ``vad_filter`` the decoded audio is not the file's, so it starts over instead."""
+        checkpoints = not options["vad_filter"]
+        resume = resumed() if checkpoints else None
+        rows: list[dict[str, Any]] = list(resume.outputs) if resume else []
+        segments, info = self._model.transcribe(samples, **self._decoding(options, resume))
+        language = resume.state["language"] if resume else info.language
+        unsaved: list[dict[str, Any]] = []
+        for segment in segments:  # decoded lazily, one window at a time
+            if checkpoints and unsaved and segment.seek != unsaved[-1]["seek"]:
+                checkpoint({"seek": segment.seek, "language": language}, unsaved)
+                unsaved = []
+            row = _row({**dataclasses.asdict(segment), "id": len(rows) + 1}, options)
+            rows.append(row)
+            unsaved.append(row)
             if info.duration > 0:
                 report_progress(segment.end / info.duration)
-        return _response(rows, options["task"], info.language, info.duration)
+        if checkpoints:  # the partial output then holds the whole transcript
+            checkpoint({"seek": round(info.duration * FRAMES_PER_SECOND), "language": language}, unsaved)
+        return _response(rows, options["task"], language, info.duration)
+
+    def _decoding(self, options: dict[str, Any], resume: Resume | None) -> dict[str, Any]:
+        """faster-whisper's arguments; resuming, from the checkpoint's position, with the
+        language and the prompt (the text decoded so far) that decoding had there, so the
+        rest decodes as it would have without the interruption."""
+        decoding = {
+            "language": options["language"],
+            "task": options["task"],
+            "initial_prompt": options["prompt"],
+            "word_timestamps": options["word_timestamps"],
+            "vad_filter": options["vad_filter"],
+            "beam_size": options["beam_size"],
+            "temperature": options["temperature"],
+            "condition_on_previous_text": True,
+            "prompt_reset_on_temperature": PROMPT_RESET_ON_TEMPERATURE,
+        }
+        if resume is None:
+            return decoding
+        prompt = options["prompt"]
+        tokens = (
+            []
+            if prompt is None
+            else self._model.hf_tokenizer.encode(" " + prompt.strip(), add_special_tokens=False).ids
+        )
+        for _, window in itertools.groupby(resume.outputs, key=lambda row: row["seek"]):
+            segments = list(window)
+            tokens += [token for row in segments for token in row["tokens"]]
+            if segments[0]["temperature"] > PROMPT_RESET_ON_TEMPERATURE:
+                tokens = []
+        decoding.update(
+            language=resume.state["language"],
+            initial_prompt=tokens,
+            clip_timestamps=[resume.state["seek"] / FRAMES_PER_SECOND],
+        )
+        return decoding
 
     def _check_language(self, language: str | None, task: str) -> None:
         """faster-whisper would quietly fall back to English; the client should know."""

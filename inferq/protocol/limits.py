@@ -24,6 +24,8 @@ DEFAULT_WAIT_STREAM_S = 60.0
 #: Most requests on one page of ``GET /v1/requests`` (``?limit=``), and the default.
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
+#: The largest ``?start=`` of ``GET /v1/requests/{id}/partial`` (an index into its pieces).
+MAX_PARTIAL_START = 2**31 - 1
 #: Longest ``Idempotency-Key`` header.
 MAX_IDEMPOTENCY_KEY = 256
 #: Longest token name: a label for people, not a place to store data.

@@ -50,6 +50,9 @@ class RequestStatus(TypedDict):
     """Pending: requests ahead of it, in fair order."""
     progress: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
     """Running: how far its model says it has got, when it says."""
+    partial_outputs: NotRequired[int]
+    """Pieces of output its model's checkpoints saved so far (a transcript's segments), when
+    it saves any: ``/partial`` has them while it runs, and after."""
     estimated_start_at: NotRequired[Timestamp | None]
     """Pending: when it should start, from measured run times (null until measured)."""
     estimated_completed_at: NotRequired[Timestamp | None]
@@ -71,6 +74,19 @@ class StatusWithOutput(RequestStatus):
 
     output: NotRequired[Any]
     """The outputs of a completed request, as ``/response`` answers them."""
+
+
+@documented
+class PartialOutput(TypedDict):
+    """Pieces of a request's output, saved by its model's checkpoints as it goes (a
+    transcript's segments), in order (``GET /v1/requests/{response_id}/partial``, and the
+    ``output`` events of its stream). They are kept and deleted with the request."""
+
+    response_id: str
+    status: Status
+    start: int
+    """The index of the first piece of ``outputs`` among all the request's pieces."""
+    outputs: list[Any]
 
 
 @documented

@@ -1,7 +1,8 @@
 """The two server-sent event streams: a request's changes, and the ends of many requests.
 
 ``GET /v1/requests/{id}/events`` names each event for what changed (:data:`REQUEST_EVENTS`)
-and sends the request's status document as its data, closing after the terminal one.
+and sends the request's status document as its data (the new pieces of partial output,
+for ``output``), closing after the terminal one.
 ``POST /v1/requests/wait`` takes a :class:`WaitRequest` and sends ``done`` for each
 request that ends (its status document, with its ``output`` when asked), ``missing`` for each id it cannot read, then ``end``.
 """
@@ -24,12 +25,15 @@ QUEUED = "queued"
 RUNNING = "running"
 #: Its model reported progress.
 PROGRESS = "progress"
-#: Every event of a request's stream: the three above, then its terminal status, named as
+#: Its model saved pieces of output (a :class:`~inferq.protocol.requests.PartialOutput` of the new ones).
+OUTPUT = "output"
+#: Every event of a request's stream: the four above, then its terminal status, named as
 #: the status is, after which the stream closes.
 REQUEST_EVENTS: tuple[str, ...] = (
     QUEUED,
     RUNNING,
     PROGRESS,
+    OUTPUT,
     *(status for status in STATUSES if status in TERMINAL_STATUSES),
 )
 #: The events after which a request's stream closes.

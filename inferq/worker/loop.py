@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import socket
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import orjson
 
 from inferq.backends import BackendUnavailable, WorkerInfo
 from inferq.errors import InvalidInput
-from inferq.service.progress import reporting_to
+from inferq.service.running import Cancelled, Resume, Run, running
 from inferq.service.schema import file_inputs
 from inferq.webhooks.policy import AddressPolicy
+from inferq.worker.attempt import Attempt
+from inferq.worker.checkpoints import CheckpointWriter
 from inferq.worker.file_inputs import Sources, localise
 from inferq.worker.limits import out_of_memory
 from inferq.worker.progress import ProgressForwarder
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
     from inferq.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: While the store is down a worker keeps its model and retries claims, backing off up to this.
 MAX_OUTAGE_BACKOFF_S = 5.0
@@ -49,7 +53,8 @@ class FatalModelError(Exception):
 
 
 class ModelStuck(FatalModelError):
-    """``infer`` outlived its timeout. Its thread cannot be stopped, so the process must be replaced."""
+    """``infer`` went on past ``--cancel-grace`` after its request timed out or was
+    cancelled. Its thread cannot be stopped, so the process must be replaced."""
 
     exit_code = 70
 
@@ -97,11 +102,14 @@ class Worker:
         self.sources = Sources(backend, blobs, urls)
         self.concurrency = settings.concurrency
         self.timeout_s = service.timeout_s or settings.timeout_s
+        self.cancel_grace_s = settings.cancel_grace_s
         #: Given by a supervisor, which then names this id when it tells the backend we died.
         self.worker_id = worker_id or new_worker_id(endpoint)
         self.ready = False
         self.setup_error: str | None = None
         self._leases: set[str] = set()
+        #: The call running each lease, to stop it when the lease is lost.
+        self._attempts: dict[str, Attempt] = {}
 
     @property
     def running(self) -> int:
@@ -192,20 +200,14 @@ class Worker:
 
     async def _run(self, claims: list[Claim]) -> None:
         """Run the claims in one call (``infer``, or ``infer_batch`` for a batching Service)
-        and store each outcome; a hang or running out of memory fails them all and ends
-        the process (see :class:`FatalModelError`). A claim whose inputs cannot be made
-        ready (a file that is gone) fails alone, before the call."""
+        and store each outcome. A claim whose inputs cannot be made ready (a file that is
+        gone) fails alone, before the call."""
         async with contextlib.AsyncExitStack() as files:
             prepared = [await self._inputs(claim, files) for claim in claims]
             ready = [
                 (c, inputs) for c, inputs in zip(claims, prepared, strict=True) if isinstance(inputs, dict)
             ]
-            forwarders = [ProgressForwarder(self.backend, claim) for claim, _ in ready]
-            try:
-                outputs = iter(await self._call(ready, forwarders) if ready else [])
-            finally:
-                for forwarder in forwarders:
-                    await forwarder.close()
+            outputs = iter(await self._call(ready) if ready else [])
             outcomes = [next(outputs) if isinstance(inputs, dict) else inputs for inputs in prepared]
         ended = list(zip(claims, outcomes, strict=True))
         for start in range(0, len(ended), STORES_AT_ONCE):  # together, so they can share commits
@@ -220,60 +222,138 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - this request's inputs are unusable: it fails alone
             return exc
 
-    async def _call(
-        self, ready: list[tuple[Claim, dict[str, Any]]], forwarders: list[ProgressForwarder]
-    ) -> list[Any]:
-        """Each claim's output, or the exception that fails it."""
+    async def _call(self, ready: list[tuple[Claim, dict[str, Any]]]) -> list[Any]:
+        """Each claim's output, or the exception that fails it. While the model runs, its
+        progress and checkpoints go to the store, and a cancel reaches it."""
         claims = [claim for claim, _ in ready]
-        inputs = [each for _, each in ready]
+        forwarders = [ProgressForwarder(self.backend, claim) for claim in claims]
+        writer, resume = None, None
+        if self.service.batch_size == 1:  # a batch has no one request to checkpoint
+            [claim] = claims
+            writer = CheckpointWriter(self.backend, claim, lost=lambda: self._lose({claim.lease_id}))
+            resume = await self._resume(claim)
 
         def report(fraction: float) -> None:  # a batch's progress is each request's
             for forward in forwarders:
                 forward(fraction)
 
+        attempt = Attempt(claims, Run(report, writer or _not_saved, resume))
+        self._attempts.update((claim.lease_id, attempt) for claim in claims)
+        watcher = asyncio.create_task(self._watch(claims))
         try:
-            with reporting_to(report):
-                if self.service.batch_size > 1:
-                    running = asyncio.to_thread(self.service.infer_batch, inputs)
-                else:
-                    running = asyncio.to_thread(lambda: [self.service.infer(**inputs[0])])
-                outputs = await asyncio.wait_for(running, self.timeout_s)
-        except TimeoutError:
+            return await self._infer(attempt, [inputs for _, inputs in ready])
+        finally:
+            watcher.cancel()
             for claim in claims:
-                await self.backend.fail(claim, "timeout", f"timed out after {self.timeout_s:g} s")
-            raise ModelStuck(f"request {claims[0].record.response_id} timed out") from None
+                del self._attempts[claim.lease_id]
+            for forwarder in forwarders:
+                await forwarder.close()
+            if writer is not None:
+                await writer.close()
+
+    async def _infer(self, attempt: Attempt, inputs: list[dict[str, Any]]) -> list[Any]:
+        """The model's call in a thread, stopped when it outlives its timeout or every one of
+        its requests is cancelled; running out of memory ends the process
+        (see :class:`FatalModelError`)."""
+        with running(attempt.run):  # the thread inherits the context the task is made in
+            call = asyncio.ensure_future(asyncio.to_thread(self._model_call, inputs))
+        halted = asyncio.ensure_future(attempt.halted.wait())
+        try:
+            await asyncio.wait({call, halted}, timeout=self.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halted.cancel()
+        if not call.done():
+            await self._stop(attempt, call)
+        count = len(attempt.claims)
+        try:
+            outputs = call.result()
         except MemoryError as exc:
             exc.__traceback__ = None  # its frames hold what the model allocated: free it first
-            for claim in claims:
-                await self.backend.fail(claim, "inference_failed", describe(exc))
-            raise ModelOutOfMemory(f"request {claims[0].record.response_id} ran out of memory") from None
-        except Exception as exc:  # noqa: BLE001 - the model raised: each request of the batch fails with it
-            return [exc] * len(claims)
-        if not isinstance(outputs, list) or len(outputs) != len(claims):
-            count = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
-            return [RuntimeError(f"infer_batch returned {count} results for {len(claims)} inputs")] * len(
-                claims
-            )
+            reason = describe(exc)
+            for claim in attempt.claims:
+                await _persist(functools.partial(self.backend.fail, claim, "inference_failed", reason))
+            raise ModelOutOfMemory(f"request {attempt.name} ran out of memory") from None
+        except (Exception, Cancelled) as exc:  # noqa: BLE001 - the model raised: each request of the call fails with it
+            return [exc] * count
+        if not isinstance(outputs, list) or len(outputs) != count:
+            got = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
+            return [RuntimeError(f"infer_batch returned {got} results for {count} inputs")] * count
         return outputs
 
+    def _model_call(self, inputs: list[dict[str, Any]]) -> list[Any]:
+        if self.service.batch_size > 1:
+            return self.service.infer_batch(inputs)
+        return [self.service.infer(**inputs[0])]
+
+    async def _stop(self, attempt: Attempt, call: asyncio.Future[list[Any]]) -> None:
+        """Stop a call that timed out or whose requests were all cancelled: fail those that
+        timed out, raise :class:`~inferq.service.Cancelled` into the model at its next
+        step, and give it ``--cancel-grace``. A model that does not stop by then takes its
+        process with it (:class:`ModelStuck`), since a thread cannot be stopped."""
+        timed_out = not attempt.halted.is_set()
+        if timed_out:
+            message = f"timed out after {self.timeout_s:g} s"
+            for claim in attempt.claims:
+                await _persist(functools.partial(self.backend.fail, claim, "timeout", message))
+        attempt.halt()
+        await asyncio.wait({call}, timeout=self.cancel_grace_s)
+        if not call.done():
+            why = "timed out" if timed_out else "was cancelled"
+            raise ModelStuck(
+                f"request {attempt.name} {why} and its model did not stop within {self.cancel_grace_s:g} s"
+            )
+        log.info("request %s stopped: %s", attempt.name, "timed out" if timed_out else "cancelled")
+
+    async def _watch(self, claims: list[Claim]) -> None:
+        """Learn of a cancel as it happens, from the store's notifications (heartbeats would
+        learn of it a beat later): a change of a running request may be its end."""
+        leases = [claim.lease_id for claim in claims]
+        with self.backend.bus.watch_changes_of(claim.record.response_id for claim in claims) as changed:
+            while True:
+                await changed.event.wait()
+                changed.take()
+                try:
+                    self._lose(await self.backend.leases_lost(self.worker_id, leases))
+                except BackendUnavailable as exc:
+                    log.info("could not check the leases of %s: %s", self.worker_id, exc)
+
+    def _lose(self, lease_ids: set[str]) -> None:
+        """The leases were lost (cancelled, or taken over): a call left with none stops."""
+        for lease_id in lease_ids:
+            attempt = self._attempts.get(lease_id)
+            if attempt is not None:
+                attempt.lose(lease_id)
+
+    async def _resume(self, claim: Claim) -> Resume | None:
+        """The checkpoint an earlier attempt of ``claim`` saved, as the model receives it."""
+        point = await _persist(lambda: self.backend.resume_point(claim))
+        if point is None:
+            return None
+        state, outputs = point
+        log.info("request %s resumes from its checkpoint", claim.record.response_id)
+        return Resume(orjson.loads(state), [orjson.loads(output) for output in outputs])
+
     async def _store(self, claim: Claim, outcome: Any) -> None:
-        """Complete the claim with its output, or fail it with the exception it ended in."""
+        """Complete the claim with its output, or fail it with the exception it ended in
+        (one the model stopped with on a cancel or timeout has ended already)."""
+        if isinstance(outcome, Cancelled):
+            return
         if not isinstance(outcome, BaseException):
             try:
                 body = orjson.dumps(outcome, option=orjson.OPT_SERIALIZE_NUMPY)
             except TypeError as exc:
                 outcome = exc
             else:
-                if not await _stored(lambda: self.backend.complete(claim, body)):
+                if not await _persist(lambda: self.backend.complete(claim, body)):
                     log.info("request %s: lease lost, result discarded", claim.record.response_id)
                 return
         if isinstance(outcome, InvalidInput):
             field = outcome.details.get("field")
             message = f"{field}: {outcome.message}" if field else outcome.message
-            await _stored(lambda: self.backend.fail(claim, InvalidInput.type, message))
+            await _persist(lambda: self.backend.fail(claim, InvalidInput.type, message))
             return
         log.warning("request %s failed: %s", claim.record.response_id, type(outcome).__name__)
-        await _stored(lambda: self.backend.fail(claim, "inference_failed", describe(outcome)))
+        await _persist(lambda: self.backend.fail(claim, "inference_failed", describe(outcome)))
 
     async def _heartbeats(self) -> None:
         while True:
@@ -288,19 +368,25 @@ class Worker:
         lost = await self.backend.heartbeat(info, sorted(self._leases))
         for lease_id in lost:
             log.info("lease %s lost (cancelled or expired)", lease_id)
+        self._lose(lost)
 
 
-async def _stored(write: Callable[[], Awaitable[bool]]) -> bool:
-    """A result's write, tried again while the store is down or its disk full: the worker
-    waits with the result rather than dying with it. False if the lease was lost meanwhile."""
+async def _persist(write: Callable[[], Awaitable[T]]) -> T:
+    """A store call the worker cannot do without (a result's write, a checkpoint's read),
+    tried again while the store is down or its disk full: the worker waits rather than
+    dying with what it holds."""
     outage = 0
     while True:
         try:
             return await write()
         except BackendUnavailable as exc:
             outage += 1
-            log.warning("result not stored (%s); trying again", exc)
+            log.warning("store unavailable (%s); trying again", exc)
             await asyncio.sleep(min(MAX_OUTAGE_BACKOFF_S, 0.1 * 2**outage))
+
+
+def _not_saved(state: Any, outputs: list[Any]) -> None:
+    """Where a batch's checkpoints go: nowhere (it has no one request to resume)."""
 
 
 async def _first(*events: asyncio.Event, timeout: float) -> None:

@@ -52,6 +52,8 @@ PER_ID = {
     "request": "req",
     "inputs": "in",
     "outputs": "out",
+    "checkpoint": "ckpt",
+    "partial": "part",
     "idempotency": "idem",
     "tenant": "tenant",
     "queue": "queue",
@@ -113,6 +115,12 @@ class Keys:
 
     def outputs(self, response_id: str) -> str:
         return self._per_id("outputs", response_id)
+
+    def checkpoint(self, response_id: str) -> str:
+        return self._per_id("checkpoint", response_id)
+
+    def partial(self, response_id: str) -> str:
+        return self._per_id("partial", response_id)
 
     def idempotency(self, tenant: str, key: str) -> str:
         return self._per_id("idempotency", f"{tenant}:{key}")

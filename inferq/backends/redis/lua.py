@@ -35,6 +35,7 @@ SCRIPTS = (
     "renew",
     "finish",
     "progress",
+    "checkpoint",
     "reap",
     "expire",
     "delete",
@@ -74,7 +75,11 @@ def _text(template: str, *fields: str) -> str:
 def lifecycle_prelude() -> str:
     """:mod:`inferq.domain.lifecycle` as Lua tables and functions."""
     moves = lifecycle.MOVES
-    gives_up = lifecycle.GIVES_UP.format(attempts="tonumber(attempts)", max_attempts="tonumber(max_attempts)")
+    gives_up = lifecycle.GIVES_UP.format(
+        attempts="tonumber(attempts)",
+        progressed="tonumber(progressed or 0)",
+        max_attempts="tonumber(max_attempts)",
+    )
     lines = [
         f"local AFTER = {_table({m.name: quoted(m.after.value) for m in moves})}",
         "local BEFORE = " + _table({m.name: _table({s.value: "true" for s in m.before}) for m in moves}),
@@ -82,7 +87,7 @@ def lifecycle_prelude() -> str:
         f"local FIRST_ATTEMPT_ONLY = {_table({m.name: 'true' for m in moves if m.first_attempt_only})}",
         f"local TERMINAL = {_table({s.value: 'true' for s in TERMINAL})}",
         f"local GIVE_UP_ERROR_TYPE = {quoted(lifecycle.GIVE_UP_ERROR_TYPE)}",
-        f"local function gives_up(attempts, max_attempts) return {gives_up} end",
+        f"local function gives_up(attempts, progressed, max_attempts) return {gives_up} end",
         f"local lease_lost_error = {_text(lifecycle.LEASE_LOST_ERROR, 'attempts')}",
         f"local worker_died_error = {_text(lifecycle.WORKER_DIED_ERROR, 'reason', 'attempts')}",
         "local BOUNDS = {" + ", ".join(f"{{{b!r}, '{le}'}}" for b, le in zip(LATENCY_BUCKETS, LE)) + "}",

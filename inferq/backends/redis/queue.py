@@ -99,6 +99,9 @@ class RedisQueue(Store, Queue):
     async def set_progress(self, claim: Claim, progress: float) -> bool:
         return bool(await self.run("progress", claim.record.response_id, claim.lease_id, repr(progress)))
 
+    async def checkpoint(self, claim: Claim, state: bytes, outputs: list[bytes]) -> bool:
+        return bool(await self.run("checkpoint", claim.record.response_id, claim.lease_id, state, *outputs))
+
     async def finish(
         self,
         claim: Claim,

@@ -31,6 +31,7 @@ def record_from_fields(fields: dict[str, bytes]) -> RequestRecord:
         error_type=text(fields.get("error_type")),
         error=text(fields.get("error")),
         progress=number(fields.get("progress")),
+        partial_outputs=int(fields.get("partial_outputs", b"0")),
         webhook=text(fields.get("webhook")),
         webhook_events=split_events(text(fields.get("webhook_events"))),
     )
@@ -64,6 +65,20 @@ class RedisRequests(Store, RequestStore):
             pipe.get(self.keys.inputs(response_id))
             owner, data = await pipe.execute()
         return bytes(data) if owner == tenant.encode() and data is not None else None
+
+    async def partial(self, tenant: str, response_id: str, start: int) -> list[bytes] | None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.keys.request(response_id), "tenant")
+            pipe.lrange(self.keys.partial(response_id), start, -1)
+            owner, pieces = await pipe.execute()
+        return [bytes(piece) for piece in pieces] if owner == tenant.encode() else None
+
+    async def checkpoint(self, tenant: str, response_id: str) -> bytes | None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.keys.request(response_id), "tenant")
+            pipe.get(self.keys.checkpoint(response_id))
+            owner, state = await pipe.execute()
+        return bytes(state) if owner == tenant.encode() and state is not None else None
 
     async def outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -53,6 +53,10 @@ RENEW = (
     f"UPDATE requests SET lease_expires_at = ? WHERE lease_id = ? AND status = {_RUNNING} RETURNING lease_id"
 )
 SET_PROGRESS = f"UPDATE requests SET progress = ? WHERE lease_id = ? AND status = {_RUNNING}"
+CHECKPOINT = f"""
+UPDATE requests SET progressed = attempts, partial_outputs = partial_outputs + :count
+WHERE lease_id = :lease_id AND status = {_RUNNING} RETURNING seq, partial_outputs - :count
+"""
 _ENDED = "completed_at = :now, expires_at = :expires_at, lease_id = NULL, lease_expires_at = NULL"
 FINISH = f"""
 UPDATE requests SET status = :status, error_type = :error_type, error = :error, {_ENDED}
@@ -62,7 +66,9 @@ CANCEL = f"""
 UPDATE requests SET status = {render.quoted(lifecycle.CANCEL.after.value)}, {_ENDED}
 WHERE response_id = :response_id AND tenant = :tenant AND status IN {_ACTIVE}
 """
-_GIVES_UP = lifecycle.GIVES_UP.format(attempts="attempts", max_attempts=":max_attempts")
+_GIVES_UP = lifecycle.GIVES_UP.format(
+    attempts="attempts", progressed="progressed", max_attempts=":max_attempts"
+)
 _GIVE_UP = f"""
 UPDATE requests SET status = {render.quoted(lifecycle.GIVE_UP.after.value)},
     error_type = {render.quoted(lifecycle.GIVE_UP_ERROR_TYPE)}, error = {{error}}, {_ENDED}
@@ -151,6 +157,23 @@ class SQLiteQueue(Queue):
 
     async def set_progress(self, claim: Claim, progress: float) -> bool:
         return bool(await self.db.execute(SET_PROGRESS, (progress, claim.lease_id)))
+
+    async def checkpoint(self, claim: Claim, state: bytes, outputs: list[bytes]) -> bool:
+        args = {"lease_id": claim.lease_id, "count": len(outputs)}
+
+        def checkpoint(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(CHECKPOINT, args).fetchone()
+            if row is None:
+                return False
+            seq, start = row
+            conn.execute("INSERT OR REPLACE INTO checkpoints(seq, state) VALUES (?, ?)", (seq, state))
+            conn.executemany(
+                "INSERT INTO partials(seq, n, data) VALUES (?, ?, ?)",
+                [(seq, start + n, piece) for n, piece in enumerate(outputs)],
+            )
+            return True
+
+        return await self.group.write(checkpoint)
 
     async def finish(
         self,

@@ -34,6 +34,13 @@ GET_OUTPUTS = f"""
 SELECT r.response_id, o.data FROM requests r JOIN outputs o ON o.seq = r.seq
 WHERE r.response_id IN (SELECT value FROM json_each(?)) AND r.tenant = ? AND r.status = {_COMPLETED}
 """
+GET_PARTIAL = """
+SELECT p.data FROM requests r JOIN partials p ON p.seq = r.seq
+WHERE r.response_id = ? AND r.tenant = ? AND p.n >= ? ORDER BY p.n
+"""
+GET_CHECKPOINT = """
+SELECT c.state FROM requests r JOIN checkpoints c ON c.seq = r.seq WHERE r.response_id = ? AND r.tenant = ?
+"""
 OWNER = "SELECT tenant FROM requests WHERE response_id = ?"
 CURSOR = "SELECT seq FROM requests WHERE response_id = ?1 AND (?2 IS NULL OR tenant = ?2)"
 _FILTERS = "AND (? IS NULL OR status = ?) AND (? IS NULL OR endpoint = ?) ORDER BY seq DESC LIMIT ?"
@@ -63,6 +70,7 @@ def record_from_row(row: sqlite3.Row) -> RequestRecord:
         error_type=row["error_type"],
         error=row["error"],
         progress=row["progress"],
+        partial_outputs=row["partial_outputs"],
         webhook=row["webhook"],
         webhook_events=split_events(row["webhook_events"]),
     )
@@ -98,6 +106,16 @@ class SQLiteRequests(RequestStore):
 
     async def outputs(self, tenant: str, response_ids: list[str]) -> dict[str, bytes]:
         return {row[0]: bytes(row[1]) for row in self.db.read(GET_OUTPUTS, json.dumps(response_ids), tenant)}
+
+    async def partial(self, tenant: str, response_id: str, start: int) -> list[bytes] | None:
+        pieces = [bytes(row[0]) for row in self.db.read(GET_PARTIAL, response_id, tenant, start)]
+        if not pieces and not self.db.read(GET, response_id, tenant):
+            return None
+        return pieces
+
+    async def checkpoint(self, tenant: str, response_id: str) -> bytes | None:
+        rows = self.db.read(GET_CHECKPOINT, response_id, tenant)
+        return bytes(rows[0][0]) if rows else None
 
     async def owner(self, response_id: str) -> str | None:
         rows = self.db.read(OWNER, response_id)
@@ -163,5 +181,5 @@ def _delete(conn: sqlite3.Connection, tenant: str, response_id: str) -> Status |
 def _erase(conn: sqlite3.Connection, seqs: list[int]) -> None:
     """Delete requests with their payloads (their deliveries go by trigger);
     ``secure_delete`` zeroes the freed pages."""
-    for table in ("inputs", "outputs", "requests"):
+    for table in ("inputs", "outputs", "checkpoints", "partials", "requests"):
         conn.executemany(f"DELETE FROM {table} WHERE seq=?", [(s,) for s in seqs])

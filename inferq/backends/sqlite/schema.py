@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE TABLE IF NOT EXISTS inputs (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS outputs (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (seq INTEGER PRIMARY KEY, state BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS partials (
+    seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (seq, n)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS requests_queue ON requests(endpoint, seq) WHERE status = {PENDING};
 CREATE INDEX IF NOT EXISTS requests_leases ON requests(lease_expires_at) WHERE status = {RUNNING};
 CREATE INDEX IF NOT EXISTS requests_expiry ON requests(expires_at) WHERE status IN {TERMINAL_SQL};
@@ -83,6 +90,8 @@ ADDED_COLUMNS = (
     ("requests", "progress", "REAL"),
     ("requests", "webhook", "TEXT"),
     ("requests", "webhook_events", "TEXT"),
+    ("requests", "progressed", "INTEGER NOT NULL DEFAULT 0"),
+    ("requests", "partial_outputs", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 #: Seconds each histogram of :mod:`inferq.backends.counters` observes, from the row that just

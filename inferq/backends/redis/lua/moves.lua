@@ -67,7 +67,9 @@ local function end_request(id, move, now, expires_at, retention_ms, error_type, 
   if error_type then redis.call('HSET', req, 'error_type', error_type, 'error', message) end
   drop_entry(k_queue(r[2]), redis.call('HGET', req, 'entry') or (r[3] .. '-0'))
   leave_waiting(r[2], r[1], id)
-  for _, key in ipairs({req, k_inputs(id), k_outputs(id)}) do redis.call('PEXPIRE', key, retention_ms) end
+  for _, key in ipairs({req, k_inputs(id), k_outputs(id), k_checkpoint(id), k_partial(id)}) do
+    redis.call('PEXPIRE', key, retention_ms)
+  end
   if r[4] then redis.call('PEXPIRE', r[4], retention_ms) end
   redis.call('ZADD', K_expiry, expires_at, r[1] .. ' ' .. id)
   redis.call('SREM', k_active(r[1]), id)
@@ -94,11 +96,11 @@ end
 -- when its holder's own (longer) lease still runs, or when it ends here (given up after
 -- max_attempts, appended to gave_up; or already over).
 local function may_rerun(queue, entry, idle, id, max_attempts, now, expires_at, retention_ms, gave_up)
-  local h = redis.call('HMGET', k_request(id), 'status', 'attempts', 'lease_ms')
+  local h = redis.call('HMGET', k_request(id), 'status', 'attempts', 'lease_ms', 'progressed')
   if h[1] == 'pending' then return h[1] end
   if h[1] ~= 'running' then drop_entry(queue, entry); return false end
   if idle < tonumber(h[3]) then return false end
-  if not gives_up(h[2], max_attempts) then return h[1] end
+  if not gives_up(h[2], h[4], max_attempts) then return h[1] end
   redis.call('HDEL', k_request(id), 'lease_id')
   end_request(id, 'give_up', now, expires_at, retention_ms, GIVE_UP_ERROR_TYPE, lease_lost_error(h[2]))
   gave_up[#gave_up + 1] = id
@@ -109,7 +111,7 @@ end
 local function forget(tenant, id)
   local idem = redis.call('HGET', k_request(id), 'idem_key')
   if idem then redis.call('DEL', idem) end
-  redis.call('DEL', k_request(id), k_inputs(id), k_outputs(id))
+  redis.call('DEL', k_request(id), k_inputs(id), k_outputs(id), k_checkpoint(id), k_partial(id))
   forget_webhooks(id)
   redis.call('ZREM', k_tenant(tenant), id)
   redis.call('ZREM', K_all_requests, id)

@@ -6,10 +6,10 @@ local function release(queue, endpoint, entry)
   local found = redis.call('XRANGE', queue, entry, entry)
   if #found == 0 then redis.call('XACK', queue, GROUP, entry); return end
   local id = found[1][2][2]
-  local h = redis.call('HMGET', k_request(id), 'status', 'attempts', 'worker_id')
+  local h = redis.call('HMGET', k_request(id), 'status', 'attempts', 'worker_id', 'progressed')
   if h[1] ~= 'running' or h[3] ~= worker then return end
   redis.call('HDEL', k_request(id), 'lease_id', 'worker_id')
-  if gives_up(h[2], ARGV[4]) then
+  if gives_up(h[2], h[4], ARGV[4]) then
     end_request(id, 'give_up', ARGV[5], ARGV[6], ARGV[7], GIVE_UP_ERROR_TYPE, worker_died_error(ARGV[3], h[2]))
     gave_up[#gave_up + 1] = id
   else
