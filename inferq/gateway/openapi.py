@@ -18,7 +18,14 @@ from inferq.gateway.state import state_of
 from inferq.protocol.endpoints import Alive, EndpointList, Ready
 from inferq.protocol.errors import ErrorBody
 from inferq.protocol.files import FileObject, FilePage
-from inferq.protocol.requests import Accepted, AcceptedBatch, Deleted, PartialOutput, RequestPage, RequestStatus
+from inferq.protocol.requests import (
+    Accepted,
+    AcceptedBatch,
+    Deleted,
+    PartialOutput,
+    RequestPage,
+    RequestStatus,
+)
 from inferq.protocol.schema import REF_TEMPLATE, components
 from inferq.protocol.streams import WAIT_EVENTS, WaitRequest
 from inferq.protocol.tokens import CreatedToken, NewToken, Token, TokenList
