@@ -191,6 +191,17 @@ def print_texts(files: list[Path], texts: dict[Path, str]) -> None:
         click.echo(texts[file], nl=False)
 
 
+def follow_one(
+    client: CLIClient, endpoint: str, file: Path, inputs: dict[str, Any], fmt: str, sink: Sink
+) -> None:
+    """Queue one recording and print its text as the model saves it, a segment a line,
+    then hand the result to ``sink`` as a run without ``--follow`` does."""
+    future = _submit(client, endpoint, file, inputs)
+    for segment in client.stream(future):
+        click.echo(segment["text"].strip())
+    click.echo(sink(file, render(client, future, fmt)), err=True)
+
+
 def report(board: Board, total: int) -> None:
     """Say how it went; name each failed file and why, then exit 1."""
     if not board.failures:
@@ -238,6 +249,11 @@ def report(board: Board, total: int) -> None:
     default=None,
     help="Show the progress bar (default: when stderr is a terminal).",
 )
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Print the text as it is decoded, a segment a line (one file); the result is written as usual.",
+)
 @client_options
 def transcribe(
     client: CLIClient,
@@ -250,6 +266,7 @@ def transcribe(
     endpoint: str,
     concurrency: int,
     show_progress: bool | None,
+    follow: bool,
 ) -> None:
     """Transcribe audio files, and every audio file in each DIR, with Whisper.
 
@@ -263,6 +280,7 @@ def transcribe(
       inferq transcribe ./recordings --format srt        # a .srt beside every recording
       inferq transcribe a.wav b.flac --format vtt --output-dir subtitles/
       inferq transcribe interview.m4a --stdout --format json --word-timestamps
+      inferq transcribe lecture.mp3 --follow             # the text as it comes, then lecture.txt
       INFERQ_URL=http://gpu-box:8000 inferq transcribe ./recordings
     """
     if to_stdout and output_dir is not None:
@@ -270,6 +288,13 @@ def transcribe(
     texts: dict[Path, str] = {}
     sink = memory_sink(texts) if to_stdout else file_sink(output_paths(files, f".{fmt}", output_dir))
     inputs = {"language": None if language == "auto" else language, "word_timestamps": word_timestamps}
+    if follow:
+        if len(files) != 1:
+            raise click.UsageError(f"--follow follows one file, got {len(files)}")
+        if to_stdout:
+            raise click.UsageError("--follow prints the text itself: leave out --stdout")
+        follow_one(client, endpoint, files[0], inputs, fmt, sink)
+        return
     with progress_bar(show_progress) as progress:
         board = Board(progress, len(files))
         futures = submit_all(client, endpoint, files, inputs, concurrency, board)

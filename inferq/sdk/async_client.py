@@ -19,7 +19,7 @@ from inferq.sdk._base import (
     decode,
     webhook_params,
 )
-from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
+from inferq.sdk.events import STREAM_TIMEOUT, Pieces, Reconnects, RequestEvent, events_url, parse
 from inferq.sdk.files import FileRef, Uploadable
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import DEFAULT_RETRY_FOR_S, AsyncRetryTransport, unreachable
@@ -101,7 +101,9 @@ class AsyncClient(BaseClient):
         return await self._drive(self._upload_flow(file))
 
     async def cancel(self, future: InferenceFuture) -> None:
-        """Cancel a pending or running request; Conflict if it already completed or failed."""
+        """Cancel a pending or running request: running work stops (a model that does not
+        stop within the server's ``--cancel-grace`` has its worker replaced); Conflict if it
+        already completed or failed."""
         await self._drive(self._cancel_flow(future))
 
     async def events(self, future: InferenceFuture) -> AsyncIterator[RequestEvent]:
@@ -127,6 +129,16 @@ class AsyncClient(BaseClient):
                 raise httpx.RemoteProtocolError("the event stream ended before the request did")
             except httpx.TransportError as exc:
                 await anyio.sleep(reconnects.dropped(exc))
+
+    async def stream(self, future: InferenceFuture) -> AsyncIterator[Any]:
+        """The pieces of output the request's model saves as it goes (a transcript's
+        segments), each once, as they come, from its first; ends when the request completes
+        (its ``result`` has them all), raises as ``result`` does if it fails or is cancelled.
+        A model that saves no checkpoints yields nothing."""
+        pieces = Pieces()
+        async for event in self.events(future):
+            for piece in pieces.new(event):
+                yield piece
 
     async def aclose(self) -> None:
         """Close the connection pool."""

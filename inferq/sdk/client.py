@@ -19,7 +19,7 @@ from inferq.sdk._base import (
     decode,
     webhook_params,
 )
-from inferq.sdk.events import STREAM_TIMEOUT, Reconnects, RequestEvent, events_url, parse
+from inferq.sdk.events import STREAM_TIMEOUT, Pieces, Reconnects, RequestEvent, events_url, parse
 from inferq.sdk.files import FileRef, Uploadable
 from inferq.sdk.future import InferenceFuture
 from inferq.sdk.retry import DEFAULT_RETRY_FOR_S, RetryTransport, unreachable
@@ -119,7 +119,9 @@ class Client(BaseClient):
         return self._drive(self._upload_flow(file))
 
     def cancel(self, future: InferenceFuture) -> None:
-        """Cancel a pending or running request; Conflict if it already completed or failed."""
+        """Cancel a pending or running request: running work stops (a model that does not
+        stop within the server's ``--cancel-grace`` has its worker replaced); Conflict if it
+        already completed or failed."""
         self._drive(self._cancel_flow(future))
 
     def events(self, future: InferenceFuture) -> Iterator[RequestEvent]:
@@ -140,6 +142,15 @@ class Client(BaseClient):
                 raise httpx.RemoteProtocolError("the event stream ended before the request did")
             except httpx.TransportError as exc:
                 time.sleep(reconnects.dropped(exc))
+
+    def stream(self, future: InferenceFuture) -> Iterator[Any]:
+        """The pieces of output the request's model saves as it goes (a transcript's
+        segments), each once, as they come, from its first; ends when the request completes
+        (its ``result`` has them all), raises as ``result`` does if it fails or is cancelled.
+        A model that saves no checkpoints yields nothing."""
+        pieces = Pieces()
+        for event in self.events(future):
+            yield from pieces.new(event)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from inferq.protocol.limits import STREAM_PING_S
-from inferq.protocol.streams import FINAL_EVENTS
+from inferq.protocol.streams import FINAL_EVENTS, OUTPUT
+from inferq.sdk._base import check_state
 from inferq.sdk.retry import DEFAULT_RETRY_FOR_S, unreachable
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ STREAM_TIMEOUT = httpx.Timeout(30.0, read=4 * STREAM_PING_S)
 @dataclass(frozen=True, slots=True)
 class RequestEvent:
     """One change of a request: ``type`` is ``queued``, ``running``, ``progress``,
-    ``completed``, ``failed`` or ``cancelled``; ``state`` its status document then."""
+    ``completed``, ``failed`` or ``cancelled``, and ``state`` its status document then; or
+    ``output``, whose ``state`` holds new pieces of partial output (:attr:`outputs`)."""
 
     type: str
     state: dict[str, Any]
@@ -43,6 +45,11 @@ class RequestEvent:
         return self.state.get("queue_position")
 
     @property
+    def outputs(self) -> list[Any]:
+        """The pieces of output an ``output`` event brings (a transcript's new segments)."""
+        return list(self.state.get("outputs") or []) if self.type == OUTPUT else []
+
+    @property
     def is_final(self) -> bool:
         return self.type in FINAL_EVENTS
 
@@ -56,6 +63,26 @@ def parse(sse: ServerSentEvent) -> RequestEvent | None:
     if not sse.event or sse.event == "message" or not sse.data:
         return None
     return RequestEvent(sse.event, sse.json())
+
+
+class Pieces:
+    """What ``stream`` yields from a request's events: each piece of partial output once (a
+    reconnected stream sends those so far again), and at the end, the request's failure."""
+
+    def __init__(self) -> None:
+        self._seen = 0
+
+    def new(self, event: RequestEvent) -> list[Any]:
+        """The pieces ``event`` brings that were not yielded yet; raises for a request that
+        failed or was cancelled, as its future's ``result`` would."""
+        if event.is_final:
+            check_state(event.state)
+        if event.type != OUTPUT:
+            return []
+        start, outputs = int(event.state["start"]), event.outputs
+        fresh = outputs[max(0, self._seen - start) :]
+        self._seen = max(self._seen, start + len(outputs))
+        return fresh
 
 
 class Reconnects:

@@ -64,7 +64,8 @@ class InferenceFuture(BaseModel):
             return client.wait(self, timeout)
 
     def cancel(self) -> None:
-        """Cancel the request if it has not ended (a no-op if it was already cancelled)."""
+        """Cancel the request if it has not ended (a no-op if it was already cancelled):
+        running work stops, and the worker goes on to the next request."""
         with self.sync_client() as client:
             client.cancel(self)
 
