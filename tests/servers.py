@@ -21,6 +21,8 @@ import httpx
 
 T = TypeVar("T")
 SERVICES = Path(__file__).parent / "services"
+#: The examples the docs show, run by the tests as written.
+EXAMPLES = Path(__file__).parent.parent / "examples"
 REDIS_URL = os.environ.get("INFERQ_TEST_REDIS", "redis://127.0.0.1:6379/0")
 #: A token as ``inferq serve`` prints it on a line of its own.
 PRINTED_TOKEN = re.compile(r"^iq_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")

@@ -16,12 +16,15 @@ from typing import Any
 
 import httpx
 
-from tests.servers import REDIS_URL, SERVICES, Server, wait_until
+from tests.servers import EXAMPLES, REDIS_URL, SERVICES, Server, wait_until
 
 RAISES = f"raises={SERVICES / 'raises.py'}:Raises"
 BATCHES = f"batches={SERVICES / 'batches.py'}:Batches"
-#: What the shared servers serve: echo, a model that raises and one with a batch form.
-SHARED_ENDPOINTS = f"echo,{RAISES},{BATCHES}"
+#: The documented Service that checkpoints (docs/writing-a-service.md).
+CHAPTERS = f"chapters={EXAMPLES / 'chapters.py'}:Chapters"
+#: What the shared servers serve: echo, a model that raises, one with a batch form and one
+#: that checkpoints.
+SHARED_ENDPOINTS = f"echo,{RAISES},{BATCHES},{CHAPTERS}"
 #: Webhooks may reach receivers on loopback (where the tests' receivers listen) ...
 LOOPBACK = ("--webhook-allow", "127.0.0.0/8")
 #: ... and are retried after 5, 30, 120, ... hundredths of a second instead of seconds.
