@@ -28,10 +28,11 @@ import jsonschema_rs
 from httpx_sse import connect_sse
 
 from tests.conftest import Server, create_token, wait_until
+from tests.shared_servers import CHAPTERS
 
 ASYNC = {"X-OctoAI-Async": "1"}
 #: The endpoint names of the two servers, which the document lists as paths of their own.
-ENDPOINTS = ("echo", "held")
+ENDPOINTS = ("echo", "held", "chapters")
 #: An id no request has.
 UNKNOWN = "req_0000000000000000"
 #: Deeper than an output may nest (254 levels): the echo worker fails to serialise it (502).
@@ -258,6 +259,13 @@ def _request_routes(check: Conformance, http: httpx.Client, admin: httpx.Client,
     events = check.stream(http, "GET", f"/v1/requests/{running['response_id']}/events")
     assert events and events[-1][0] == "completed", events
     check.stream(http, "GET", f"/v1/requests/{UNKNOWN}/events", expect=404)
+    body = {"chapters": ["a b", "c"], "seconds_each": 0.3}
+    chapters = check.call(http, "POST", "/chapters/predict", json=body, headers=ASYNC).json()
+    events = check.stream(http, "GET", f"/v1/requests/{chapters['response_id']}/events")
+    assert "output" in [kind for kind, _ in events], events
+    check.call(http, "GET", f"/v1/requests/{chapters['response_id']}/partial", params={"start": 1})
+    check.call(http, "GET", f"/v1/requests/{UNKNOWN}/partial", expect=404)
+    check.call(http, "GET", f"/v1/requests/{chapters['response_id']}/partial", params={"start": "x"}, expect=422)
     wait = {"response_ids": [ids["completed"], ids["failed"], UNKNOWN], "include_output": True}
     ends = check.stream(http, "POST", "/v1/requests/wait", json=wait)
     assert sorted(kind for kind, _ in ends) == ["done", "done", "end", "missing"], ends
@@ -356,7 +364,7 @@ def _unauthorized(check: Conformance, server: Server) -> None:
 
 def test_every_answer_matches_the_document(serve: Callable[..., Server], tmp_path: Path) -> None:
     """On a store of its own: the listing and token routes are checked with every tenant's data."""
-    echo_server = serve("--blob-store", (tmp_path / "blobs").as_uri())
+    echo_server = serve("--blob-store", (tmp_path / "blobs").as_uri(), endpoints=f"echo,{CHAPTERS}")
     held = serve(
         "--no-workers",
         "--max-queue",
