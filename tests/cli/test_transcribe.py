@@ -137,6 +137,18 @@ def test_several_files_to_stdout_come_in_the_order_given_under_headers(
     assert headers == [f"==> {files[0]} <==", f"==> {files[1]} <=="]
 
 
+def test_follow_prints_the_text_as_it_comes_then_writes_the_file(
+    whisper_server: Server, recordings: Path
+) -> None:
+    code, stdout, stderr = transcribe(whisper_server, str(recordings / "one.wav"), "--follow")
+    assert code == 0, stderr
+    assert stdout.strip().lower().rstrip(".") == SPOKEN.lower().rstrip(".")
+    assert (recordings / "one.txt").read_text().strip() == stdout.strip()
+    assert f"{recordings / 'one.wav'} -> {recordings / 'one.txt'}" in stderr
+    several = transcribe(whisper_server, str(recordings), "--follow")
+    assert several[0] == 2 and "--follow follows one file, got 3" in several[2]
+
+
 def test_server_trouble_is_one_line_and_exit_3(whisper_server: Server, recordings: Path) -> None:
     wrong_token = transcribe(whisper_server, str(recordings), "--token", "iq_wrong")
     unknown_endpoint = transcribe(whisper_server, str(recordings), "--endpoint", "nope")
