@@ -23,7 +23,9 @@ Service against its unbatched form, :mod:`bench.batching`) and ``uploads`` (a
 and the gateway's RSS meanwhile; a ``--whisper-minutes`` recording as multipart against
 base64, :mod:`bench.uploads`) and ``embeddings`` (``--texts`` sentences through the
 embeddings endpoint batched and not, against the model called directly,
-:mod:`bench.embeddings`). With no name, all run.
+:mod:`bench.embeddings`) and ``long_work`` (a ``--long-minutes`` recording resumed after its
+worker is killed, cancels, and the cost of checkpoints on ``--clips`` clips,
+:mod:`bench.long_work`). With no name, all run.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 
 import httpx
 
-from bench import batching, embeddings, fairness, memory, scaleout, sdk_client, sweep, uploads
+from bench import batching, embeddings, fairness, long_work, memory, scaleout, sdk_client, sweep, uploads
 from bench.common import BENCH, percentile, print_table, start_reference, store_url, summarize, wrk
 from tests.conftest import Server
 
@@ -168,6 +170,7 @@ PARTS = {
     "sdk": lambda args, backends: sdk_client.run(backends, args.runs, args.seconds, args.sdk_requests),
     "uploads": lambda args, backends: uploads.run(backends, args.runs, args.upload_mb, args.whisper_minutes),
     "embeddings": lambda args, backends: embeddings.run(backends, args.runs, args.texts),
+    "long_work": lambda args, backends: long_work.run(backends, args.runs, args.long_minutes, args.clips),
 }
 
 
@@ -188,6 +191,8 @@ def main() -> None:
     parser.add_argument("--upload-mb", type=int, default=1024, help="uploads: the file's size in MiB")
     parser.add_argument("--whisper-minutes", type=int, default=30, help="uploads: the recording's length")
     parser.add_argument("--texts", type=int, default=10_000, help="embeddings: sentences, each a request")
+    parser.add_argument("--long-minutes", type=int, default=20, help="long_work: the recording's length")
+    parser.add_argument("--clips", type=int, default=40, help="long_work: short clips for the overhead")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)

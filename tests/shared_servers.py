@@ -86,9 +86,9 @@ class SharedServers:
 def settle(server: Server) -> None:
     """Cancel whatever is pending, on any tenant's behalf, and wait until every worker is idle.
 
-    A request cancelled while it ran still holds its worker until the model returns, and
-    the store no longer counts it as running; so a probe is sent through echo, which comes
-    back once the worker is free.
+    A request cancelled while it ran holds its worker until its model stops, and the store
+    no longer counts it as running; so a probe is sent through echo, which comes back once
+    the worker is free.
     """
     with server.http(token=server.admin_token) as admin:
         _cancel_pending(admin)

@@ -166,7 +166,9 @@ def requests_show(client: CLIClient, response_id: str) -> None:
 @click.argument("response_id")
 @client_options
 def requests_cancel(client: CLIClient, response_id: str) -> None:
-    """Cancel a pending or running request (exit 1 if it already ended).
+    """Cancel a pending or running request (exit 1 if it already ended). Running work
+    stops: the model at its next step, or its worker is replaced after the server's
+    --cancel-grace.
 
     \b
     Example:
