@@ -25,10 +25,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from inferq.backends import BackendUnavailable
 from inferq.domain.status import Status
 from inferq.gateway.auth import STREAM_TOKEN_CHECK_S, StreamAuth
+from inferq.gateway.responses import partial_output
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import response_url
 from inferq.protocol.limits import STREAM_PING_S
-from inferq.protocol.render import partial_output, request_status
+from inferq.protocol.render import request_status
 from inferq.protocol.streams import OUTPUT, PROGRESS, QUEUED, RUNNING
 
 if TYPE_CHECKING:

@@ -15,11 +15,11 @@ from inferq.errors import Conflict, InvalidInput
 from inferq.gateway.admin import as_seen_by, listed_tenant, tenant_of
 from inferq.gateway.outcomes import failure
 from inferq.gateway.query import query_number
-from inferq.gateway.responses import json_response
+from inferq.gateway.responses import json_response, partial_output
 from inferq.gateway.state import state_of
 from inferq.gateway.urls import base_url, response_url
 from inferq.protocol.limits import DEFAULT_PAGE, MAX_LONG_POLL_S, MAX_PAGE, MAX_PARTIAL_START
-from inferq.protocol.render import partial_output, request_status
+from inferq.protocol.render import request_status
 from inferq.protocol.requests import STATUSES
 
 if TYPE_CHECKING:

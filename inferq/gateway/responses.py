@@ -18,11 +18,19 @@ from inferq.protocol.errors import error_body
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection, Request
 
+    from inferq.domain.records import RequestRecord
+
 log = logging.getLogger(__name__)
 
 
 def json_response(content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(content), status_code, headers, media_type="application/json")
+
+
+def partial_output(record: RequestRecord, start: int, outputs: list[bytes]) -> bytes:
+    """The partial output document of ``outputs`` (stored JSON, spliced in as is) from ``start``."""
+    head = orjson.dumps({"response_id": record.response_id, "status": record.status, "start": start})
+    return head[:-1] + b',"outputs":[' + b",".join(outputs) + b"]}"
 
 
 def error_response(conn: HTTPConnection, exc: APIError) -> Response:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import orjson
-
 from inferq.domain.clock import isoformat
 from inferq.domain.status import Status
 
@@ -45,12 +43,6 @@ def request_status(record: RequestRecord, response_url: str) -> RequestStatus:
     if record.webhook is not None:
         doc["webhook"] = record.webhook
     return doc
-
-
-def partial_output(record: RequestRecord, start: int, outputs: list[bytes]) -> bytes:
-    """The partial output document of ``outputs`` (stored JSON, spliced in as is) from ``start``."""
-    head = orjson.dumps({"response_id": record.response_id, "status": record.status, "start": start})
-    return head[:-1] + b',"outputs":[' + b",".join(outputs) + b"]}"
 
 
 def accepted(record: RequestRecord, poll_url: str) -> Accepted:

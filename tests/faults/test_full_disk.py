@@ -58,7 +58,7 @@ def test_a_full_disk_is_a_503_and_loses_nothing_accepted(small_disk: Path, tmp_p
             assert refused.status_code == 503, refused.text
             assert "is full" in refused.json()["error"]["message"]
             assert refused.headers["retry-after"] == "1"
-            wait_until(lambda: "result not stored" in server.log(), 30, "the worker holding its result")
+            wait_until(lambda: "store unavailable" in server.log(), 30, "the worker holding its result")
             assert http.get(running["poll_url"]).json()["status"] == "running"
             (small_disk / "filler").unlink()
             accepted = http.post("/echo/predict", json={"x": 1}, headers=ASYNC)
