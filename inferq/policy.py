@@ -28,6 +28,8 @@ WEBHOOK_LEASE_S = 6 * WEBHOOK_TIMEOUT_S
 DEFAULT_WEBHOOK_RETRY_BASE_S = 1.0
 #: A synchronous ``predict`` waits this long before answering 504 with the future's id.
 DEFAULT_SYNC_TIMEOUT_S = 300.0
+#: A request's headers must arrive within this of its first byte, and its body may not pause longer.
+DEFAULT_READ_TIMEOUT_S = 30.0
 #: How soon the scaling signal wants a backlog drained.
 DEFAULT_TARGET_WAIT_S = 60.0
 #: Request bodies above this are refused with 413 (base64 audio of ~45 minutes fits).

@@ -17,6 +17,7 @@ import uvicorn
 
 from inferq.backends import BackendUnavailable, open_backend
 from inferq.gateway.app import create_app
+from inferq.gateway.connections import connection_cap, guarded_protocol
 from inferq.service.base import WORKER_THREADS_ENV, cores
 from inferq.service.loader import load_service
 from inferq.settings import WORKER_FIELDS
@@ -228,7 +229,7 @@ async def serve(settings: Settings, announce: Callable[[str], None]) -> None:
         log_level="warning",
         access_log=False,
         loop="auto",
-        http="auto",
+        http=guarded_protocol(settings.read_timeout_s, connection_cap(settings.max_connections)),
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

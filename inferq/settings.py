@@ -20,6 +20,7 @@ from inferq.policy import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_READ_TIMEOUT_S,
     DEFAULT_RETENTION_S,
     DEFAULT_SYNC_TIMEOUT_S,
     DEFAULT_TARGET_WAIT_S,
@@ -87,6 +88,11 @@ class Settings:
     timeout_s: float | None = None
     cancel_grace_s: float = DEFAULT_CANCEL_GRACE_S
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: A client slower than this over a request's headers, or silent this long in its body,
+    #: is disconnected.
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    #: Connections the gateway holds at once (503 beyond); None: what its file descriptors allow.
+    max_connections: int | None = None
     #: Where uploaded files live (:mod:`inferq.blobs`); None: beside the SQLite file, or
     #: nowhere on Redis (files then travel inline, up to ``max_body_bytes``).
     blob_store: str | None = None
@@ -118,6 +124,7 @@ class Settings:
             "max_memory_bytes",
             "max_queue",
             "max_queue_per_token",
+            "max_connections",
         ):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -112,18 +112,30 @@ class Backend(ABC):
             self.bus.publish_work(endpoint)
         return stored
 
-    async def get(self, tenant: str, response_id: str) -> RequestRecord:
-        """The request's state, with its fair ``queue_position`` when pending. Raises
+    async def get(self, tenant: str, response_id: str, *, position: bool = True) -> RequestRecord:
+        """The request's state, with its fair ``queue_position`` when pending (unless
+        ``position`` is False: :meth:`positions` gives many at once). Raises
         :class:`Expired` for an id minted for this tenant whose data is gone, and
         :class:`NotFound` for anything else, another tenant's request included."""
         record = await self.requests.get(tenant, response_id)
         if record is None:
             raise await self._missing(tenant, response_id)
-        if record.status is not Status.PENDING:
+        if record.status is not Status.PENDING or not position:
             return record
-        standing = await self.queue.standing(record)
-        position = lifecycle.fair_position(standing.rank, standing.turn, standing.others, standing.requeued)
-        return dataclasses.replace(record, queue_position=position)
+        positions = await self.positions([record])
+        return dataclasses.replace(record, queue_position=positions.get(record.response_id))
+
+    async def positions(self, records: list[RequestRecord]) -> dict[str, int]:
+        """The fair queue position of each pending record, by response id (one that has
+        started meanwhile is left out), in one store call per endpoint."""
+        endpoints: dict[str, list[RequestRecord]] = {}
+        for record in records:
+            endpoints.setdefault(record.endpoint, []).append(record)
+        positions: dict[str, int] = {}
+        for endpoint, pending in endpoints.items():
+            for response_id, at in (await self.queue.standings(endpoint, pending)).items():
+                positions[response_id] = lifecycle.fair_position(at.rank, at.turn, at.others, at.requeued)
+        return positions
 
     async def get_many(self, tenant: str, response_ids: list[str]) -> dict[str, RequestRecord | NotFound]:
         """Each request's state, or the :class:`NotFound` (or :class:`Expired`) that

@@ -224,14 +224,18 @@ class Queue(ABC):
         :data:`~inferq.domain.lifecycle.LEASE_LOST_ERROR`."""
 
     @abstractmethod
-    async def standing(self, record: RequestRecord) -> Standing:
-        """Where the pending ``record`` stands; for one requeued after a lost worker, only
-        the requeued requests the store will give out before it."""
+    async def standings(self, endpoint: str, records: list[RequestRecord]) -> dict[str, Standing]:
+        """Where each of the pending ``records`` of ``endpoint`` stands, by response id (one
+        that is no longer pending is left out); for one requeued after a lost worker, only
+        the requeued requests the store will give out before it. Many cost about what one
+        does: never a round trip or a scan of the queue per record, and never blocking the
+        event loop on a read that grows with the queue."""
 
     @abstractmethod
     async def stats(self, endpoint: str) -> QueueStats:
         """Pending and running requests and the ``created_at`` of the oldest pending one
-        (a requeued one included), read from the heads of the queue, never by scanning it."""
+        (a requeued one included), read from the heads of the queue, never blocking the
+        event loop on a count that grows with it."""
 
 
 class WorkerRegistry(ABC):

@@ -48,6 +48,13 @@ FLAGS = {
         DURATION, "The wait /metrics' inferq_workers_needed sizes each endpoint's workers for (autoscaling)."
     ),
     "max_body_bytes": Flag(click.IntRange(1), "Largest request body in bytes (413 above)."),
+    "read_timeout_s": Flag(
+        DURATION, "Disconnect a client this slow over a request's headers, or this silent in its body."
+    ),
+    "max_connections": Flag(
+        click.IntRange(1),
+        "Connections the gateway holds at once, 503 beyond (default: its file descriptors less 128).",
+    ),
     "blob_store": Flag(
         help="Where uploaded files live: file:///dir or s3://bucket/prefix (AWS_* variables).",
         shown="beside the SQLite file; none on Redis",

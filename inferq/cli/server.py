@@ -46,6 +46,8 @@ def _endpoints(spec: str) -> dict[str, str]:
     "sync_timeout_s",
     "target_wait_s",
     "max_body_bytes",
+    "read_timeout_s",
+    "max_connections",
     "max_queue",
     "max_queue_per_token",
     "rate_limit",

@@ -38,6 +38,7 @@ from inferq.gateway.counters import GatewayMetrics
 from inferq.gateway.estimates import Estimates
 from inferq.gateway.limits import Admission
 from inferq.gateway.openai import embeddings, models, speech
+from inferq.gateway.positions import StreamPositions
 from inferq.gateway.state import Endpoint, GatewayState
 from inferq.gateway.uploads import Uploads
 from inferq.service.loader import load_service
@@ -175,6 +176,7 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
         endpoints=endpoints,
         admission=Admission(settings),
         estimates=Estimates(backend),
+        positions=StreamPositions(backend),
         metrics=GatewayMetrics(endpoints),
         openapi=openapi.openapi_document(endpoints),
     )

@@ -8,13 +8,15 @@ checkpoints saved since the last one (all so far on connecting), before the stat
 came with; it closes too once its token is revoked (checked every few
 seconds). The stream wakes on the store's notifications; the queue
 position is re-read each second because other requests' claims move it and nothing
-names this request when they do. A reconnecting client gets the current state first.
+names this request when they do, with every other stream's of the endpoint
+(:mod:`inferq.gateway.positions`). A reconnecting client gets the current state first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -67,19 +69,22 @@ async def _document(request: Request, record: RequestRecord) -> RequestStatus:
     return await state_of(request).estimates.add_to(doc, record)
 
 
-async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSentEvent]:
-    backend, tenant = state_of(request).backend, request.user.id
+async def _changes(request: Request, response_id: str, endpoint: str) -> AsyncIterator[ServerSentEvent]:
+    state, tenant = state_of(request), request.user.id
+    backend, positions = state.backend, state.positions
     auth = StreamAuth(request, backend)
     loop = asyncio.get_running_loop()
     last: RequestRecord | None = None
     sent = delivered = 0
-    with backend.bus.watch_changes(response_id) as changed:
+    with backend.bus.watch_changes(response_id) as changed, positions.watching(response_id, endpoint):
         while True:
             changed.clear()
             if await auth.revoked(loop.time()):
                 return
             try:
-                record = await backend.get(tenant, response_id)
+                record = await backend.get(tenant, response_id, position=False)
+                if record.status is Status.PENDING:
+                    record = dataclasses.replace(record, queue_position=await positions.of(record))
             except BackendUnavailable as exc:
                 log.info("event stream of %s waiting for the store: %s", response_id, exc)
             else:
@@ -110,7 +115,9 @@ async def _changes(request: Request, response_id: str) -> AsyncIterator[ServerSe
 async def request_events(request: Request) -> Response:
     """Another tenant's or a gone request is answered as a JSON error before any stream starts."""
     response_id = request.path_params["response_id"]
-    await state_of(request).backend.get(request.user.id, response_id)
+    record = await state_of(request).backend.get(request.user.id, response_id, position=False)
     return EventSourceResponse(
-        _changes(request, response_id), ping=STREAM_PING_S, headers={"Cache-Control": "no-store"}
+        _changes(request, response_id, record.endpoint),
+        ping=STREAM_PING_S,
+        headers={"Cache-Control": "no-store"},
     )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from inferq.gateway.counters import GatewayMetrics
     from inferq.gateway.estimates import Estimates
     from inferq.gateway.limits import Admission
+    from inferq.gateway.positions import StreamPositions
     from inferq.gateway.uploads import Uploads
     from inferq.service.base import Example, Rendering, Service
     from inferq.settings import Settings
@@ -44,8 +45,8 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class GatewayState:
-    """One gateway app's settings, store, uploads, endpoints, limits, estimates, metrics and
-    OpenAPI document."""
+    """One gateway app's settings, store, uploads, endpoints, limits, estimates, streamed
+    queue positions, metrics and OpenAPI document."""
 
     settings: Settings
     backend: Backend
@@ -53,6 +54,7 @@ class GatewayState:
     endpoints: Mapping[str, Endpoint]
     admission: Admission
     estimates: Estimates
+    positions: StreamPositions
     metrics: GatewayMetrics
     openapi: dict[str, Any]
 

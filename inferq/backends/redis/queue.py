@@ -151,14 +151,22 @@ class RedisQueue(Store, Queue):
             requeued += [endpoint] * count
         return gave_up, requeued
 
-    async def standing(self, record: RequestRecord) -> Standing:
-        rank, score, others, requeued = await self.run(
-            "standing", record.response_id, record.endpoint, record.tenant
-        )
-        if rank is None:
-            return Standing(requeued=requeued)
-        waiting = [((float(other_score), tenant.decode()), count) for tenant, other_score, count in others]
-        return Standing(rank, (float(score), record.tenant), waiting, requeued)
+    async def standings(self, endpoint: str, records: list[RequestRecord]) -> dict[str, Standing]:
+        """The standing script of each record (O(log n) for its rank), in one pipeline."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for record in records:
+                await self.run("standing", record.response_id, endpoint, record.tenant, client=pipe)
+            replies = await pipe.execute()
+        standings: dict[str, Standing] = {}
+        for record, (rank, score, others, requeued, status) in zip(records, replies, strict=True):
+            if status != b"pending":
+                continue
+            if rank is None:
+                standings[record.response_id] = Standing(requeued=requeued)
+                continue
+            waiting = [((float(other), tenant.decode()), count) for tenant, other, count in others]
+            standings[record.response_id] = Standing(rank, (float(score), record.tenant), waiting, requeued)
+        return standings
 
     async def stats(self, endpoint: str) -> QueueStats:
         pending, running, oldest = await self.run("queue_stats", endpoint)

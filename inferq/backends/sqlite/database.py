@@ -65,8 +65,10 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="inferq-sqlite")
+        self._scanner = ThreadPoolExecutor(1, thread_name_prefix="inferq-sqlite-scan")
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
+        self._sconn: sqlite3.Connection | None = None
 
     async def open(self, create: Callable[[sqlite3.Connection], None]) -> None:
         """Connect, and run ``create`` (the schema) on the writer."""
@@ -74,6 +76,7 @@ class Database:
         self._wconn = await self._run(lambda: connect(self.path))
         await self.write(create)
         self._rconn = connect(self.path)
+        self._sconn = await asyncio.get_running_loop().run_in_executor(self._scanner, connect, self.path)
 
     async def close(self) -> None:
         if self._wconn is not None:
@@ -82,7 +85,11 @@ class Database:
         if self._rconn is not None:
             self._rconn.close()
             self._rconn = None
+        if self._sconn is not None:
+            conn, self._sconn = self._sconn, None
+            await asyncio.get_running_loop().run_in_executor(self._scanner, conn.close)
         self._writer.shutdown(wait=True)
+        self._scanner.shutdown(wait=True)
 
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn)
@@ -108,9 +115,20 @@ class Database:
         return await self.write(lambda conn: conn.execute(query, args).rowcount)
 
     def read(self, query: str, *args: Any) -> list[sqlite3.Row]:
-        """A point read on the event loop (WAL readers never wait for the writer)."""
+        """A point read on the event loop (WAL readers never wait for the writer): for reads
+        whose cost is bounded (an index lookup, a page), never one that grows with the queue."""
         assert self._rconn is not None, "database not open"
         return self._rconn.execute(query, args).fetchall()
+
+    async def scan(self, query: str, *args: Any) -> list[sqlite3.Row]:
+        """A read whose cost grows with what is queued (counting a backlog), on a thread of
+        its own, so the event loop serves other clients meanwhile (SQLite lets go of the GIL)."""
+
+        def scan() -> list[sqlite3.Row]:
+            assert self._sconn is not None, "database not open"
+            return self._sconn.execute(query, args).fetchall()
+
+        return await asyncio.get_running_loop().run_in_executor(self._scanner, scan)
 
 
 class GroupCommit:

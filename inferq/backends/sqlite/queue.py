@@ -10,6 +10,7 @@ the webhook outbox, follow every status change made here.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from typing import Any
@@ -90,9 +91,13 @@ GIVE_UP_RELEASED = _GIVE_UP.format(
     error=render.text(lifecycle.WORKER_DIED_ERROR, reason=":reason", attempts="attempts"), lost=_DEAD_WORKER
 )
 REQUEUE_RELEASED = _REQUEUE.format(lost=_DEAD_WORKER)
-RANK = f"""
-SELECT count(*) FROM requests INDEXED BY requests_waiting
-WHERE {WAITING} AND endpoint = ?1 AND tenant = ?2 AND seq < (SELECT seq FROM requests WHERE response_id = ?3)
+# Each waiting request's rank among its tenant's, for the tenants of the records asked about.
+RANKS = f"""
+SELECT response_id, rank FROM (
+    SELECT response_id, row_number() OVER (PARTITION BY tenant ORDER BY seq) - 1 AS rank
+    FROM requests INDEXED BY requests_waiting
+    WHERE {WAITING} AND endpoint = ?1 AND tenant IN (SELECT value FROM json_each(?2)))
+WHERE response_id IN (SELECT value FROM json_each(?3))
 """
 REQUEUED_AHEAD = f"""
 SELECT count(*) FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?1
@@ -226,22 +231,34 @@ class SQLiteQueue(Queue):
         args = {"max_attempts": self.policy.max_attempts, "now": now, "expires_at": expires_at}
         return await self.db.write(lambda conn: _lose(conn, GIVE_UP_EXPIRED, REQUEUE_EXPIRED, args))
 
-    async def standing(self, record: RequestRecord) -> Standing:
-        if record.attempts > 0:
-            [(ahead,)] = self.db.read(REQUEUED_AHEAD, record.endpoint, record.response_id)
-            return Standing(requeued=ahead)
-        [(requeued,)] = self.db.read(REQUEUED_AHEAD, record.endpoint, None)
-        [(rank,)] = self.db.read(RANK, record.endpoint, record.tenant, record.response_id)
+    async def standings(self, endpoint: str, records: list[RequestRecord]) -> dict[str, Standing]:
+        standings: dict[str, Standing] = {}
+        for record in (r for r in records if r.attempts > 0):  # few: only those back from a lost worker
+            [(ahead,)] = await self.db.scan(REQUEUED_AHEAD, endpoint, record.response_id)
+            standings[record.response_id] = Standing(requeued=ahead)
+        waiting = [record for record in records if record.attempts == 0]
+        if not waiting:
+            return standings
+        [(requeued,)] = await self.db.scan(REQUEUED_AHEAD, endpoint, None)
+        tenants = json.dumps(sorted({record.tenant for record in waiting}))
+        ids = json.dumps([record.response_id for record in waiting])
+        ranks = {row[0]: row[1] for row in await self.db.scan(RANKS, endpoint, tenants, ids)}
         turns = {
             row["tenant"]: ((row["served_at"], row["joined_at"]), row["pending"])
-            for row in self.db.read(TURNS, record.endpoint)
+            for row in self.db.read(TURNS, endpoint)  # one row per tenant with requests waiting
         }
-        mine = turns.pop(record.tenant, ((float("-inf"), float("-inf")), 0))[0]
-        return Standing(rank, mine, list(turns.values()), requeued)
+        for record in waiting:
+            if record.response_id in ranks:
+                others = dict(turns)
+                mine = others.pop(record.tenant, ((float("-inf"), float("-inf")), 0))[0]
+                standings[record.response_id] = Standing(
+                    ranks[record.response_id], mine, list(others.values()), requeued
+                )
+        return standings
 
     async def stats(self, endpoint: str) -> QueueStats:
-        [(pending, oldest)] = self.db.read(QUEUE_STATS, endpoint)
-        [(running,)] = self.db.read(RUNNING_COUNT, endpoint)
+        [(pending, oldest)] = await self.db.scan(QUEUE_STATS, endpoint)
+        [(running,)] = await self.db.scan(RUNNING_COUNT, endpoint)
         return QueueStats(pending, running, oldest)
 
 

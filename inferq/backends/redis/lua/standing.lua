@@ -1,5 +1,5 @@
 -- ARGV: prefix, id, endpoint, tenant
--- → {rank | false, the tenant's turn score | false, {{tenant, score, waiting}...}, requeued ahead}
+-- → {rank | false, the tenant's turn score | false, {{tenant, score, waiting}...}, requeued ahead, status}
 -- What inferq.domain.lifecycle.fair_position reads. A request back after a lost worker waits
 -- in the stream's pending entries (status pending), which claims take over first, in entry
 -- order; it has no rank.
@@ -20,10 +20,12 @@ local function requeued_before(stop)
   until #page < 100
   return count
 end
+local status = redis.call('HGET', k_request(ARGV[2]), 'status')
+if status ~= 'pending' then return {false, false, {}, 0, status or false} end
 local rank = redis.call('ZRANK', waiting_of(ARGV[3], ARGV[4]), ARGV[2])
 if not rank then
   local h = redis.call('HMGET', k_request(ARGV[2]), 'entry', 'seq')
-  return {false, false, {}, requeued_before(h[1] or (h[2] .. '-0'))}
+  return {false, false, {}, requeued_before(h[1] or (h[2] .. '-0')), status}
 end
 local turns = k_turns(ARGV[3])
 local others = {}
@@ -33,4 +35,4 @@ for i = 1, #scored, 2 do
     others[#others + 1] = {scored[i], scored[i + 1], redis.call('ZCARD', waiting_of(ARGV[3], scored[i]))}
   end
 end
-return {rank, redis.call('ZSCORE', turns, ARGV[4]), others, requeued_before(false)}
+return {rank, redis.call('ZSCORE', turns, ARGV[4]), others, requeued_before(false), status}
