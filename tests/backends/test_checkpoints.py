@@ -52,7 +52,9 @@ async def test_only_the_live_lease_saves_a_checkpoint(backend: Backend) -> None:
     assert not await backend.checkpoint(second, b'{"done":1}', [b"1"])
 
 
-async def test_partial_output_is_the_owners_alone_and_outlives_the_end_until_deleted(backend: Backend) -> None:
+async def test_partial_output_is_the_owners_alone_and_outlives_the_end_until_deleted(
+    backend: Backend,
+) -> None:
     record = await submit(backend)
     taken = await claim(backend)
     assert await backend.checkpoint(taken, b"{}", [b'"a"'])

@@ -71,7 +71,9 @@ def test_a_worker_killed_mid_file_resumes_and_the_transcript_is_word_for_word_th
     assert "resumes from its checkpoint" in server.log()
 
 
-def test_a_cancel_stops_the_model_and_the_worker_serves_the_next_request(serve: Callable[..., Server]) -> None:
+def test_a_cancel_stops_the_model_and_the_worker_serves_the_next_request(
+    serve: Callable[..., Server],
+) -> None:
     server = serve("--workers", "1", "--cancel-grace", "1s", endpoints=f"echo,{SLEEPS}")
     workers = set(server.workers())
     with server.http() as http:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-from httpx_sse import connect_sse
+from httpx_sse import aconnect_sse, connect_sse
 
 from inferq import AsyncClient, Client
 from tests.conftest import Server
@@ -147,3 +147,36 @@ def test_streams_of_a_token_revoked_meanwhile_close(shared: Callable[..., Server
                 assert operator.delete(f"/v1/tokens/{token_id(server.token)}").status_code == 200
             assert [sse.event for sse in stream] == []  # closed, with nothing more sent
             assert [sse.event for sse in wait.iter_sse()] == []
+
+
+def test_many_streams_on_a_deep_queue_each_show_their_own_position(shared: Callable[..., Server]) -> None:
+    """Positions are read for every stream of an endpoint at once: each stream still gets its
+    own request's, across tenants, and the gateway answers other callers meanwhile."""
+    server = shared("--no-workers")  # nothing runs: the queue stays as built
+    first, second = server, shared("--no-workers")
+    with first.http() as mine, second.http() as theirs:
+        batch = {"inputs": [{"i": i} for i in range(500)]}
+        ours = [f["response_id"] for f in mine.post("/echo/batch", json=batch).json()["results"]]
+        their_one = theirs.post("/echo/predict", json={}, headers=ASYNC).json()["response_id"]
+    watched = {index: ours[index] for index in range(0, 500, 10)}
+
+    async def first_positions() -> dict[int, int]:
+        async def position(token: str, response_id: str) -> int:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with (
+                httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http,
+                aconnect_sse(http, "GET", f"/v1/requests/{response_id}/events") as source,
+            ):
+                async for sse in source.aiter_sse():
+                    if sse.event == "queued":
+                        return int(sse.json()["queue_position"])
+            raise AssertionError("the stream ended without a queued event")
+
+        streams = [position(first.token, response_id) for response_id in watched.values()]
+        theirs_too = position(second.token, their_one)
+        found = await asyncio.gather(*streams, theirs_too)
+        return {**dict(zip(watched, found[:-1], strict=True)), -1: found[-1]}
+
+    positions = asyncio.run(first_positions())
+    # Round robin: the other token's one request goes second, so ours from the second on are one later.
+    assert positions == {**{i: i + int(i >= 1) for i in watched}, -1: 1}

@@ -265,7 +265,9 @@ def _request_routes(check: Conformance, http: httpx.Client, admin: httpx.Client,
     assert "output" in [kind for kind, _ in events], events
     check.call(http, "GET", f"/v1/requests/{chapters['response_id']}/partial", params={"start": 1})
     check.call(http, "GET", f"/v1/requests/{UNKNOWN}/partial", expect=404)
-    check.call(http, "GET", f"/v1/requests/{chapters['response_id']}/partial", params={"start": "x"}, expect=422)
+    check.call(
+        http, "GET", f"/v1/requests/{chapters['response_id']}/partial", params={"start": "x"}, expect=422
+    )
     wait = {"response_ids": [ids["completed"], ids["failed"], UNKNOWN], "include_output": True}
     ends = check.stream(http, "POST", "/v1/requests/wait", json=wait)
     assert sorted(kind for kind, _ in ends) == ["done", "done", "end", "missing"], ends
