@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import secrets
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from inferq.backends.contracts import EndpointStats
@@ -383,10 +384,14 @@ class Backend(ABC):
         fresh = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         return await self.outbox.signing_key(tenant, fresh)
 
-    async def claim_webhooks(self, limit: int) -> list[WebhookLease]:
-        """Lease up to ``limit`` deliveries that are due, for :data:`~inferq.policy.WEBHOOK_LEASE_S`."""
+    async def claim_webhooks(
+        self, limit: int, busy: Mapping[str, int] | None = None, per_tenant: int | None = None
+    ) -> list[WebhookLease]:
+        """Lease up to ``limit`` deliveries that are due, for :data:`~inferq.policy.WEBHOOK_LEASE_S`,
+        at most ``per_tenant`` per tenant counting its ``busy`` ones (see :meth:`Outbox.claim`)."""
         now = clock.now()
-        return await self.outbox.claim(now, now + WEBHOOK_LEASE_S, secrets.token_hex(8), limit)
+        lease_id = secrets.token_hex(8)
+        return await self.outbox.claim(now, now + WEBHOOK_LEASE_S, lease_id, limit, busy or {}, per_tenant)
 
     async def record_webhook_attempt(
         self,

@@ -11,6 +11,7 @@ step. ``tests/backends`` runs every contract against every implementation.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -292,10 +293,21 @@ class Outbox(ABC):
         every process signs with the first one made."""
 
     @abstractmethod
-    async def claim(self, now: float, lease_until: float, lease_id: str, limit: int) -> list[WebhookLease]:
-        """Lease pending deliveries whose next attempt is at or before ``now`` and whose
-        previous lease (if any) ended, soonest due first, until ``lease_until``. Costs
-        what is due, never what is stored."""
+    async def claim(
+        self,
+        now: float,
+        lease_until: float,
+        lease_id: str,
+        limit: int,
+        busy: Mapping[str, int],
+        per_tenant: int | None,
+    ) -> list[WebhookLease]:
+        """Lease up to ``limit`` pending deliveries whose next attempt is at or before ``now``
+        and whose previous lease (if any) ended, until ``lease_until``: soonest due first,
+        but no tenant past ``per_tenant`` counting the ``busy`` ones it has in flight at the
+        caller already (None: no share), so one tenant's backlog never takes every slot.
+        Costs a lookup per tenant with deliveries pending and what is taken, never what one
+        tenant has waiting."""
 
     @abstractmethod
     async def record(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 POLL_S = 1.0
 #: Deliveries this gateway sends at once; more wait in the outbox.
 MAX_IN_FLIGHT = 32
+#: Of those, what one tenant may hold: its slow receivers slow its own deliveries, while
+#: other tenants' still find a slot.
+PER_TENANT_IN_FLIGHT = 8
 #: A timer may fire a little before the wall clock reaches its time: wake this much later.
 TIMER_SLACK_S = 0.01
 
@@ -57,6 +61,8 @@ class Deliverer:
         self.results = results
         self._secrets: dict[str, str] = {}
         self._sending: set[asyncio.Task[None]] = set()
+        #: Deliveries in flight, per tenant.
+        self._busy: dict[str, int] = {}
 
     async def run(self) -> None:
         """Send due deliveries until cancelled; deliveries in flight then go back to the
@@ -80,7 +86,7 @@ class Deliverer:
         if room <= 0:
             return
         try:
-            leases = await self.backend.claim_webhooks(room)
+            leases = await self.backend.claim_webhooks(room, self._busy, PER_TENANT_IN_FLIGHT)
         except BackendUnavailable as exc:
             log.warning("webhooks not claimed: %s", exc)
             return
@@ -90,7 +96,14 @@ class Deliverer:
         for lease in leases:
             task = asyncio.create_task(self._deliver(http, lease, woken))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            self._busy[lease.tenant] = self._busy.get(lease.tenant, 0) + 1
+            task.add_done_callback(functools.partial(self._sent, lease.tenant))
+
+    def _sent(self, tenant: str, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        left = self._busy.pop(tenant) - 1
+        if left:
+            self._busy[tenant] = left
 
     async def _deliver(self, http: httpx.AsyncClient, lease: WebhookLease, woken: asyncio.Event) -> None:
         try:

@@ -30,6 +30,7 @@ from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookLease
 from tests.backends.helpers import POLICY
 from tests.backends.stores import unavailable
 from tests.conftest import Server, free_port, wait_until
+from tests.servers import REDIS_URL
 from tests.store import stored_bytes
 
 redis = pytest.importorskip("redis")
@@ -372,3 +373,30 @@ def test_after_a_redis_crash_and_restart_the_gateway_recovers_and_accepted_reque
     assert [s["status"] for s in states] == ["completed"] * 4
     assert outputs == [{"echo": {"delay_s": 0.5, "i": i}} for i in range(4)]
     assert waited < 10, f"the long poll took {waited:.1f} s after the restart"
+
+
+@pytest.mark.anyio
+async def test_deliveries_an_earlier_version_queued_in_one_set_are_still_claimed() -> None:
+    """Before deliveries waited per tenant, they waited in one due set; a store written then
+    still delivers them."""
+    prefix = f"iqtest-{secrets.token_hex(4)}"
+    backend = open_backend(f"{REDIS_URL}?prefix={prefix}", POLICY)
+    await backend.start()
+    raw = redis.Redis.from_url(REDIS_URL)
+    try:
+        submission = Submission(
+            "tok_alice", "echo", b"{}", webhook="https://example.com/h", webhook_events=("completed",)
+        )
+        record, _ = await backend.enqueue(submission)
+        await backend.cancel("tok_alice", record.response_id)
+        [webhook_id] = raw.zrange(f"{prefix}:tenanthooks:tok_alice", 0, -1)
+        raw.delete(f"{prefix}:tenanthooks:tok_alice", f"{prefix}:hooktenants")
+        raw.zadd(f"{prefix}:hookdue", {webhook_id: 1.0})  # where an earlier version kept it
+        [lease] = await backend.claim_webhooks(10)
+        assert (lease.webhook_id, lease.response_id) == (webhook_id.decode(), record.response_id)
+        assert raw.zcard(f"{prefix}:hookdue") == 0
+    finally:
+        await backend.close()
+        for key in raw.scan_iter(f"{prefix}:*"):
+            raw.delete(key)
+        raw.close()

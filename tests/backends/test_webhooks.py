@@ -114,6 +114,24 @@ async def test_claim_webhooks_takes_at_most_its_limit_soonest_due_first(backend:
     assert [lease.response_id for lease in first + rest] == [r.response_id for r in records]
 
 
+async def test_a_claim_gives_no_tenant_more_than_its_share_and_the_others_come_through(
+    backend: Backend,
+) -> None:
+    backlog = [await hooked(backend, ("completed",)) for _ in range(6)]  # due first
+    other = await hooked(backend, ("completed",), tenant=BOB)
+    for record in [*backlog, other]:
+        await backend.cancel(record.tenant, record.response_id)
+    leases = await backend.claim_webhooks(10, {}, per_tenant=2)
+    assert [lease.response_id for lease in leases] == [
+        backlog[0].response_id,
+        backlog[1].response_id,
+        other.response_id,
+    ]
+    assert await backend.claim_webhooks(10, {ALICE: 2}, per_tenant=2) == []  # its share is in flight
+    more = await backend.claim_webhooks(10, {ALICE: 1}, per_tenant=2)
+    assert [lease.response_id for lease in more] == [backlog[2].response_id]
+
+
 async def test_a_recorded_attempt_ends_the_lease_and_a_retry_comes_due_again(backend: Backend) -> None:
     record = await hooked(backend, ("completed",))
     await backend.cancel(ALICE, record.response_id)

@@ -14,6 +14,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferq.policy import WEBHOOK_TIMEOUT_S
+from inferq.webhooks.deliverer import PER_TENANT_IN_FLIGHT
 from tests.conftest import Server, wait_until
 from tests.shared_servers import FAST_RETRIES, LOOPBACK
 from tests.webhooks.conftest import ASYNC, deliveries, secret, settled, submit
@@ -145,6 +146,9 @@ class Trickler:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
         self.stopped = threading.Event()
+        #: Connections it holds open now.
+        self.connections = 0
+        self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -158,14 +162,20 @@ class Trickler:
             threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
 
     def _trickle(self, conn: socket.socket) -> None:
-        with conn:
-            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100):
-                if self.stopped.wait(1.0):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
+        with self._lock:
+            self.connections += 1
+        try:
+            with conn:
+                for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100):
+                    if self.stopped.wait(1.0):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        return
+        finally:
+            with self._lock:
+                self.connections -= 1
 
     def stop(self) -> None:
         self.stopped.set()
@@ -186,5 +196,28 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_attempt_s_deadline(ho
             attempt = wait_until(first_attempt, 30, "the first attempt recorded")
         assert attempt["status_code"] is None
         assert attempt["error"] == f"no answer within {WEBHOOK_TIMEOUT_S:g} s"
+    finally:
+        trickler.stop()
+
+
+def test_one_tenants_slow_receivers_leave_other_tenants_a_sending_slot(
+    serve: Callable[..., Server], receiver: Receiver
+) -> None:
+    """Tenant A's receivers trickle, each holding a slot for the attempt's whole deadline, and A
+    has more of them than the gateway sends at once: B's webhook still goes out at once."""
+    server = serve(*LOOPBACK, *FAST_RETRIES)
+    other = server.new_token("other tenant")
+    trickler = Trickler()
+    try:
+        with server.http() as alice, server.http(token=other) as bob:
+            slow = [submit(alice, trickler.url)["response_id"] for _ in range(40)]
+            wait_until(lambda: trickler.connections >= PER_TENANT_IN_FLIGHT, 30, "A's receivers to be busy")
+            theirs = submit(bob, receiver.url)
+            [post] = receiver.wait_for(1)
+            untried = [rid for rid in slow if not deliveries(alice, rid)[0]["attempts"]]
+            event = post.verified(secret(bob))
+        assert event["data"]["response_id"] == theirs["response_id"]
+        assert len(untried) >= 40 - 2 * PER_TENANT_IN_FLIGHT, "B's went out while A's backlog waited"
+        assert trickler.connections == PER_TENANT_IN_FLIGHT, "A holds its share of the slots, no more"
     finally:
         trickler.stop()

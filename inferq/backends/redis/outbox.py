@@ -11,6 +11,7 @@ being sent.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import cast
 
 from inferq.backends.contracts import Outbox
@@ -25,8 +26,25 @@ class RedisOutbox(Store, Outbox):
         )
         return fresh if first is None else first.decode()
 
-    async def claim(self, now: float, lease_until: float, lease_id: str, limit: int) -> list[WebhookLease]:
-        leased = await self.run("webhook_claim", repr(now), repr(lease_until), lease_id, limit)
+    async def claim(
+        self,
+        now: float,
+        lease_until: float,
+        lease_id: str,
+        limit: int,
+        busy: Mapping[str, int],
+        per_tenant: int | None,
+    ) -> list[WebhookLease]:
+        share = "" if per_tenant is None else per_tenant
+        args = (
+            repr(now),
+            repr(lease_until),
+            lease_id,
+            limit,
+            share,
+            json.dumps(dict(busy)) if busy else "{}",
+        )
+        leased = await self.run("webhook_claim", *args)
         return [_lease(_fields(flat)) for flat in leased]
 
     async def record(

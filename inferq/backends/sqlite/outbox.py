@@ -8,19 +8,31 @@ of the lease while one is being sent.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 
 from inferq.backends.contracts import Outbox
 from inferq.backends.sqlite.database import Database, transaction
 from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookLease
 
-CLAIM = """
-UPDATE webhook_deliveries SET due_at = ?2, lease_id = ?3
-WHERE webhook_id IN (
-    SELECT webhook_id FROM webhook_deliveries WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT ?4
+# The tenants with pending deliveries, one index seek each (a skip scan of the index).
+PENDING_TENANTS = """
+WITH RECURSIVE t(tenant) AS (
+    SELECT min(tenant) FROM webhook_deliveries INDEXED BY webhook_deliveries_due_by_tenant WHERE state = 'pending'
+    UNION ALL
+    SELECT (SELECT min(tenant) FROM webhook_deliveries INDEXED BY webhook_deliveries_due_by_tenant
+            WHERE state = 'pending' AND tenant > t.tenant)
+    FROM t WHERE t.tenant IS NOT NULL
 )
-RETURNING webhook_id, event, url, created_at, attempts,
-    (SELECT response_id FROM requests r WHERE r.seq = webhook_deliveries.seq) AS response_id,
-    (SELECT tenant FROM requests r WHERE r.seq = webhook_deliveries.seq) AS tenant
+SELECT tenant FROM t WHERE tenant IS NOT NULL
+"""
+TENANT_DUE = """
+SELECT webhook_id, due_at FROM webhook_deliveries INDEXED BY webhook_deliveries_due_by_tenant
+WHERE state = 'pending' AND tenant = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3
+"""
+LEASE = """
+UPDATE webhook_deliveries SET due_at = ?1, lease_id = ?2 WHERE webhook_id = ?3
+RETURNING webhook_id, tenant, event, url, created_at, attempts,
+    (SELECT response_id FROM requests r WHERE r.seq = webhook_deliveries.seq) AS response_id
 """
 RECORD = """
 UPDATE webhook_deliveries SET state = ?1, due_at = ?2, next_attempt_at = ?2, lease_id = NULL,
@@ -36,8 +48,8 @@ WHERE d.seq = ? ORDER BY a.n
 """
 LATEST = "SELECT event, created_at FROM webhook_deliveries WHERE seq = ? ORDER BY rowid DESC LIMIT 1"
 REDELIVER = """
-INSERT INTO webhook_deliveries(webhook_id, seq, event, url, created_at, due_at, next_attempt_at)
-VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *
+INSERT INTO webhook_deliveries(webhook_id, seq, tenant, event, url, created_at, due_at, next_attempt_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
 """
 SIGNING_KEY = "SELECT secret FROM webhook_secrets WHERE tenant = ?"
 
@@ -55,10 +67,28 @@ class SQLiteOutbox(Outbox):
 
         return await self.db.write(ensure)
 
-    async def claim(self, now: float, lease_until: float, lease_id: str, limit: int) -> list[WebhookLease]:
-        rows = await self.db.write(
-            lambda conn: conn.execute(CLAIM, (now, lease_until, lease_id, limit)).fetchall()
-        )
+    async def claim(
+        self,
+        now: float,
+        lease_until: float,
+        lease_id: str,
+        limit: int,
+        busy: Mapping[str, int],
+        per_tenant: int | None,
+    ) -> list[WebhookLease]:
+        """Each tenant's soonest due, up to its room, then the soonest of those: one index
+        seek per tenant with deliveries pending, plus what is taken."""
+
+        def claim(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            with transaction(conn):
+                due: list[tuple[float, str]] = []
+                for (tenant,) in conn.execute(PENDING_TENANTS).fetchall():
+                    room = limit if per_tenant is None else min(limit, per_tenant - busy.get(tenant, 0))
+                    if room > 0:
+                        due += [(row[1], row[0]) for row in conn.execute(TENANT_DUE, (tenant, now, room))]
+                taken = [webhook_id for _, webhook_id in sorted(due)[:limit]]
+                return [conn.execute(LEASE, (lease_until, lease_id, wid)).fetchone() for wid in taken]
+
         return [
             WebhookLease(
                 webhook_id=row["webhook_id"],
@@ -70,7 +100,7 @@ class SQLiteOutbox(Outbox):
                 attempts_made=row["attempts"],
                 lease_id=lease_id,
             )
-            for row in rows
+            for row in await self.db.write(claim)
         ]
 
     async def record(
@@ -119,6 +149,7 @@ class SQLiteOutbox(Outbox):
                 args = (
                     webhook_id,
                     request["seq"],
+                    tenant,
                     latest["event"],
                     request["webhook"],
                     latest["created_at"],

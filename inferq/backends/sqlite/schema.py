@@ -92,6 +92,16 @@ ADDED_COLUMNS = (
     ("requests", "webhook_events", "TEXT"),
     ("requests", "progressed", "INTEGER NOT NULL DEFAULT 0"),
     ("requests", "partial_outputs", "INTEGER NOT NULL DEFAULT 0"),
+    ("webhook_deliveries", "tenant", "TEXT"),
+)
+#: Run once the added columns exist: deliveries queued by an earlier version learn their
+#: tenant, and the index the deliverers' fair claim walks (tenant by tenant) is made.
+AFTER_COLUMNS = (
+    """UPDATE webhook_deliveries SET tenant = (SELECT tenant FROM requests r WHERE r.seq = webhook_deliveries.seq)
+WHERE tenant IS NULL""",
+    """CREATE INDEX IF NOT EXISTS webhook_deliveries_due_by_tenant ON webhook_deliveries(tenant, due_at)
+WHERE state = 'pending'""",
+    "DROP INDEX IF EXISTS webhook_deliveries_due",
 )
 
 #: Seconds each histogram of :mod:`inferq.backends.counters` observes, from the row that just
@@ -184,8 +194,8 @@ def _event_trigger(event: str) -> str:
     return f"""CREATE TRIGGER webhook_on_{event} AFTER UPDATE OF status ON requests
 WHEN {wanted} AND {made_any(moves)}
 BEGIN
-    INSERT INTO webhook_deliveries(webhook_id, seq, event, url, created_at, due_at, next_attempt_at)
-    VALUES ('msg_' || lower(hex(randomblob(16))), NEW.seq, '{event}', NEW.webhook, {at}, {at}, {at});
+    INSERT INTO webhook_deliveries(webhook_id, seq, tenant, event, url, created_at, due_at, next_attempt_at)
+    VALUES ('msg_' || lower(hex(randomblob(16))), NEW.seq, NEW.tenant, '{event}', NEW.webhook, {at}, {at}, {at});
 END"""
 
 
@@ -203,7 +213,6 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     lease_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(due_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS webhook_deliveries_request ON webhook_deliveries(seq);
 CREATE TABLE IF NOT EXISTS webhook_attempts (
     webhook_id TEXT NOT NULL,
@@ -257,7 +266,7 @@ def create(conn: sqlite3.Connection) -> None:
             present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-        for statement in _RECOUNT_TURNS:
+        for statement in (*AFTER_COLUMNS, *_RECOUNT_TURNS):
             conn.execute(statement)
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             conn.execute(f"DROP TRIGGER {name}")

@@ -4,11 +4,12 @@ if redis.call('HGET', hook, 'lease_id') ~= ARGV[3] then return 0 end
 local n = redis.call('HINCRBY', hook, 'attempts', 1)
 redis.call('HSET', hook, 'state', ARGV[4], 'attempt:' .. n, ARGV[6])
 redis.call('HDEL', hook, 'lease_id')
+local tenant = redis.call('HGET', hook, 'tenant')
 if ARGV[5] == '' then
   redis.call('HDEL', hook, 'next_attempt_at')
-  redis.call('ZREM', K_webhooks_due, wid)
+  unschedule(tenant, wid)
 else
   redis.call('HSET', hook, 'next_attempt_at', ARGV[5])
-  redis.call('ZADD', K_webhooks_due, ARGV[5], wid)
+  schedule(tenant, wid, ARGV[5])
 end
 return 1
