@@ -25,7 +25,9 @@ base64, :mod:`bench.uploads`) and ``embeddings`` (``--texts`` sentences through 
 embeddings endpoint batched and not, against the model called directly,
 :mod:`bench.embeddings`) and ``long_work`` (a ``--long-minutes`` recording resumed after its
 worker is killed, cancels, and the cost of checkpoints on ``--clips`` clips,
-:mod:`bench.long_work`). With no name, all run.
+:mod:`bench.long_work`) and ``hostile`` (another tenant's latency while one attacks:
+event streams on a ``--deep`` queue, slow sockets, huge bodies, slow webhook receivers,
+:mod:`bench.hostile`). With no name, all run.
 """
 
 from __future__ import annotations
@@ -40,7 +42,18 @@ from typing import Any
 
 import httpx
 
-from bench import batching, embeddings, fairness, long_work, memory, scaleout, sdk_client, sweep, uploads
+from bench import (
+    batching,
+    embeddings,
+    fairness,
+    hostile,
+    long_work,
+    memory,
+    scaleout,
+    sdk_client,
+    sweep,
+    uploads,
+)
 from bench.common import BENCH, percentile, print_table, start_reference, store_url, summarize, wrk
 from tests.conftest import Server
 
@@ -171,6 +184,7 @@ PARTS = {
     "uploads": lambda args, backends: uploads.run(backends, args.runs, args.upload_mb, args.whisper_minutes),
     "embeddings": lambda args, backends: embeddings.run(backends, args.runs, args.texts),
     "long_work": lambda args, backends: long_work.run(backends, args.runs, args.long_minutes, args.clips),
+    "hostile": lambda args, backends: hostile.run(backends, args.runs, args.deep),
 }
 
 
@@ -193,6 +207,7 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=10_000, help="embeddings: sentences, each a request")
     parser.add_argument("--long-minutes", type=int, default=20, help="long_work: the recording's length")
     parser.add_argument("--clips", type=int, default=40, help="long_work: short clips for the overhead")
+    parser.add_argument("--deep", type=int, default=20_000, help="hostile: requests queued under the streams")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)
