@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from inferq.backends.backend import Backend
-from inferq.backends.contracts import BackendUnavailable, EndpointStats, WorkerInfo
+from inferq.backends.contracts import BackendUnavailable, EndpointStats, StoreFull, WorkerInfo
 
 if TYPE_CHECKING:
     from inferq.policy import Policy
@@ -17,6 +17,7 @@ __all__ = [
     "BackendUnavailable",
     "EndpointStats",
     "InvalidBackendURL",
+    "StoreFull",
     "WorkerInfo",
     "open_backend",
 ]

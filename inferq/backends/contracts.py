@@ -32,6 +32,10 @@ class BackendUnavailable(Exception):
     """The store cannot be reached; the gateway answers 503 and tries again later."""
 
 
+class StoreFull(BackendUnavailable):
+    """The store takes no writes: its disk (or Redis's memory) is full. Reads still work."""
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """What a worker reports with each heartbeat; ``ready`` once its model is loaded.

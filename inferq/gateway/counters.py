@@ -1,5 +1,5 @@
 """The counters only this gateway sees: submits it enqueued, expired requests it swept,
-webhook attempts it made. Everything else ``/metrics`` shows is read from the store.
+webhook attempts it made, calls it answered 503 because of the store. Everything else ``/metrics`` shows is read from the store.
 
 Each app has its own registry, never a module-level one, so two apps in one process
 do not clash.
@@ -39,5 +39,14 @@ class GatewayMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.store_refusals = Counter(
+            "inferq_store_refusals",
+            "Calls this gateway answered 503 because of the store, by reason: full (its disk, or "
+            "Redis's memory, takes no writes; reads go on) or unavailable (unreachable).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("full", "unavailable"):
+            self.store_refusals.labels(reason)
         for endpoint in endpoints:  # a series from the start, so rate() sees the first submit
             self.submitted.labels(endpoint)

@@ -10,9 +10,11 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from inferq.backends import StoreFull
 from inferq.errors import APIError, ServiceUnavailable, Unauthorized
 from inferq.gateway.auth import StoreUnavailable
 from inferq.gateway.openai.errors import openai_error_body, speaks_openai
+from inferq.gateway.state import state_of
 from inferq.protocol.errors import error_body
 
 if TYPE_CHECKING:
@@ -65,6 +67,8 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 async def on_backend_unavailable(request: Request, exc: Exception) -> Response:
     log.warning("backend unavailable: %s", exc)
+    reason = "full" if isinstance(exc, StoreFull) else "unavailable"
+    state_of(request).metrics.store_refusals.labels(reason).inc()
     return error_response(request, ServiceUnavailable(f"the store is unavailable: {exc}", retry_after=1))
 
 

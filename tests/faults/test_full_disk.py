@@ -58,6 +58,9 @@ def test_a_full_disk_is_a_503_and_loses_nothing_accepted(small_disk: Path, tmp_p
             assert refused.status_code == 503, refused.text
             assert "is full" in refused.json()["error"]["message"]
             assert refused.headers["retry-after"] == "1"
+            with server.http(token=server.admin_token) as admin:
+                scraped = admin.get("/metrics").text
+            assert 'inferq_store_refusals_total{reason="full"} 1.0' in scraped
             wait_until(lambda: "store unavailable" in server.log(), 30, "the worker holding its result")
             assert http.get(running["poll_url"]).json()["status"] == "running"
             (small_disk / "filler").unlink()

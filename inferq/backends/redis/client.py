@@ -27,7 +27,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from inferq.backends.contracts import BackendUnavailable
+from inferq.backends.contracts import BackendUnavailable, StoreFull
 from inferq.backends.redis.keys import Keys
 from inferq.backends.redis.lua import load_scripts
 
@@ -77,7 +77,12 @@ def parse_url(url: str) -> tuple[str, str]:
 
 
 def _translated(exc: RedisError, where: str) -> Exception:
-    """:class:`BackendUnavailable` when ``exc`` means "Redis cannot serve right now", else ``exc``."""
+    """:class:`BackendUnavailable` when ``exc`` means "Redis cannot serve right now" (:class:`StoreFull`
+    when it refuses writes for want of disk or memory), else ``exc``."""
+    if isinstance(exc, OutOfMemoryError) or (
+        isinstance(exc, ResponseError) and str(exc).startswith("MISCONF")
+    ):
+        return StoreFull(f"Redis at {where} takes no writes: its disk or memory is full ({exc})")
     if isinstance(exc, _UNAVAILABLE) or (
         isinstance(exc, ResponseError) and str(exc).startswith(_UNAVAILABLE_REPLIES)
     ):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from inferq.backends.contracts import BackendUnavailable
+from inferq.backends.contracts import StoreFull
 
 T = TypeVar("T")
 
@@ -108,7 +108,7 @@ class Database:
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
                 raise
-            raise BackendUnavailable(f"the disk of {self.path} is full: free some space") from exc
+            raise StoreFull(f"the disk of {self.path} is full: free some space") from exc
 
     async def execute(self, query: str, args: tuple[Any, ...] | dict[str, Any]) -> int:
         """One statement on the writer, in its own transaction; returns the rows changed."""
