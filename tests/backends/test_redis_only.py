@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookLease
 from tests.backends.helpers import POLICY
 from tests.backends.stores import unavailable
 from tests.conftest import Server, free_port, wait_until
+from tests.redis_server import RedisServer
 from tests.servers import REDIS_URL
 from tests.store import stored_bytes
 
@@ -155,50 +155,6 @@ def test_after_retention_no_key_holds_anything_of_the_request(
     wait_until(lambda: not leftovers(), 10, "no key to hold anything of the expired requests")
     assert gone["type"] == "expired"
     assert listed == []
-
-
-@dataclass
-class RedisServer:
-    """A ``redis-server`` of the test's own, with an append-only file so it can crash and come back."""
-
-    directory: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0?prefix=iqtest"
-
-    def start(self) -> RedisServer:
-        # appendfsync always: a 202 is on disk before it is sent, so even SIGKILL loses nothing
-        argv = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--dir",
-            str(self.directory),
-        ]
-        with (self.directory / "redis.log").open("ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        try:
-            wait_until(lambda: client.ping(), 10, "redis-server up")
-        finally:
-            client.close()
-        return self
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture
