@@ -14,6 +14,7 @@ import typing
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import pydantic
+import pydantic_core
 
 from inferq.domain.files import FILE_REF_PREFIX
 from inferq.errors import InvalidInput
@@ -81,9 +82,25 @@ def input_model(service: type[Service]) -> type[pydantic.BaseModel]:
         default = ... if param.default is inspect.Parameter.empty else param.default
         hint = hints.get(name, Any)
         is_file, wire = _file_type(hint)
-        fields[name] = (wire if is_file else hint, default)
+        fields[name] = (wire if is_file else _numbers_only(hint), default)
     config = pydantic.ConfigDict(extra=extra, strict=False)  # type: ignore[typeddict-item]
     return pydantic.create_model(f"{service.__name__}Inputs", __config__=config, **fields)
+
+
+def _refuse_booleans(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise pydantic_core.PydanticCustomError("number_type", "Input should be a number, not true or false")
+    return value
+
+
+def _numbers_only(hint: Any) -> Any:
+    """``hint``, refusing ``true``/``false`` where it takes a number (int or float) and not a
+    bool: pydantic's lax mode reads them as 1 and 0, which the schema does not say."""
+    base = typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint
+    members = typing.get_args(base) if typing.get_origin(base) in (typing.Union, types.UnionType) else (base,)
+    if bool in members or not any(member in (int, float) for member in members):
+        return hint
+    return Annotated[hint, pydantic.BeforeValidator(_refuse_booleans)]
 
 
 def validate_inputs(model: type[M], inputs: dict[str, Any]) -> M:

@@ -64,6 +64,17 @@ def test_bad_bodies_get_a_clear_error(
         assert http.get("/v1/requests").json()["results"] == []  # nothing was queued
 
 
+def test_true_and_false_are_not_numbers(server: Server) -> None:
+    with server.http() as http:
+        alone = http.post("/echo/predict", json={"delay_s": False}, headers=ASYNC)
+        in_a_batch = http.post("/echo/batch", json={"inputs": [{"delay_s": 0}, {"delay_s": True}]})
+        listed = http.get("/v1/requests").json()["results"]
+    assert (alone.status_code, alone.json()["error"]["field"]) == (422, "delay_s")
+    assert "not true or false" in alone.json()["error"]["message"]
+    assert (in_a_batch.status_code, in_a_batch.json()["error"]["field"]) == (422, "inputs[1].delay_s")
+    assert listed == []
+
+
 def test_the_field_is_named(server: Server) -> None:
     with server.http() as http:
         error = http.post("/echo/predict", json={"delay_s": "x"}).json()["error"]
