@@ -42,8 +42,9 @@ FROM_SCRATCH = "whisper=bench.whisper_variants:WhisperFromScratch"
 SLEEPS = f"sleeps={SERVICES / 'sleeps.py'}:Sleeps"
 
 
-def serve(backend: str, tmp: Path, endpoints: str, name: str) -> Server:
-    server = Server(backend, ["--endpoints", endpoints, "--workers", "1"], tmp / f"{name}.log")
+def serve(kind: str, tmp: Path, endpoints: str, name: str) -> Server:
+    """A server of its own, on a fresh store of ``kind``, one worker per endpoint."""
+    server = Server(store_url(kind, tmp), ["--endpoints", endpoints, "--workers", "1"], tmp / f"{name}.log")
     names = tuple(part.split("=")[0] for part in endpoints.split(","))
     return server.start(wait_for=names)
 
@@ -53,9 +54,9 @@ def submit_audio(http: httpx.Client, path: Path) -> str:
         return str(http.post("/whisper/predict", files={"audio": audio}, headers=ASYNC).json()["poll_url"])
 
 
-def resume_run(backend: str, tmp: Path, recording: Path, endpoints: str, kill_at: float | None) -> float:
+def resume_run(kind: str, tmp: Path, recording: Path, endpoints: str, kill_at: float | None) -> float:
     """Seconds from submit to completion, the worker killed once progress reaches ``kill_at``."""
-    server = serve(backend, tmp, endpoints, f"resume-{kill_at}")
+    server = serve(kind, tmp, endpoints, f"resume-{kill_at}")
     try:
         with server.http() as http:
             started = time.perf_counter()
@@ -74,7 +75,7 @@ def resume_run(backend: str, tmp: Path, recording: Path, endpoints: str, kill_at
             return elapsed
     finally:
         server.stop()
-        forget(backend)
+        forget(server.backend)
 
 
 def _ended(http: httpx.Client, poll_url: str) -> dict[str, Any] | None:
@@ -82,12 +83,12 @@ def _ended(http: httpx.Client, poll_url: str) -> dict[str, Any] | None:
     return state if state["status"] in ("completed", "failed", "cancelled") else None
 
 
-def cancel_to_next_start(server: Server, send: Any, nxt: Any) -> float:
-    """Seconds from cancelling a running request to the start of the one queued behind it."""
+def cancel_to_next_start(server: Server, send: Any, nxt: Any, under_way: str = "progress") -> float:
+    """Seconds from cancelling a running request, once its state shows ``under_way`` (its model
+    reported progress, or it runs at all), to the start of the one queued behind it."""
     with server.http() as http:
         running = send(http)
-        wait_until(lambda: http.get(running).json()["status"] == "running", 600, "the long request to run")
-        time.sleep(1)  # well into its work
+        wait_until(lambda: http.get(running).json().get(under_way), 600, "the long request under way")
         behind = nxt(http)
         cancelled_at = time.time()
         assert http.post(f"{running}/cancel").json()["status"] == "cancelled"
@@ -95,8 +96,8 @@ def cancel_to_next_start(server: Server, send: Any, nxt: Any) -> float:
         return datetime.datetime.fromisoformat(started).timestamp() - cancelled_at
 
 
-def cancels(backend: str, tmp: Path, recording: Path) -> dict[str, float]:
-    server = serve(backend, tmp, f"echo,whisper,{SLEEPS}", "cancel")
+def cancels(kind: str, tmp: Path, recording: Path) -> dict[str, float]:
+    server = serve(kind, tmp, f"echo,whisper,{SLEEPS}", "cancel")
     try:
 
         def post(route: str, body: dict[str, Any]) -> Any:
@@ -112,16 +113,16 @@ def cancels(backend: str, tmp: Path, recording: Path) -> dict[str, float]:
                 lambda http: submit_audio(http, recording),
             ),
             "ignores_cancel": cancel_to_next_start(
-                server, post("/sleeps/predict", {"seconds": 60}), post("/sleeps/predict", {})
+                server, post("/sleeps/predict", {"seconds": 60}), post("/sleeps/predict", {}), "started_at"
             ),
         }
     finally:
         server.stop()
-        forget(backend)
+        forget(server.backend)
 
 
-def clips_per_s(backend: str, tmp: Path, clips: list[Path], endpoints: str) -> float:
-    server = serve(backend, tmp, endpoints, "overhead")
+def clips_per_s(kind: str, tmp: Path, clips: list[Path], endpoints: str) -> float:
+    server = serve(kind, tmp, endpoints, "overhead")
     bodies = [{"audio": base64.b64encode(clip.read_bytes()).decode()} for clip in clips]
     try:
         with server.http() as http:
@@ -133,7 +134,7 @@ def clips_per_s(backend: str, tmp: Path, clips: list[Path], endpoints: str) -> f
             return len(clips) / (time.perf_counter() - started)
     finally:
         server.stop()
-        forget(backend)
+        forget(server.backend)
 
 
 def run(backends: list[str], runs: int, minutes: int, clip_count: int) -> dict[str, Any]:
@@ -144,17 +145,18 @@ def run(backends: list[str], runs: int, minutes: int, clip_count: int) -> dict[s
         recording = make_recording(tmp / "long.mp3", minutes)
         clips = make_clips(tmp, clip_count)
         for _ in range(runs):
-            backend = store_url(backend_kind, tmp)
             figures = {
-                "uninterrupted": resume_run(backend, tmp, recording, WHISPER, None),
+                "uninterrupted": resume_run(backend_kind, tmp, recording, WHISPER, None),
                 **{
-                    f"{variant}_killed_{round(at * 100)}": resume_run(backend, tmp, recording, endpoints, at)
+                    f"{variant}_killed_{round(at * 100)}": resume_run(
+                        backend_kind, tmp, recording, endpoints, at
+                    )
                     for variant, endpoints in (("resumed", WHISPER), ("restarted", FROM_SCRATCH))
                     for at in (0.5, 0.9)
                 },
-                **{f"cancel_{k}": v for k, v in cancels(backend, tmp, recording).items()},
-                "clips_per_s_checkpoints": clips_per_s(backend, tmp, clips, WHISPER),
-                "clips_per_s_none": clips_per_s(backend, tmp, clips, FROM_SCRATCH),
+                **{f"cancel_{k}": v for k, v in cancels(backend_kind, tmp, recording).items()},
+                "clips_per_s_checkpoints": clips_per_s(backend_kind, tmp, clips, WHISPER),
+                "clips_per_s_none": clips_per_s(backend_kind, tmp, clips, FROM_SCRATCH),
             }
             print(figures, flush=True)
             results.append(figures)
