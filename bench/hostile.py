@@ -38,7 +38,7 @@ from tests.conftest import Server, create_token
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import Trickler
 
-PROBES = 200
+PROBES = 100
 STREAMS = 500
 SLOW_SOCKETS = 1000
 ASYNC = {"Prefer": "respond-async"}

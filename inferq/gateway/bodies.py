@@ -8,13 +8,17 @@ a submit stores as the request's inputs. JSON is every route's; submit doors add
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from inferq.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from inferq.errors import APIError, BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from inferq.protocol.limits import MAX_INPUT_KEYS
 
 if TYPE_CHECKING:
@@ -27,6 +31,12 @@ if TYPE_CHECKING:
 #: (orjson's limit when the worker serialises them), so a request that echoes an input
 #: deeper than that fails with the serialiser's error rather than anything worse.
 MAX_JSON_DEPTH = 1024
+
+#: A JSON body larger than this is first parsed in a process of its own: millions of keys
+#: take orjson seconds, holding the GIL, so neither the event loop nor a thread beside it
+#: would serve other clients meanwhile. Only a body that passes is parsed here again (a
+#: large legitimate body is a long string, which parses in milliseconds).
+CHECK_APART_BYTES = 1 << 20
 
 #: What a 413 for a body says to do about it.
 RAISE_BODY_LIMIT = (
@@ -78,6 +88,8 @@ class JSONDecoder:
 
     async def decode(self, request: Request, max_bytes: int) -> Body:
         raw = await read_bytes(request, max_bytes)
+        if len(raw) > CHECK_APART_BYTES:
+            await check_apart(raw)
         return Body(raw, parse_object(raw))
 
 
@@ -113,6 +125,32 @@ async def read_bytes(request: Request, max_bytes: int) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+_REFUSALS: dict[str, type[APIError]] = {BadRequest.type: BadRequest, InvalidInput.type: InvalidInput}
+
+
+@functools.cache
+def _checker() -> ProcessPoolExecutor:
+    """The gateway process's checking process, started with the first large body."""
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+
+async def check_apart(raw: bytes) -> None:
+    """Raise what :func:`parse_object` would for ``raw``, judged in the checking process."""
+    refusal = await asyncio.get_running_loop().run_in_executor(_checker(), _refusal, raw)
+    if refusal is not None:
+        kind, message, details = refusal
+        raise _REFUSALS[kind](message, **details)
+
+
+def _refusal(raw: bytes) -> tuple[str, str, dict[str, Any]] | None:
+    """In the checking process: why ``raw`` is no body, or None."""
+    try:
+        parse_object(raw)
+    except (BadRequest, InvalidInput) as exc:
+        return exc.type, exc.message, exc.details
+    return None
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:

@@ -130,3 +130,23 @@ def test_bodies_that_would_hold_the_gateway_are_refused_by_their_size_in_keys_an
     assert (batch.status_code, batch.json()["error"]["field"]) == (422, "inputs[1]")
     assert (wait.status_code, wait.json()["error"]["limit"]) == (422, 64)
     assert fine.status_code == 200
+
+
+def test_a_large_body_is_judged_apart_and_refused_as_a_small_one_would_be(echo_server: Server) -> None:
+    """Bodies over a MiB are parsed first in a process of the gateway's own (so that millions
+    of keys do not hold its event loop); what that process refuses is named as ever."""
+    keys = b"{" + b",".join(b'"k%d":1' % n for n in range(200_000)) + b"}"
+    audio_sized = {"audio_like": "a" * 3_000_000}
+    with echo_server.http() as http:
+        too_many = http.post("/echo/predict", content=keys, headers={"Content-Type": "application/json"})
+        broken = http.post("/echo/predict", content=keys[:-1], headers={"Content-Type": "application/json"})
+        fine = http.post("/echo/predict", json=audio_sized, headers=ASYNC)
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["error"] == {
+        "type": "invalid_input",
+        "message": "body holds 200000 inputs; at most 1000 per request",
+        "field": "body",
+        "limit": 1000,
+    }
+    assert (broken.status_code, broken.json()["error"]["type"]) == (400, "invalid_json")
+    assert fine.status_code == 202
