@@ -27,7 +27,8 @@ embeddings endpoint batched and not, against the model called directly,
 worker is killed, cancels, and the cost of checkpoints on ``--clips`` clips,
 :mod:`bench.long_work`) and ``hostile`` (another tenant's latency while one attacks:
 event streams on a ``--deep`` queue, slow sockets, huge bodies, slow webhook receivers,
-:mod:`bench.hostile`). With no name, all run.
+:mod:`bench.hostile`) and ``partitions`` (faults on a namespaced cluster's links, each held
+``--fault-seconds``, :mod:`bench.partitions`; needs root). With no name, all run.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from bench import (
     hostile,
     long_work,
     memory,
+    partitions,
     scaleout,
     sdk_client,
     sweep,
@@ -185,6 +187,7 @@ PARTS = {
     "embeddings": lambda args, backends: embeddings.run(backends, args.runs, args.texts),
     "long_work": lambda args, backends: long_work.run(backends, args.runs, args.long_minutes, args.clips),
     "hostile": lambda args, backends: hostile.run(backends, args.runs, args.deep),
+    "partitions": lambda args, backends: partitions.run(args.fault_seconds),
 }
 
 
@@ -208,6 +211,9 @@ def main() -> None:
     parser.add_argument("--long-minutes", type=int, default=20, help="long_work: the recording's length")
     parser.add_argument("--clips", type=int, default=40, help="long_work: short clips for the overhead")
     parser.add_argument("--deep", type=int, default=20_000, help="hostile: requests queued under the streams")
+    parser.add_argument(
+        "--fault-seconds", type=float, default=20, help="partitions: how long each fault holds"
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)
