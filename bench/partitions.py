@@ -1,7 +1,7 @@
 """Partitions, the long form of ``tests/partition``: Redis, two gateways and three workers in
 network namespaces under a steady load, one fault at a time, each held ``--fault-seconds``:
-a worker cut off from everything, a gateway cut off, 200 ms of delay with 5 % loss on every
-worker's link. For each: requests accepted, lost, completed twice or with another's output
+a worker cut off from everything, a gateway cut off, 200 ms of delay with 5 % loss between
+the workers and Redis, and a worker whose clock runs 5 minutes behind, cut off. For each: requests accepted, lost, completed twice or with another's output
 (doubled), run more than once (the at-least-once reruns a lost lease causes), submits sent
 again through the other gateway, and the longest gap between two completions (the stall).
 Needs root (network namespaces).
@@ -38,10 +38,12 @@ def _slow_workers(cluster: Cluster, seconds: float, load: Load) -> None:
     cluster.heal()
 
 
-FAULTS: dict[str, Callable[[Cluster, float, Load], None]] = {
-    "worker_cut": _cut_worker,
-    "gateway_cut": _cut_gateway,
-    "workers_200ms_5pct_loss": _slow_workers,
+#: Each fault, and whether its cluster's first worker runs with its clock behind.
+FAULTS: dict[str, tuple[Callable[[Cluster, float, Load], None], bool]] = {
+    "worker_cut": (_cut_worker, False),
+    "gateway_cut": (_cut_gateway, False),
+    "workers_200ms_5pct_loss": (_slow_workers, False),
+    "skewed_worker_cut": (_cut_worker, True),
 }
 
 
@@ -51,8 +53,11 @@ def run(fault_seconds: float) -> dict[str, Any]:
         print(f"partitions skipped: {why_not}")
         return {"runs": {}, "rows": []}
     results: dict[str, dict[str, Any]] = {}
-    for name, fault in FAULTS.items():
-        with tempfile.TemporaryDirectory() as directory, cluster_in(Path(directory)) as cluster:
+    for name, (fault, skewed) in FAULTS.items():
+        with (
+            tempfile.TemporaryDirectory() as directory,
+            cluster_in(Path(directory), skewed=skewed) as cluster,
+        ):
             with Load(cluster) as load:
                 load.for_seconds(fault_seconds)
                 fault(cluster, fault_seconds, load)
