@@ -45,22 +45,31 @@ ASYNC = {"Prefer": "respond-async"}
 
 
 def probe(server: Server, token: str) -> dict[str, float]:
-    """B's submit latency (keep-alive) and new-connection ``/healthz`` latency, p50 and p99 in ms."""
-    submits, fresh = [], []
+    """B's submit latency (keep-alive) and new-connection ``/healthz`` latency, p50 and p99 in
+    ms, over the calls that were answered; and the share of calls that failed (refused, reset,
+    a 5xx, or no answer within 10 s)."""
+    submits: list[float] = []
+    fresh: list[float] = []
     with server.http(token=token) as b:
         for i in range(PROBES):
-            started = time.perf_counter()
-            b.post("/echo/predict", json={"probe": i}, headers=ASYNC).raise_for_status()
-            submits.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            httpx.get(f"{server.url}/healthz", timeout=60)
-            fresh.append(time.perf_counter() - started)
-    return {
-        "submit_p50_ms": percentile(submits, 50) * 1000,
-        "submit_p99_ms": percentile(submits, 99) * 1000,
-        "new_connection_p50_ms": percentile(fresh, 50) * 1000,
-        "new_connection_p99_ms": percentile(fresh, 99) * 1000,
-    }
+            _timed(lambda: b.post("/echo/predict", json={"probe": i}, headers=ASYNC, timeout=10), submits)  # noqa: B023 - called at once
+            _timed(lambda: httpx.get(f"{server.url}/healthz", timeout=10), fresh)
+    figures = {"failed_share": 1 - (len(submits) + len(fresh)) / (2 * PROBES)}
+    for name, samples in (("submit", submits), ("new_connection", fresh)):
+        for q in (50, 99):
+            figures[f"{name}_p{q}_ms"] = percentile(samples, q) * 1000 if samples else float("nan")
+    return figures
+
+
+def _timed(call: Callable[[], httpx.Response], samples: list[float]) -> None:
+    """Time ``call`` into ``samples`` when it is answered (below 500)."""
+    started = time.perf_counter()
+    try:
+        answered = call().status_code < 500
+    except httpx.HTTPError:
+        answered = False
+    if answered:
+        samples.append(time.perf_counter() - started)
 
 
 @contextmanager
@@ -223,6 +232,7 @@ def run(backends: list[str], runs: int, deep: int) -> dict[str, Any]:
                 values = [r[f"{name}_{metric}"] for r in series]
                 ratio = {"quiet": [r[f"{name}_{metric}"] / r[f"quiet_{metric}"] for r in series]}
                 rows.append(summarize(kind, f"{name}_{metric}", values, ratio))
+            rows.append(summarize(kind, f"{name}_failed_share", [r[f"{name}_failed_share"] for r in series]))
         rows.append(
             summarize(
                 kind,
