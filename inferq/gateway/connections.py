@@ -72,6 +72,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._in_body = False
         self._closing = False
+        #: When the body's last bytes came: its deadline counts from there.
+        self._read_at = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -84,7 +86,7 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._closing:
             return  # answered already: dropped until the client closes, or the linger ends
         if self._in_body:
-            self._arm()  # the body's deadline is on a pause, not on its whole length
+            self._read_at = self.loop.time()  # the body's deadline is on a pause, not its length
         super().data_received(data)
 
     def on_message_begin(self) -> None:
@@ -109,6 +111,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
+        self._read_at = self.loop.time()
         self._deadline = self.loop.call_later(self.read_timeout_s, self._expired)
 
     def _disarm(self) -> None:
@@ -121,6 +124,10 @@ class GuardedProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._in_body:
+            quiet = self.loop.time() - self._read_at
+            if quiet < self.read_timeout_s:  # bytes came since: wait for the rest of the pause
+                self._deadline = self.loop.call_later(self.read_timeout_s - quiet, self._expired)
+                return
             if self.flow.read_paused:  # the gateway stopped reading, not the client sending
                 self._arm()
                 return
