@@ -28,7 +28,10 @@ worker is killed, cancels, and the cost of checkpoints on ``--clips`` clips,
 :mod:`bench.long_work`) and ``hostile`` (another tenant's latency while one attacks:
 event streams on a ``--deep`` queue, slow sockets, huge bodies, slow webhook receivers,
 :mod:`bench.hostile`) and ``partitions`` (faults on a namespaced cluster's links, each held
-``--fault-seconds``, :mod:`bench.partitions`; needs root). With no name, all run.
+``--fault-seconds``, :mod:`bench.partitions`; needs root) and ``scheduling`` (short work
+behind long work across tokens and within one, and ``--deadline-requests`` requests with
+deadlines, against simulated orders, :mod:`bench.scheduling`; on SQLite unless
+``--backends`` is given). With no name, all run.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from bench import (
     memory,
     partitions,
     scaleout,
+    scheduling,
     sdk_client,
     sweep,
     uploads,
@@ -188,7 +192,12 @@ PARTS = {
     "long_work": lambda args, backends: long_work.run(backends, args.runs, args.long_minutes, args.clips),
     "hostile": lambda args, backends: hostile.run(backends, args.runs, args.deep),
     "partitions": lambda args, backends: partitions.run(args.fault_seconds),
+    "scheduling": lambda args, backends: scheduling.run(
+        args.backends.split(",") if args.backends else ["sqlite"], args.runs, args.deadline_requests
+    ),
 }
+#: The backends a part runs on when ``--backends`` is not given (``scheduling`` picks its own).
+DEFAULT_BACKENDS = "sqlite,redis"
 
 
 def main() -> None:
@@ -199,7 +208,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per load measurement")
     parser.add_argument("--trips", type=int, default=300, help="requests one at a time per run")
-    parser.add_argument("--backends", default="sqlite,redis")
+    parser.add_argument(
+        "--backends", help=f"comma-separated (default: {DEFAULT_BACKENDS}; scheduling: sqlite)"
+    )
     parser.add_argument("--pending", type=int, default=100_000, help="memory: requests queued at the end")
     parser.add_argument("--rows", type=int, default=1_000_000, help="sweep: expired requests to delete")
     parser.add_argument("--sdk-requests", type=int, default=10_000, help="sdk: requests sent and collected")
@@ -214,12 +225,15 @@ def main() -> None:
     parser.add_argument(
         "--fault-seconds", type=float, default=20, help="partitions: how long each fault holds"
     )
+    parser.add_argument(
+        "--deadline-requests", type=int, default=1000, help="scheduling: requests with deadlines"
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "bench.json")
     args = parser.parse_args()
     unknown = set(args.parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}")
-    backends = args.backends.split(",")
+    backends = (args.backends or DEFAULT_BACKENDS).split(",")
     results = {part: PARTS[part](args, backends) for part in args.parts or PARTS}
     rows = [row for result in results.values() for row in result["rows"]]
     print_table(rows)

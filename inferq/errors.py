@@ -12,6 +12,7 @@
      │    ├── UnsupportedMediaType    415 unsupported_media_type
      │    ├── InvalidInput            422 invalid_input: names the field that was wrong
      │    ├── TooManyRequests         429 too_many_requests: carries retry_after
+     │    │    └── DeadlineUnmeetable  429 deadline_unmeetable: the queue cannot start it by its Cancel-After
      │    ├── InferenceFailed         502 inference_failed: the model raised or its worker was lost
      │    ├── ServiceUnavailable      503 unavailable: no capacity, or the backend is down
      │    └── GatewayTimeout          504 timeout: a synchronous call outlived its wait
@@ -37,6 +38,7 @@ __all__ = [
     "APIError",
     "BadRequest",
     "Conflict",
+    "DeadlineUnmeetable",
     "Expired",
     "Forbidden",
     "GatewayTimeout",
@@ -173,6 +175,13 @@ class TooManyRequests(APIError):
     type = "too_many_requests"
 
 
+class DeadlineUnmeetable(TooManyRequests):
+    """The endpoint's estimate says the request could not start before its deadline
+    (``Cancel-After``), so it was not accepted; ``estimated_start_at`` says when it could (429)."""
+
+    type = "deadline_unmeetable"
+
+
 class InferenceFailed(APIError):
     """The model raised, or its worker was lost too many times (502)."""
 
@@ -228,6 +237,7 @@ _API_ERRORS: list[type[APIError]] = [
     UnsupportedMediaType,
     InvalidInput,
     TooManyRequests,
+    DeadlineUnmeetable,
     InferenceFailed,
     ServiceUnavailable,
     GatewayTimeout,

@@ -80,6 +80,8 @@ class Settings:
     concurrency: int = 1
     public_url: str | None = None
     retention_s: float = DEFAULT_RETENTION_S
+    #: The longest retention a request may ask for; None: ``retention_s``.
+    max_retention_s: float | None = None
     lease_s: float = DEFAULT_LEASE_S
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     sync_timeout_s: float = DEFAULT_SYNC_TIMEOUT_S

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from inferq.backends.contracts import EndpointStats
 from inferq.backends.counters import EndpointTotals
-from inferq.domain import clock, lifecycle
+from inferq.domain import clock, lifecycle, scheduling
 from inferq.domain.ids import issued_to, new_response_id
 from inferq.domain.status import Status
 from inferq.domain.webhooks import new_webhook_id
@@ -37,11 +37,13 @@ if TYPE_CHECKING:
         Outbox,
         Queue,
         RequestStore,
+        Standing,
         TokenStore,
         WorkerInfo,
         WorkerRegistry,
     )
     from inferq.domain.records import Claim, RequestRecord, Submission
+    from inferq.domain.scheduling import Place
     from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookLease
 
 
@@ -123,20 +125,30 @@ class Backend(ABC):
             raise await self._missing(tenant, response_id)
         if record.status is not Status.PENDING or not position:
             return record
-        positions = await self.positions([record])
-        return dataclasses.replace(record, queue_position=positions.get(record.response_id))
+        place = (await self.positions([record])).get(record.response_id)
+        if place is None:
+            return record
+        return dataclasses.replace(record, queue_position=place.position, cost_ahead=place.cost_ahead)
 
-    async def positions(self, records: list[RequestRecord]) -> dict[str, int]:
-        """The fair queue position of each pending record, by response id (one that has
-        started meanwhile is left out), in one store call per endpoint."""
+    async def positions(self, records: list[RequestRecord]) -> dict[str, Place]:
+        """Where each pending record stands in the queue's order (:mod:`inferq.domain.scheduling`),
+        by response id (one that has started meanwhile is left out), in one store call per endpoint."""
         endpoints: dict[str, list[RequestRecord]] = {}
         for record in records:
             endpoints.setdefault(record.endpoint, []).append(record)
-        positions: dict[str, int] = {}
+        places: dict[str, Place] = {}
         for endpoint, pending in endpoints.items():
             for response_id, at in (await self.queue.standings(endpoint, pending)).items():
-                positions[response_id] = lifecycle.fair_position(at.rank, at.turn, at.others, at.requeued)
-        return positions
+                places[response_id] = _place(at)
+        return places
+
+    async def place_of_new(
+        self, endpoint: str, tenant: str, priority: int, cost: float, pace: float
+    ) -> Place:
+        """Where a request of ``tenant`` would stand if it were queued now: what a deadline
+        is checked against before the request is accepted."""
+        key = scheduling.order_key(priority, clock.now(), cost, pace)
+        return _place(await self.queue.standing_of_new(endpoint, tenant, key))
 
     async def get_many(self, tenant: str, response_ids: list[str]) -> dict[str, RequestRecord | NotFound]:
         """Each request's state, or the :class:`NotFound` (or :class:`Expired`) that
@@ -336,6 +348,15 @@ class Backend(ABC):
         self._moved(gave_up, requeued)
         return len(gave_up) + len(requeued)
 
+    async def miss_deadlines(self, limit: int = 1000) -> int:
+        """Cancel up to ``limit`` requests whose deadline passed (their workers stop as for a
+        cancel); returns how many."""
+        now = clock.now()
+        missed = await self.queue.miss_deadlines(now, self._expires_at(now), limit)
+        for record in missed:
+            self._changed(record)
+        return len(missed)
+
     async def reap_leases(self) -> int:
         """Requeue (or give up on, past max attempts) requests whose lease expired; returns how many."""
         now = clock.now()
@@ -446,3 +467,9 @@ class Backend(ABC):
     async def authenticate(self, token: str) -> TokenInfo | None:
         """The live token matching ``token``, or None."""
         return await self.tokens.find(token_hash(token))
+
+
+def _place(at: Standing) -> Place:
+    if at.turn is None:  # back after a lost worker: only the requeued ahead of it
+        return scheduling.Place(at.requeued, at.requeued_cost)
+    return scheduling.fair_place(at.rank, at.turn, at.others, at.requeued, at.requeued_cost)

@@ -13,12 +13,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from inferq.domain.files import FileRecord
     from inferq.domain.lifecycle import Move
     from inferq.domain.records import Claim, RequestRecord, Submission
+    from inferq.domain.scheduling import Turn
     from inferq.domain.status import Status
     from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookLease
     from inferq.errors import Conflict
@@ -77,15 +78,16 @@ class QueueStats:
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """Where a pending request stands, as :func:`inferq.domain.lifecycle.fair_position` reads it:
-    its rank among its tenant's waiting requests, its tenant's turn key, each other
-    waiting tenant's turn key with how many it has waiting, and how many requeued
-    requests go before it."""
+    """Where a pending request stands, as :func:`inferq.domain.scheduling.fair_place` reads
+    it: its rank among its tenant's waiting requests, its tenant's turn and each other
+    waiting tenant's, and how many requeued requests (at what cost) go before it. A
+    requeued request has no rank and no turn."""
 
     rank: int = 0
-    turn: Any = None
-    others: list[tuple[Any, int]] = field(default_factory=list)
+    turn: Turn | None = None
+    others: list[Turn] = field(default_factory=list)
     requeued: int = 0
+    requeued_cost: float = 0.0
 
 
 class RequestStore(ABC):
@@ -172,7 +174,7 @@ class Queue(ABC):
         self, endpoint: str, worker_id: str, now: float, expires_at: float, limit: int
     ) -> tuple[list[Claim], list[str]]:
         """Lease up to ``limit`` next pending requests in the order of
-        :func:`~inferq.domain.lifecycle.fair_position` (fewer when fewer wait), in one round
+        :mod:`inferq.domain.scheduling` (fewer when fewer wait), in one round
         trip, counting an attempt and clearing the progress of each, and return them with
         the ids of requests this call gave up on. An implementation may take over expired
         leases here (``expires_at`` is for those that give up) or leave that to :meth:`reap`."""
@@ -227,6 +229,18 @@ class Queue(ABC):
     async def reap(self, now: float, expires_at: float) -> tuple[list[str], list[str]]:
         """The same for every request whose lease expired, giving up with
         :data:`~inferq.domain.lifecycle.LEASE_LOST_ERROR`."""
+
+    @abstractmethod
+    async def miss_deadlines(self, now: float, expires_at: float, limit: int) -> list[RequestRecord]:
+        """Make :data:`~inferq.domain.lifecycle.MISS_DEADLINE` on up to ``limit`` pending or
+        running requests whose ``deadline_at`` passed, with its error, and return them as
+        they were before; costs what it cancels, never what waits."""
+
+    @abstractmethod
+    async def standing_of_new(self, endpoint: str, tenant: str, order_key: float) -> Standing:
+        """Where a request of ``tenant`` with ``order_key`` would stand if it were queued now
+        (its rank counts the tenant's waiting requests whose key is less), as cheaply as
+        :meth:`standings` reads one."""
 
     @abstractmethod
     async def standings(self, endpoint: str, records: list[RequestRecord]) -> dict[str, Standing]:

@@ -1,4 +1,5 @@
-"""What the client commands share: ``--url`` and ``--token``, the SDK client, exit codes.
+"""What the client commands share: ``--url`` and ``--token``, the SDK client, exit codes,
+and the scheduling options of the commands that submit.
 
 The client commands (``transcribe``, ``requests``, ``infer``) talk to a server over HTTP
 through the SDK only, never to a backend, so they run on any machine that reaches the
@@ -23,6 +24,8 @@ from urllib.parse import quote
 
 import click
 
+from inferq.cli.params import DURATION
+from inferq.domain.scheduling import PRIORITIES
 from inferq.errors import (
     APIError,
     Conflict,
@@ -135,6 +138,35 @@ def client_options(fn: F) -> F:
         _quiet_http_logs()
         with reported_errors(url), connect(url, token) as client:
             return fn(client=client, **kwargs)
+
+    return command  # type: ignore[return-value]
+
+
+def scheduling_options(fn: F) -> F:
+    """Add ``--priority``, ``--deadline`` and ``--retention``; the command receives them as
+    ``scheduling``, the SDK's submit keywords (None where the server's default holds)."""
+
+    @click.option(
+        "--priority",
+        type=click.Choice(list(PRIORITIES)),
+        help="Order among your own requests (normal when not given).",
+    )
+    @click.option(
+        "--deadline",
+        type=DURATION,
+        help="Cancel what has not finished this long after submit (10m, 90s); refused at once "
+        "when the server estimates it cannot start in time.",
+    )
+    @click.option(
+        "--retention",
+        type=DURATION,
+        help="Delete inputs and outputs this long after the request ends, instead of after "
+        "the server's retention (at most its --max-retention).",
+    )
+    @functools.wraps(fn)
+    def command(priority: str | None, deadline: float | None, retention: float | None, **kwargs: Any) -> Any:
+        scheduling = {"priority": priority, "deadline": deadline, "retention": retention}
+        return fn(scheduling=scheduling, **kwargs)
 
     return command  # type: ignore[return-value]
 

@@ -79,6 +79,11 @@ FLAGS = {
         "Unit of the webhook retry schedule: retries after 5, 30, 120, ... 28800 of it (16 h at 1s).",
     ),
     "retention_s": Flag(DURATION, "Keep inputs and outputs this long after a request ends."),
+    "max_retention_s": Flag(
+        DURATION,
+        "Longest retention one request may ask for (Inferq-Retention); 422 beyond.",
+        shown="--retention",
+    ),
     "lease_s": Flag(DURATION, "A worker silent this long loses its requests to another."),
     "max_attempts": Flag(
         click.IntRange(1), "Lost workers in a row without a checkpoint a request survives before it fails."

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from inferq.cli.client import EXIT_CODES_HELP, CLIClient, client_options
+from inferq.cli.client import EXIT_CODES_HELP, CLIClient, client_options, scheduling_options
 from inferq.cli.params import DURATION
 from inferq.domain.status import Status
 
@@ -71,9 +71,15 @@ def _value(raw: str) -> Any:
     help="Inputs as a JSON object, from FILE or '-' for stdin; -i adds to them.",
 )
 @click.option("--async", "is_async", is_flag=True, help="Queue it and print the future instead of waiting.")
+@scheduling_options
 @client_options
 def infer(
-    client: CLIClient, endpoint: str, pairs: tuple[str, ...], json_file: IO[str] | None, is_async: bool
+    client: CLIClient,
+    endpoint: str,
+    pairs: tuple[str, ...],
+    json_file: IO[str] | None,
+    is_async: bool,
+    scheduling: dict[str, Any],
 ) -> None:
     """Run an inference on ENDPOINT and print its outputs as JSON.
 
@@ -82,14 +88,15 @@ def infer(
       inferq infer echo -i hello=world -i n=3         # {"echo": {"hello": "world", "n": 3}}
       inferq infer whisper --json-file body.json
       echo '{"delay_s": 5}' | inferq infer echo --json-file - --async
+      inferq infer echo -i n=1 --async --priority low --deadline 10m --retention 1h
       inferq requests wait <response_id>              # collect an --async one later
     """
     inputs = parse_inputs(json_file, pairs)
     if is_async:
-        future = client.infer_async(endpoint, inputs)
+        future = client.infer_async(endpoint, inputs, **scheduling)
         echo_json({"response_id": future.response_id, "poll_url": future.poll_url})
     else:
-        echo_json(client.infer(endpoint, inputs))
+        echo_json(client.infer(endpoint, inputs, **scheduling))
 
 
 @click.group(epilog=EXIT_CODES_HELP)

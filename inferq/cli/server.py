@@ -52,6 +52,7 @@ def _endpoints(spec: str) -> dict[str, str]:
     "max_queue_per_token",
     "rate_limit",
     "webhook_retry_base_s",
+    "max_retention_s",
 )
 @worker_options
 def serve(endpoints: str, no_workers: bool, allow_url_inputs: bool, **options: Any) -> None:

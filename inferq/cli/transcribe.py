@@ -24,6 +24,7 @@ from inferq.cli.client import (
     ClientError,
     client_options,
     describe,
+    scheduling_options,
 )
 from inferq.cli.progress import progress_bar
 from inferq.sdk import InferenceFuture, as_completed
@@ -112,12 +113,13 @@ def submit_all(
     endpoint: str,
     files: list[Path],
     inputs: dict[str, Any],
+    scheduling: dict[str, Any],
     concurrency: int,
     board: Board,
 ) -> dict[InferenceFuture, Path]:
     """Queue every file, ``concurrency`` uploads at a time; a file the server refuses fails alone."""
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inferq-upload")
-    jobs = {pool.submit(_submit, client, endpoint, file, inputs): file for file in files}
+    jobs = {pool.submit(_submit, client, endpoint, file, inputs, scheduling): file for file in files}
     futures: dict[InferenceFuture, Path] = {}
     try:
         for job in concurrent.futures.as_completed(jobs):
@@ -132,9 +134,11 @@ def submit_all(
     return futures
 
 
-def _submit(client: CLIClient, endpoint: str, file: Path, inputs: dict[str, Any]) -> InferenceFuture:
+def _submit(
+    client: CLIClient, endpoint: str, file: Path, inputs: dict[str, Any], scheduling: dict[str, Any]
+) -> InferenceFuture:
     """Queue one recording, streamed from disk as a multipart part (never base64 in memory)."""
-    return client.infer_async(endpoint, {**inputs, "audio": file})
+    return client.infer_async(endpoint, {**inputs, "audio": file}, **scheduling)
 
 
 def render(client: CLIClient, future: InferenceFuture, fmt: str) -> str:
@@ -192,11 +196,17 @@ def print_texts(files: list[Path], texts: dict[Path, str]) -> None:
 
 
 def follow_one(
-    client: CLIClient, endpoint: str, file: Path, inputs: dict[str, Any], fmt: str, sink: Sink
+    client: CLIClient,
+    endpoint: str,
+    file: Path,
+    inputs: dict[str, Any],
+    scheduling: dict[str, Any],
+    fmt: str,
+    sink: Sink,
 ) -> None:
     """Queue one recording and print its text as the model saves it, a segment a line,
     then hand the result to ``sink`` as a run without ``--follow`` does."""
-    future = _submit(client, endpoint, file, inputs)
+    future = _submit(client, endpoint, file, inputs, scheduling)
     for segment in client.stream(future):
         click.echo(segment["text"].strip())
     click.echo(sink(file, render(client, future, fmt)), err=True)
@@ -254,6 +264,7 @@ def report(board: Board, total: int) -> None:
     is_flag=True,
     help="Print the text as it is decoded, a segment a line (one file); the result is written as usual.",
 )
+@scheduling_options
 @client_options
 def transcribe(
     client: CLIClient,
@@ -267,6 +278,7 @@ def transcribe(
     concurrency: int,
     show_progress: bool | None,
     follow: bool,
+    scheduling: dict[str, Any],
 ) -> None:
     """Transcribe audio files, and every audio file in each DIR, with Whisper.
 
@@ -281,6 +293,7 @@ def transcribe(
       inferq transcribe a.wav b.flac --format vtt --output-dir subtitles/
       inferq transcribe interview.m4a --stdout --format json --word-timestamps
       inferq transcribe lecture.mp3 --follow             # the text as it comes, then lecture.txt
+      inferq transcribe ./archive --priority low --deadline 12h --retention 1h
       INFERQ_URL=http://gpu-box:8000 inferq transcribe ./recordings
     """
     if to_stdout and output_dir is not None:
@@ -293,11 +306,11 @@ def transcribe(
             raise click.UsageError(f"--follow follows one file, got {len(files)}")
         if to_stdout:
             raise click.UsageError("--follow prints the text itself: leave out --stdout")
-        follow_one(client, endpoint, files[0], inputs, fmt, sink)
+        follow_one(client, endpoint, files[0], inputs, scheduling, fmt, sink)
         return
     with progress_bar(show_progress) as progress:
         board = Board(progress, len(files))
-        futures = submit_all(client, endpoint, files, inputs, concurrency, board)
+        futures = submit_all(client, endpoint, files, inputs, scheduling, concurrency, board)
         collect(client, futures, fmt, sink, board)
     print_texts(files, texts)
     report(board, len(files))

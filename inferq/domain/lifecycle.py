@@ -1,7 +1,9 @@
-"""The life of a request, stated once: its moves, what each emits, and the fair order.
+"""The life of a request, stated once: its moves and what each emits (the order the queue
+serves pending requests in: :mod:`inferq.domain.scheduling`).
 
 A request is submitted ``pending``. A worker's claim makes it ``running`` and counts an
-attempt. It ends ``completed`` or ``failed`` by its worker, or ``cancelled`` by its owner.
+attempt. It ends ``completed`` or ``failed`` by its worker, or ``cancelled`` by its owner or by its
+deadline (``Cancel-After``).
 A running request whose worker is lost (no heartbeat within the lease, or its supervisor
 saw it die) goes back to ``pending``, ahead of every request not yet run, until it has had
 ``max_attempts`` in a row without a checkpoint; then it gives up, failing with a message
@@ -13,7 +15,8 @@ Each move names what it emits. Its webhook ``event`` queues a delivery when the 
 events filter asks for it (``start`` only on a first attempt: a rerun is not a new start).
 A move to a terminal status *ends* the request: the endpoint's counters
 (:mod:`inferq.backends.counters`) count it once, and its retention clock starts
-(:func:`expires_at`). Deleting a request deletes its inputs, outputs and deliveries.
+(:func:`expires_at`; a request's own retention, when it asked for one, else the server's).
+Deleting a request deletes its inputs, outputs and deliveries.
 
 The stores carry these rules out atomically in their own languages, and both generate
 that code from this module (the SQLite triggers and statements, the Redis Lua tables), so
@@ -23,9 +26,7 @@ neither restates a rule.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from inferq.domain.status import ACTIVE, Status
 
@@ -55,12 +56,14 @@ CLAIM = Move("claim", PENDING, Status.RUNNING, event="start", first_attempt_only
 COMPLETE = Move("complete", RUNNING, Status.COMPLETED, event="completed")
 FAIL = Move("fail", RUNNING, Status.FAILED, event="completed")
 CANCEL = Move("cancel", ACTIVE, Status.CANCELLED, event="completed")
+#: A request not ended by its deadline is cancelled, with :data:`DEADLINE_ERROR`.
+MISS_DEADLINE = Move("miss_deadline", ACTIVE, Status.CANCELLED, event="completed")
 #: A lost worker's request with attempts left goes back to the queue.
 REQUEUE = Move("requeue", RUNNING, Status.PENDING)
 #: A lost worker's request that has had ``max_attempts`` fails.
 GIVE_UP = Move("give_up", RUNNING, Status.FAILED, event="completed")
 
-MOVES = (SUBMIT, CLAIM, COMPLETE, FAIL, CANCEL, REQUEUE, GIVE_UP)
+MOVES = (SUBMIT, CLAIM, COMPLETE, FAIL, CANCEL, MISS_DEADLINE, REQUEUE, GIVE_UP)
 
 #: Every legal transition, derived from the moves.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -75,29 +78,15 @@ GIVES_UP = "{attempts} - {progressed} >= {max_attempts}"
 GIVE_UP_ERROR_TYPE = "inference_failed"
 LEASE_LOST_ERROR = "its worker was lost {attempts} times (no heartbeat within the lease); giving up"
 WORKER_DIED_ERROR = "{reason}; giving up after {attempts} attempts"
+#: The error a request its deadline cancelled ends with.
+DEADLINE_ERROR_TYPE = "deadline_exceeded"
+DEADLINE_ERROR = "not finished by its deadline (Cancel-After); cancelled"
 
 
 def expires_at(moment: float, retention_s: float) -> float:
     """When a request's data is deleted: ``retention_s`` after it ended (after it was
     created, while it has not ended)."""
     return moment + retention_s
-
-
-def fair_position(rank: int, mine: Any, others: Iterable[tuple[Any, int]], requeued: int = 0) -> int:
-    """How many requests the queue serves before this pending one.
-
-    Requests given back after a lost worker go first, in the order the store took them
-    before: ``requeued`` counts those ahead of this one. Then tenants with requests
-    waiting take turns: the one whose *turn key* is least goes first (the key orders by
-    when one of its requests last started, then by when it joined, so newcomers go at
-    once, first come first), and each tenant's own requests go oldest first. ``rank``
-    counts this tenant's waiting requests ahead of it and ``mine`` is its turn key;
-    ``others`` holds each other waiting tenant's turn key and how many it has waiting.
-    Round robin serves, from each of them, as many as ``rank`` (one more where that
-    tenant's turn comes first), and no more than it has. A requeued request has no
-    rank and no turn: only ``requeued`` counts for it.
-    """
-    return requeued + rank + sum(min(waiting, rank + int(key < mine)) for key, waiting in others)
 
 
 def template_fields(template: str) -> list[tuple[str, str | None]]:

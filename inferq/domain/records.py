@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inferq.domain.scheduling import DEFAULT_COST, DEFAULT_SECONDS_PER_COST, NORMAL
 from inferq.domain.status import Status
 
 
@@ -24,6 +25,8 @@ class RequestRecord:
     error_type: str | None = None
     error: str | None = None
     queue_position: int | None = None
+    #: The cost of the work the queue serves before it (pending only, with ``queue_position``).
+    cost_ahead: float | None = None
     #: How far a running request has got, 0 to 1, when its model reports it.
     progress: float | None = None
     #: How many pieces of partial output its model's checkpoints have saved.
@@ -31,6 +34,12 @@ class RequestRecord:
     #: Where its webhook events go, and which events (``start``, ``completed``).
     webhook: str | None = None
     webhook_events: tuple[str, ...] = ()
+    #: Its priority level among its token's requests (:data:`~inferq.domain.scheduling.PRIORITIES`).
+    priority: int = NORMAL
+    #: The endpoint's estimate of its work (:mod:`inferq.domain.scheduling`).
+    cost: float = DEFAULT_COST
+    #: When it is cancelled if it has not ended (``Cancel-After``), or None.
+    deadline_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +63,11 @@ class Submission:
     webhook_events: tuple[str, ...] = ()
     #: The hash a replay under the same key must match; None: that of ``inputs``.
     digest: str | None = None
+    priority: int = NORMAL
+    #: The endpoint's estimate of its work, and its measured seconds of run per unit of it.
+    cost: float = DEFAULT_COST
+    pace: float = DEFAULT_SECONDS_PER_COST
+    #: Seconds its data is kept after it ends; None: the server's retention.
+    retention_s: float | None = None
+    #: Seconds after its submit by which it must have ended, else it is cancelled; None: no deadline.
+    cancel_after_s: float | None = None

@@ -136,10 +136,13 @@ async def maintain(
     gateway_metrics: GatewayMetrics,
     interval: float = MAINTENANCE_INTERVAL_S,
 ) -> None:
-    """Requeue requests of dead workers and delete expired requests and files, forever."""
+    """Requeue requests of dead workers, cancel those past their deadline, and delete expired
+    requests and files, forever."""
     while True:
         try:
             await backend.reap_leases()
+            while await backend.miss_deadlines(SWEEP_BATCH) >= SWEEP_BATCH:
+                await asyncio.sleep(0)
             while (swept := await backend.expire(clock.now(), SWEEP_BATCH)) > 0:
                 gateway_metrics.retention_swept.inc(swept)
                 await asyncio.sleep(0)

@@ -15,7 +15,7 @@ import orjson
 from inferq.domain.files import file_ref
 from inferq.errors import InvalidInput
 from inferq.gateway.bodies import JSON, Body, decode_body
-from inferq.gateway.doors import accepted_document, idempotency_key, submit_for
+from inferq.gateway.doors import accepted_document, idempotency_key, scheduling, submit_for
 from inferq.gateway.multipart_inputs import MultipartDecoder
 from inferq.gateway.responses import json_response
 from inferq.gateway.submit import SubmitOptions
@@ -75,6 +75,7 @@ async def submit_batch(request: Request) -> Response:
         await submit.state.uploads.discard(submit.tenant, body.files)
         raise
     submit.admit(len(items))
-    records = await submit.many(items, SubmitOptions(idempotency_key(request)), field=INPUTS)
+    options = SubmitOptions(idempotency_key(request), scheduling=scheduling(request))
+    records = await submit.many(items, options, field=INPUTS)
     answer: AcceptedBatch = {"results": [accepted_document(request, record) for record in records]}
     return json_response(answer, 202)

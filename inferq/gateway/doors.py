@@ -1,7 +1,8 @@
 """What every submit door reads from HTTP and how it answers a queued request.
 
 A door (``/predict``, ``/batch``, the routes to come) names its endpoint in the path and
-may ask for an asynchronous answer and an ``Idempotency-Key``; these are read here, once,
+may ask for an asynchronous answer, an ``Idempotency-Key`` and the options of
+:mod:`inferq.gateway.request_options`; these are read here, once,
 and its 202 is built here. What it does with them is :mod:`inferq.gateway.submit`.
 """
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from inferq.errors import InvalidInput
 from inferq.gateway import webhooks
+from inferq.gateway.request_options import Scheduling, scheduling_of
 from inferq.gateway.responses import json_response
 from inferq.gateway.state import state_of
 from inferq.gateway.submit import Submit, SubmitOptions
@@ -50,9 +52,15 @@ def idempotency_key(request: Request) -> str | None:
 
 
 def options_of(request: Request, asynchronous: bool) -> SubmitOptions:
-    """The key and webhook a submit asked for; 422 naming the header or parameter that is wrong."""
+    """The key, webhook and scheduling a submit asked for; 422 naming the header or parameter
+    that is wrong."""
     webhook, events = webhooks.submit_options(request, asynchronous)
-    return SubmitOptions(idempotency_key(request), webhook, events)
+    return SubmitOptions(idempotency_key(request), webhook, events, scheduling(request))
+
+
+def scheduling(request: Request) -> Scheduling:
+    settings = state_of(request).settings
+    return scheduling_of(request, settings.max_retention_s or settings.retention_s)
 
 
 def accepted_document(request: Request, record: RequestRecord) -> Accepted:

@@ -1,8 +1,9 @@
 """When a pending or running request should start and end, from measured service times.
 
-The estimate is the endpoint's mean run time (every run the store has counted) times
-the work ahead of the request, shared among the endpoint's ready workers; a running
-request that reports progress is extrapolated from it instead. Estimates are hints for
+The estimate is the cost of the work ahead of the request (:mod:`inferq.domain.scheduling`)
+times the endpoint's measured seconds of run per unit of cost, plus a mean run for each
+request running, shared among the endpoint's ready workers; a running request that
+reports progress is extrapolated from it instead. Estimates are hints for
 people watching a queue, so each endpoint's figures are read from the store at most
 once a second per gateway, whatever the number of pollers.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from inferq.domain import clock
 from inferq.domain.clock import isoformat
+from inferq.domain.scheduling import DEFAULT_SECONDS_PER_COST
 from inferq.domain.status import Status
 
 if TYPE_CHECKING:
@@ -30,12 +32,26 @@ MIN_PROGRESS = 0.05
 
 @dataclass(frozen=True, slots=True)
 class ServiceTime:
-    """An endpoint's mean run time and capacity, as read at ``read_at`` (a monotonic time)."""
+    """An endpoint's mean run time, run per unit of cost and capacity, as read at
+    ``read_at`` (a monotonic time)."""
 
     mean_run_s: float | None
+    seconds_per_cost: float | None
     ready_workers: int
     running: int
     read_at: float
+
+    @property
+    def pace(self) -> float:
+        """Seconds of run per unit of cost, as the queue orders by it (a default until measured)."""
+        return self.seconds_per_cost or DEFAULT_SECONDS_PER_COST
+
+    def start(self, cost_ahead: float, now: float) -> float | None:
+        """When work behind ``cost_ahead`` of cost should start; None until measured."""
+        if self.mean_run_s is None or self.seconds_per_cost is None or self.ready_workers == 0:
+            return None
+        busy = cost_ahead * self.seconds_per_cost + self.running * self.mean_run_s
+        return now + busy / self.ready_workers
 
 
 class Estimates:
@@ -53,7 +69,8 @@ class Estimates:
         stats, totals = await asyncio.gather(
             self._backend.endpoint_stats(endpoint), self._backend.endpoint_totals(endpoint)
         )
-        fresh = ServiceTime(totals.histograms["run"].mean, stats.ready_workers, stats.running, loop.time())
+        run = totals.histograms["run"].mean
+        fresh = ServiceTime(run, totals.seconds_per_cost, stats.ready_workers, stats.running, loop.time())
         self._times[endpoint] = fresh
         return fresh
 
@@ -67,24 +84,17 @@ class Estimates:
         if record.status is Status.RUNNING:
             doc["estimated_completed_at"] = isoformat(_running_end(record, times, now))
             return doc
-        start = _pending_start(record, times, now)
-        end = None if start is None or times.mean_run_s is None else start + times.mean_run_s
+        start = times.start(record.cost_ahead or 0.0, now)
+        end = None if start is None else start + record.cost * times.pace
         doc["estimated_start_at"] = isoformat(start)
         doc["estimated_completed_at"] = isoformat(end)
         return doc
-
-
-def _pending_start(record: RequestRecord, times: ServiceTime, now: float) -> float | None:
-    if times.mean_run_s is None or times.ready_workers == 0:
-        return None
-    ahead = (record.queue_position or 0) + times.running
-    return now + times.mean_run_s * ahead / times.ready_workers
 
 
 def _running_end(record: RequestRecord, times: ServiceTime, now: float) -> float | None:
     elapsed = max(0.0, now - (record.started_at or now))
     if record.progress is not None and record.progress >= MIN_PROGRESS:
         return now + elapsed * (1 - record.progress) / record.progress
-    if times.mean_run_s is None:
+    if times.seconds_per_cost is None:
         return None
-    return now + max(0.0, times.mean_run_s - elapsed)
+    return now + max(0.0, record.cost * times.seconds_per_cost - elapsed)

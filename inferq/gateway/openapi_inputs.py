@@ -10,6 +10,7 @@ from inferq.gateway.openapi_paths import (
     ASYNC_HEADERS,
     BODY_ERRORS,
     KEY_HEADER,
+    SCHEDULING_HEADERS,
     json_answer,
     json_body,
     operation,
@@ -58,7 +59,7 @@ def endpoint_paths(endpoint: Endpoint, inputs: dict[str, Any]) -> dict[str, Any]
         502,
         503,
         504,
-        parameters=[*ASYNC_HEADERS, KEY_HEADER],
+        parameters=[*ASYNC_HEADERS, KEY_HEADER, *SCHEDULING_HEADERS],
         requestBody=request_body,
     )
     batch_body = {
@@ -88,7 +89,7 @@ def endpoint_paths(endpoint: Endpoint, inputs: dict[str, Any]) -> dict[str, Any]
         409,
         429,
         503,
-        parameters=[KEY_HEADER],
+        parameters=[KEY_HEADER, *SCHEDULING_HEADERS],
         requestBody=batch_request,
     )
     health = operation(f"Is {name} ready?", {"200": json_answer(ref(Ready), "ready")}, 404, 503)

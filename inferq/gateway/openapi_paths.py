@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferq.domain.scheduling import DEFAULT_PRIORITY, PRIORITIES
 from inferq.domain.status import Status
+from inferq.protocol import options
 from inferq.protocol.endpoints import Alive, EndpointList
 from inferq.protocol.errors import ErrorBody
 from inferq.protocol.limits import MAX_IDEMPOTENCY_KEY, MAX_LONG_POLL_S, MAX_PAGE, MAX_PARTIAL_START
@@ -29,6 +31,29 @@ KEY_HEADER = {
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
     "description": "Same key and body → same future; another body → 409.",
 }
+#: The scheduling options every submit route reads (:mod:`inferq.gateway.request_options`).
+SCHEDULING_HEADERS = [
+    {
+        "name": options.PRIORITY,
+        "in": "header",
+        "schema": {"type": "string", "enum": list(PRIORITIES), "default": DEFAULT_PRIORITY},
+        "description": "Order among your own requests: high before normal before low.",
+    },
+    {
+        "name": options.CANCEL_AFTER,
+        "in": "header",
+        "schema": {"type": "string", "examples": ["10m", "90s", "30"]},
+        "description": "Cancel the request (error `deadline_exceeded`) if it has not ended this long after "
+        "submit; 429 `deadline_unmeetable` at once when the queue's estimate says it could not start in time.",
+    },
+    {
+        "name": options.RETENTION,
+        "in": "header",
+        "schema": {"type": "string", "examples": ["1h", "7d"]},
+        "description": "Keep this request's inputs and outputs this long after it ends, up to the "
+        "server's --max-retention.",
+    },
+]
 ASYNC_HEADERS = [
     {
         "name": "X-OctoAI-Async",

@@ -63,8 +63,9 @@ class StreamPositions:
         """The positions of every streamed request of ``endpoint``, and which were asked about."""
         records = list(self._watched.get(endpoint, {}).values())
         try:
-            positions = await self._backend.positions(records)
+            places = await self._backend.positions(records)
         finally:
             del self._reading[endpoint]
+        positions = {response_id: place.position for response_id, place in places.items()}
         self._read[endpoint] = (asyncio.get_running_loop().time(), positions)
         return {record.response_id for record in records}, positions

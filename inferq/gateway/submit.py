@@ -5,8 +5,9 @@ requests, in one order, whatever HTTP shape the door speaks.
    It is cheap, so a door calls it as soon as it knows the count: before reading the
    body for a single submit, after decoding it for a batch.
 2. :meth:`Submit.one` / :meth:`Submit.many`: every input validated against the
-   endpoint's model (one bad input queues none), the queue limits, the enqueue (durable
-   before it returns), the submit counter. They return the stored records; an
+   endpoint's model (one bad input queues none), the queue limits, each request's cost
+   (:mod:`inferq.gateway.costs`), its deadline against the queue's estimate, the enqueue
+   (durable before it returns), the submit counter. They return the stored records; an
    idempotent replay returns the record stored the first time and counts nothing.
 
 Doors only translate: HTTP → decoded :class:`~inferq.gateway.bodies.Body` and
@@ -15,11 +16,17 @@ Doors only translate: HTTP → decoded :class:`~inferq.gateway.bodies.Body` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from inferq.domain import clock
+from inferq.domain.clock import isoformat
+from inferq.domain.durations import format_duration
 from inferq.domain.records import Submission
-from inferq.errors import InvalidInput
+from inferq.errors import DeadlineUnmeetable, InvalidInput
+from inferq.gateway.costs import estimate_cost
+from inferq.gateway.request_options import Scheduling
 from inferq.service.schema import validate_inputs
 
 if TYPE_CHECKING:
@@ -39,6 +46,7 @@ class SubmitOptions:
     #: Where the request's webhook events go, and which events.
     webhook: str | None = None
     webhook_events: tuple[str, ...] = ()
+    scheduling: Scheduling = field(default_factory=Scheduling)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,11 @@ class Submit:
                 except InvalidInput as exc:
                     raise named(index, exc) from None
             await self._check_queues(len(bodies))
+            costs = [await estimate_cost(self.endpoint, self.state.uploads, body) for body in bodies]
+            plan = options.scheduling
+            pace = (await self.state.estimates.service_time(self.endpoint.name)).pace
+            if plan.cancel_after_s is not None:
+                await self._check_deadline(plan, costs)
             submissions = [
                 Submission(
                     self.tenant,
@@ -97,8 +110,13 @@ class Submit:
                     options.webhook,
                     options.webhook_events,
                     body.digest,
+                    plan.priority,
+                    cost,
+                    pace,
+                    plan.retention_s,
+                    plan.cancel_after_s,
                 )
-                for index, body in enumerate(bodies)
+                for index, (body, cost) in enumerate(zip(bodies, costs, strict=True))
             ]
             stored = await self.state.backend.enqueue_many(submissions)
         except BaseException:
@@ -118,6 +136,27 @@ class Submit:
         allow_urls = self.state.settings.allow_url_inputs
         names = self.endpoint.file_inputs
         await self.state.uploads.check_inputs(self.tenant, body.value, names, allow_urls, body.files)
+
+    async def _check_deadline(self, plan: Scheduling, costs: list[float]) -> None:
+        """429 when the queue's estimate says the last of these could not start before the
+        deadline: refused at once rather than accepted to expire. Nothing is refused before
+        the endpoint has run anything (no estimate)."""
+        assert plan.cancel_after_s is not None
+        times = await self.state.estimates.service_time(self.endpoint.name)
+        place = await self.state.backend.place_of_new(
+            self.endpoint.name, self.tenant, plan.priority, costs[-1], times.pace
+        )
+        now = clock.now()
+        start = times.start(place.cost_ahead + sum(costs[:-1]), now)
+        deadline = now + plan.cancel_after_s
+        if start is not None and start > deadline:
+            raise DeadlineUnmeetable(
+                f"the queue of {self.endpoint.name} could not start this request before its deadline "
+                f"(Cancel-After: {format_duration(plan.cancel_after_s)}): estimated to start at "
+                f"{isoformat(start)}, {start - deadline:.0f} s too late",
+                estimated_start_at=isoformat(start),
+                retry_after=max(1, math.ceil(start - deadline)),
+            )
 
     async def _check_queues(self, count: int) -> None:
         await self.state.admission.check_queues(self.state.backend, self.endpoint.name, self.tenant, count)

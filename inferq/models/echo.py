@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -25,6 +26,12 @@ class Echo(Service):
     and SHA-256, so uploads can be checked and measured without a model."""
 
     example = Example(inputs={"hello": "world"}, output={"echo": {"hello": "world"}})
+
+    @classmethod
+    def cost(cls, inputs: Mapping[str, Any], files: Mapping[str, Path]) -> float:
+        """The seconds it will wait: tests of the queue's order state their requests' work."""
+        delay = inputs.get("delay_s")
+        return float(delay) if isinstance(delay, int | float) else 0.0
 
     def infer(
         self,

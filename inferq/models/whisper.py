@@ -1,7 +1,8 @@
 """Whisper: speech to text with faster-whisper, from weights installed beside the code.
 
-The gateway imports this module only to read ``infer``'s signature, so faster-whisper,
-PyAV and numpy are imported in the worker, when the model loads or audio is decoded.
+The gateway imports this module only to read ``infer``'s signature and a request's
+:meth:`~Whisper.cost`, so faster-whisper and numpy are imported in the worker, when the model
+loads or audio is decoded, and PyAV when audio is read.
 How each endpoint runs (model, device, threads, batching) is :mod:`inferq.models.whisper_config`;
 the forms of its transcript, :mod:`inferq.models.whisper_formats`.
 """
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import Field
 
+from inferq.domain.scheduling import DEFAULT_COST
 from inferq.errors import InvalidInput
+from inferq.models.audio_duration import audio_seconds
 from inferq.models.whisper_config import WhisperConfig, default_workers
 from inferq.models.whisper_formats import FORMATS
 from inferq.service.base import Example, Rendering, Service
@@ -84,6 +87,13 @@ class Whisper(Service):
     @classmethod
     def default_workers(cls) -> int:
         return default_workers()
+
+    @classmethod
+    def cost(cls, inputs: Mapping[str, Any], files: Mapping[str, Path]) -> float:
+        """Seconds of audio, as its container's header states them; audio it cannot read
+        counts as :data:`~inferq.domain.scheduling.DEFAULT_COST` (the worker says why)."""
+        seconds = audio_seconds(inputs.get("audio"), files.get("audio"))
+        return DEFAULT_COST if seconds is None else seconds
 
     def setup(self) -> None:
         config = WhisperConfig.of(self.endpoint)

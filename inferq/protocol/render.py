@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inferq.domain.clock import isoformat
+from inferq.domain.scheduling import priority_name
 from inferq.domain.status import Status
 
 if TYPE_CHECKING:
@@ -28,6 +29,9 @@ def request_status(record: RequestRecord, response_url: str) -> RequestStatus:
         "completed_at": isoformat(record.completed_at),
         "expires_at": timestamp(record.expires_at),
         "attempts": record.attempts,
+        "priority": priority_name(record.priority),
+        "cost": record.cost,
+        "deadline_at": isoformat(record.deadline_at),
     }
     status = record.status
     if status is Status.PENDING:
@@ -36,7 +40,7 @@ def request_status(record: RequestRecord, response_url: str) -> RequestStatus:
         doc["progress"] = record.progress
     elif status is Status.COMPLETED:
         doc["response_url"] = response_url
-    elif status is Status.FAILED:
+    if record.error_type is not None:  # failed, or cancelled by its deadline
         doc["error"] = {"type": record.error_type, "message": record.error}
     if record.partial_outputs:
         doc["partial_outputs"] = record.partial_outputs

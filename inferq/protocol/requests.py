@@ -7,6 +7,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12
 
+from inferq.domain.scheduling import Priority
 from inferq.domain.status import TERMINAL, Status
 from inferq.protocol.schema import documented
 
@@ -21,7 +22,8 @@ Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 @documented
 class RequestError(TypedDict):
-    """Why a request failed: the error's type (``inference_failed``, ``invalid_input``)
+    """Why a request failed: the error's type (``inference_failed``, ``invalid_input``,
+    ``deadline_exceeded`` for one its deadline cancelled)
     and its message (left out for an admin reading another tenant's request)."""
 
     type: str | None
@@ -46,6 +48,13 @@ class RequestStatus(TypedDict):
     created while it has not)."""
     attempts: int
     """Runs started so far (a worker lost mid-run makes another)."""
+    priority: Priority
+    """Its place among its token's own requests (``Inferq-Priority``)."""
+    cost: float
+    """The endpoint's estimate of its work at submit (Whisper: seconds of audio; 1 where
+    the endpoint makes none): the queue shares an endpoint's time across tokens by it."""
+    deadline_at: Timestamp | None
+    """When it is cancelled (error ``deadline_exceeded``) if it has not ended (``Cancel-After``)."""
     queue_position: NotRequired[int | None]
     """Pending: requests ahead of it, in fair order."""
     progress: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
@@ -60,7 +69,7 @@ class RequestStatus(TypedDict):
     response_url: NotRequired[str]
     """Completed: where its outputs are."""
     error: NotRequired[RequestError]
-    """Failed: why."""
+    """Failed, or cancelled by its deadline: why."""
     webhook: NotRequired[str]
     """Where its webhook events go, when it was submitted with one (its owner only)."""
     tenant: NotRequired[str]

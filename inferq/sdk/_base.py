@@ -21,6 +21,8 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from inferq._version import __version__
+from inferq.domain.durations import parse_duration
+from inferq.domain.scheduling import PRIORITIES
 from inferq.domain.status import Status
 from inferq.errors import (
     APIError,
@@ -30,6 +32,7 @@ from inferq.errors import (
     WaitTimeout,
     request_failure,
 )
+from inferq.protocol import options
 from inferq.protocol.limits import MAX_BATCH_INPUTS, MAX_LONG_POLL_S
 from inferq.protocol.requests import TERMINAL_STATUSES
 from inferq.sdk.files import UPLOAD_PART, FileRef, Part, is_file, multipart, part, plain
@@ -48,6 +51,8 @@ LONG_POLL_MARGIN_S = 15.0
 HEALTH_INTERVAL_S = 1.0
 #: The header that makes ``/predict`` answer 202 with a future (OctoAI's name).
 ASYNC_HEADER = {"X-OctoAI-Async": "1"}
+#: A duration as the SDK takes one: seconds, or a string such as ``"10m"``, ``"90s"``, ``"1h"``.
+Duration = float | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,34 @@ def webhook_params(webhook: str | None, events: Sequence[str] | str | None) -> d
     if events is not None:
         params["webhook_events_filter"] = events if isinstance(events, str) else ",".join(events)
     return params
+
+
+def scheduling_headers(
+    priority: str | None = None, deadline: Duration | None = None, retention: Duration | None = None
+) -> dict[str, str]:
+    """The headers of a submit's scheduling options (None: the server's default). They are
+    checked here, so a typo raises ValueError naming the option before any call is made."""
+    headers: dict[str, str] = {}
+    if priority is not None:
+        if priority not in PRIORITIES:
+            raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
+        headers[options.PRIORITY] = str(priority)
+    for header, name, value in (
+        (options.CANCEL_AFTER, "deadline", deadline),
+        (options.RETENTION, "retention", retention),
+    ):
+        if value is not None:
+            headers[header] = _duration(name, value)
+    return headers
+
+
+def _duration(name: str, value: Duration) -> str:
+    """A duration as its header carries it: a string as written, seconds as a plain number."""
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    return value.strip() if isinstance(value, str) else f"{seconds:.6f}".rstrip("0").rstrip(".")
 
 
 def long_poll(future: InferenceFuture, wait: float, retry_for: float | None = None) -> Call:
@@ -265,10 +298,12 @@ class BaseClient:
             body = decode((yield Call("POST", self._files_url(near), files=upload)))
         return FileRef.model_validate(body)
 
-    def _infer_flow(self, url: str, inputs: Mapping[str, Any], key: str | None) -> Flow[dict[str, Any]]:
+    def _infer_flow(
+        self, url: str, inputs: Mapping[str, Any], key: str | None, headers: dict[str, str]
+    ) -> Flow[dict[str, Any]]:
         started = time.monotonic()
         try:
-            return cast("dict[str, Any]", (yield from self._submit_flow(url, inputs, key, {})))
+            return cast("dict[str, Any]", (yield from self._submit_flow(url, inputs, key, headers)))
         except GatewayTimeout as exc:
             poll_url = exc.details.get("poll_url")
             if not poll_url:
@@ -279,13 +314,18 @@ class BaseClient:
             return (yield from self._wait_flow(future, remaining))
 
     def _infer_async_flow(
-        self, url: str, inputs: Mapping[str, Any], key: str | None, params: dict[str, str] | None = None
+        self,
+        url: str,
+        inputs: Mapping[str, Any],
+        key: str | None,
+        headers: dict[str, str],
+        params: dict[str, str] | None = None,
     ) -> Flow[InferenceFuture]:
-        body = yield from self._submit_flow(url, inputs, key, ASYNC_HEADER, params)
+        body = yield from self._submit_flow(url, inputs, key, {**ASYNC_HEADER, **headers}, params)
         return self._future(body)
 
     def _infer_batch_flow(
-        self, url: str, inputs: Sequence[Mapping[str, Any]], key: str | None
+        self, url: str, inputs: Sequence[Mapping[str, Any]], key: str | None, headers: dict[str, str]
     ) -> Flow[list[InferenceFuture]]:
         """``POST /{endpoint}/batch`` in slices of the server's limit, each keyed so its
         retries queue nothing twice; the futures come back in the order of ``inputs``.
@@ -303,8 +343,8 @@ class BaseClient:
                             yield from self._upload_flow(value, batch_url.rsplit("/", 2)[0] + "/v1")
                         ).ref
                 chunk.append({name: plain(value) for name, value in values.items()})
-            headers = {"Idempotency-Key": f"{key}.{start}"}
-            body = decode((yield Call("POST", batch_url, json={"inputs": chunk}, headers=headers)))
+            keyed = {"Idempotency-Key": f"{key}.{start}", **headers}
+            body = decode((yield Call("POST", batch_url, json={"inputs": chunk}, headers=keyed)))
             futures.extend(self._future(accepted) for accepted in body["results"])
         return futures
 

@@ -13,10 +13,12 @@ from httpx_sse import aconnect_sse
 from inferq.sdk._base import (
     DEFAULT_TIMEOUT_S,
     BaseClient,
+    Duration,
     Flow,
     Sleep,
     Step,
     decode,
+    scheduling_headers,
     webhook_params,
 )
 from inferq.sdk.events import STREAM_TIMEOUT, Pieces, Reconnects, RequestEvent, events_url, parse
@@ -54,10 +56,19 @@ class AsyncClient(BaseClient):
         return await self._drive(self._health_check_flow(endpoint_url, timeout))
 
     async def infer(
-        self, endpoint_url: str, inputs: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        endpoint_url: str,
+        inputs: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
     ) -> dict[str, Any]:
-        """Run an inference and return its outputs (waiting on by long polls past a 504)."""
-        return await self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key))
+        """Run an inference and return its outputs (waiting on by long polls past a 504);
+        the scheduling options as :meth:`Client.infer_async` describes them."""
+        headers = scheduling_headers(priority, deadline, retention)
+        return await self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key, headers))
 
     async def infer_async(
         self,
@@ -67,20 +78,35 @@ class AsyncClient(BaseClient):
         idempotency_key: str | None = None,
         webhook: str | None = None,
         webhook_events_filter: Sequence[str] | str | None = None,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
     ) -> InferenceFuture:
         """Queue an inference and return its future at once (idempotent submit, safe retries),
-        with webhook deliveries as :meth:`Client.infer_async` describes."""
+        with webhook deliveries and scheduling options as :meth:`Client.infer_async` describes."""
         params = webhook_params(webhook, webhook_events_filter)
-        return await self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key, params))
+        headers = scheduling_headers(priority, deadline, retention)
+        return await self._drive(
+            self._infer_async_flow(endpoint_url, inputs, idempotency_key, headers, params)
+        )
 
     async def infer_batch(
-        self, endpoint_url: str, inputs: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
+        self,
+        endpoint_url: str,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
     ) -> list[InferenceFuture]:
         """Queue many inferences in a few calls (of up to
         :data:`~inferq.protocol.limits.MAX_BATCH_INPUTS` inputs) and return their futures,
         in order; collect them with :func:`~inferq.as_completed`. A bad input queues none
-        of its call's inputs (422 naming ``inputs[i]``)."""
-        return await self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key))
+        of its call's inputs (422 naming ``inputs[i]``). The scheduling options apply to
+        each request, as :meth:`Client.infer_async` describes them."""
+        headers = scheduling_headers(priority, deadline, retention)
+        return await self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key, headers))
 
     async def is_future_ready(self, future: InferenceFuture) -> bool:
         """True once completed; raises InferenceFailed or RequestCancelled if it never will be."""

@@ -13,10 +13,12 @@ from httpx_sse import connect_sse
 from inferq.sdk._base import (
     DEFAULT_TIMEOUT_S,
     BaseClient,
+    Duration,
     Flow,
     Sleep,
     Step,
     decode,
+    scheduling_headers,
     webhook_params,
 )
 from inferq.sdk.events import STREAM_TIMEOUT, Pieces, Reconnects, RequestEvent, events_url, parse
@@ -67,10 +69,19 @@ class Client(BaseClient):
         return self._drive(self._health_check_flow(endpoint_url, timeout))
 
     def infer(
-        self, endpoint_url: str, inputs: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        endpoint_url: str,
+        inputs: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
     ) -> dict[str, Any]:
-        """Run an inference and return its outputs (waiting on by long polls past a 504)."""
-        return self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key))
+        """Run an inference and return its outputs (waiting on by long polls past a 504);
+        ``priority``, ``deadline`` and ``retention`` as :meth:`infer_async` takes them."""
+        headers = scheduling_headers(priority, deadline, retention)
+        return self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key, headers))
 
     def infer_async(
         self,
@@ -80,6 +91,9 @@ class Client(BaseClient):
         idempotency_key: str | None = None,
         webhook: str | None = None,
         webhook_events_filter: Sequence[str] | str | None = None,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
     ) -> InferenceFuture:
         """Queue an inference and return its future at once.
 
@@ -87,18 +101,36 @@ class Client(BaseClient):
         retries, so the request is never queued twice. With ``webhook``, the server POSTs
         the request's state, signed per Standard Webhooks, to that URL when it ends, and
         when it starts too with ``webhook_events_filter=["start", "completed"]``.
+
+        Scheduling (each left to the server when None; a bad value raises ValueError
+        before any call): ``priority`` (``"high"``, ``"normal"``, ``"low"``) orders the
+        request among your own; ``deadline`` (seconds, or ``"10m"``) cancels it if it has
+        not finished that long after submit, and a server whose estimate says it cannot
+        start in time refuses it at once (TooManyRequests, with ``estimated_start_at``);
+        ``retention`` deletes its data that long after it ends instead of after the
+        server's retention (InvalidInput past the server's ``--max-retention``).
         """
         params = webhook_params(webhook, webhook_events_filter)
-        return self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key, params))
+        headers = scheduling_headers(priority, deadline, retention)
+        return self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key, headers, params))
 
     def infer_batch(
-        self, endpoint_url: str, inputs: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
+        self,
+        endpoint_url: str,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        idempotency_key: str | None = None,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
     ) -> list[InferenceFuture]:
         """Queue many inferences in a few calls (of up to
         :data:`~inferq.protocol.limits.MAX_BATCH_INPUTS` inputs) and return their futures,
         in order; collect them with :func:`~inferq.as_completed`. A bad input queues none
-        of its call's inputs (422 naming ``inputs[i]``)."""
-        return self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key))
+        of its call's inputs (422 naming ``inputs[i]``). The scheduling options apply to
+        each request, as :meth:`infer_async` takes them."""
+        headers = scheduling_headers(priority, deadline, retention)
+        return self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key, headers))
 
     def is_future_ready(self, future: InferenceFuture) -> bool:
         """True once completed; raises InferenceFailed or RequestCancelled if it never will be."""

@@ -5,7 +5,8 @@ in, a delay or "stop" out. The two transports only drive it, one per I/O style.
 
 What is retried, for up to a minute (a server restarting): connection errors, 429 and 5xx but 501. What is not: inferq's definitive
 answers (502 ``inference_failed``: the model raised; 504 ``timeout``: the request goes on
-and has a future to poll), and a POST without an ``Idempotency-Key`` header, since only
+and has a future to poll; 429 ``deadline_unmeetable``: a submit sent again later would
+move the caller's deadline), and a POST without an ``Idempotency-Key`` header, since only
 the key guarantees a retried submit never runs the request twice.
 """
 
@@ -36,8 +37,8 @@ RETRYABLE_ERRORS: tuple[type[httpx.TransportError], ...] = (
     httpx.WriteError,
     httpx.RemoteProtocolError,
 )
-#: Error types inferq sends with 502/504 that are final answers, not passing trouble.
-DEFINITIVE_TYPES = frozenset({"inference_failed", "timeout"})
+#: Error types inferq sends with 429/502/504 that are final answers, not passing trouble.
+DEFINITIVE_TYPES = frozenset({"inference_failed", "timeout", "deadline_unmeetable"})
 #: Methods whose repetition cannot run anything twice.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: The connection pool: as many kept alive as may be open, since httpx's default (20 of 100)
@@ -152,8 +153,8 @@ def may_repeat(request: httpx.Request) -> bool:
 
 
 def is_definitive(response: httpx.Response) -> bool:
-    """A 502/504 that inferq meant: the body names ``inference_failed`` or ``timeout``."""
-    if response.status_code not in (502, 504):
+    """A 429/502/504 that inferq meant: the body names one of :data:`DEFINITIVE_TYPES`."""
+    if response.status_code not in (429, 502, 504):
         return False
     try:
         error = json.loads(response.content).get("error", {})

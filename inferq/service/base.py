@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
+
+from inferq.domain.scheduling import DEFAULT_COST
 
 #: The cores each worker process of an endpoint may use: ``inferq serve`` shares the
 #: machine's among the workers it starts, unless it is set.
@@ -87,6 +90,16 @@ class Service:
     def default_workers(cls) -> int:
         """Worker processes per endpoint when ``--workers`` is not given."""
         return 1
+
+    @classmethod
+    def cost(cls, inputs: Mapping[str, Any], files: Mapping[str, Path]) -> float:
+        """The work ``inputs`` ask for, in the endpoint's own unit (Whisper: seconds of
+        audio), estimated at submit so that the queue shares the endpoint's time by cost and
+        runs a caller's short work before its long work (:mod:`inferq.domain.scheduling`).
+        ``files`` holds each file input that was given as a local file. It runs in a
+        gateway thread, never the model's: read what a header says, never decode it all.
+        Only ratios matter; the default, 1, makes every request count the same."""
+        return DEFAULT_COST
 
     def setup(self) -> None:
         """Load weights and warm up; called once before the first ``infer``."""

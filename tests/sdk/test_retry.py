@@ -201,7 +201,13 @@ def test_a_get_is_retried_until_max_attempts(tiny: Recorder, kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "answer", [error(502, "inference_failed"), error(504, "timeout")], ids=["502", "504"]
+    "answer",
+    [
+        error(502, "inference_failed"),
+        error(504, "timeout"),
+        error(429, "deadline_unmeetable", **{"Retry-After": "0"}),
+    ],
+    ids=["502", "504", "429-deadline"],
 )
 def test_definitive_answers_of_inferq_are_not_retried(tiny: Recorder, kind: str, answer: Answer) -> None:
     tiny.script["/p"] = [answer, OK]

@@ -14,9 +14,15 @@ tenant), ``expiry`` (zset of ``"<tenant> <id>"`` by expires_at, for the sweep),
 ``counters:<endpoint>`` (hash of the totals of :mod:`inferq.backends.counters`, never expired),
 ``active:<tenant>`` (set of the tenant's pending and running ids, for its queue limit),
 ``setuperr:<endpoint>`` (the last failed setup's error, until a worker is ready),
-``waiting:<endpoint> <tenant>`` (zset of a tenant's waiting ids by sequence),
-``turns:<endpoint>`` (zset of the tenants with requests waiting, by when one of theirs
-last started), ``served:<endpoint>`` (hash: tenant → when one of theirs last started),
+``waiting:<endpoint> <tenant>`` (zset of a tenant's waiting ids by order key),
+``shares:<endpoint>`` (zset of ``"<seq> <tenant>"`` for each tenant with requests waiting,
+by virtual time; seq is that of the request it joined with), ``joined:<endpoint>`` (hash:
+tenant → its share),
+``waitcost:<endpoint>`` (hash: tenant → the cost of its waiting requests), ``vtimes:<endpoint>``
+(hash: tenant → its virtual time while nothing of its waits), ``vclock:<endpoint>`` (the
+endpoint's virtual clock: :mod:`inferq.domain.scheduling`), ``deadlines`` (zset of active
+ids by deadline); ``turns:<endpoint>`` and ``served:<endpoint>`` are the count-fair turns
+of an earlier version, moved into ``shares`` on first use,
 ``endpoints`` (set), ``seq`` (counter), ``secret``, ``token:<id>`` (hash),
 ``tokhash:<sha256>`` (→ token id, deleted on revocation), ``tokens`` (zset by creation),
 and ``notify``, the pub/sub channel. Webhooks (:mod:`inferq.backends.redis.outbox`):
@@ -45,6 +51,7 @@ SINGLE = {
     "webhook_tenants": "hooktenants",
     "webhook_seq": "hookseq",
     "all_requests": "requests",
+    "deadlines": "deadlines",
     "file_expiry": "fileexpiry",
 }
 
@@ -72,6 +79,11 @@ PER_ID = {
     "waiting": "waiting",
     "turns": "turns",
     "served": "served",
+    "shares": "shares",
+    "vtimes": "vtimes",
+    "vclock": "vclock",
+    "waiting_cost": "waitcost",
+    "joined": "joined",
     "file": "file",
     "files": "files",
 }

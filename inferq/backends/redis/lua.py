@@ -4,7 +4,7 @@ A script runs alone on the server, so "complete only while holding the lease", "
 exactly one entry" and "end a request and start its retention clock" need no WATCH
 retries. Each script in ``lua/`` runs after a prelude generated here: the key builders of
 :mod:`inferq.backends.redis.keys`, the tables of :mod:`inferq.domain.lifecycle` (what each
-move leads to and emits, the terminal statuses, the give-up rule and its messages), the
+move leads to and emits, the terminal statuses, the give-up and deadline rules and their messages), the
 latency buckets of :mod:`inferq.backends.counters`, and the shared helpers (``outbox.lua``,
 ``counting.lua``, ``moves.lua``). Every script takes the key prefix as ``ARGV[1]``. Times
 and durations come from Python as strings (Lua would round floats to 14 digits); lease
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from inferq.backends.counters import LATENCY_BUCKETS, LE
+from inferq.backends.counters import COST_SUM, LATENCY_BUCKETS, LE
 from inferq.backends.redis.keys import lua_prelude
 from inferq.domain import lifecycle
 from inferq.domain.status import TERMINAL
@@ -36,6 +36,7 @@ SCRIPTS = (
     "finish",
     "progress",
     "checkpoint",
+    "miss_deadlines",
     "reap",
     "expire",
     "delete",
@@ -91,6 +92,9 @@ def lifecycle_prelude() -> str:
         f"local lease_lost_error = {_text(lifecycle.LEASE_LOST_ERROR, 'attempts')}",
         f"local worker_died_error = {_text(lifecycle.WORKER_DIED_ERROR, 'reason', 'attempts')}",
         "local BOUNDS = {" + ", ".join(f"{{{b!r}, '{le}'}}" for b, le in zip(LATENCY_BUCKETS, LE)) + "}",
+        f"local COST_SUM = {quoted(COST_SUM)}",
+        f"local DEADLINE_ERROR_TYPE = {quoted(lifecycle.DEADLINE_ERROR_TYPE)}",
+        f"local DEADLINE_ERROR = {quoted(lifecycle.DEADLINE_ERROR)}",
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,10 +1,9 @@
 """The Redis queue: one stream per endpoint, whose consumer group's pending entries are the leases.
 
-A request waits in its tenant's sorted set of the endpoint, and the endpoint's ``turns``
-set orders the tenants with requests waiting by when one of theirs last started (Redis
-time in ms; a tenant never served scores the time it first queued scaled far below any
-such time, so newcomers go first): its turn key is ``(score, tenant)``. A claim takes the
-first tenant's oldest request and only then adds it to the stream. A lease is live while
+A request waits in its tenant's sorted set of the endpoint, by its order key, and the
+endpoint's ``shares`` set orders the tenants with requests waiting by virtual time, ties
+by name (:mod:`inferq.domain.scheduling`). A claim takes the first tenant's first request
+and only then adds it to the stream. A lease is live while
 its entry's idle time (reset by every renewal) is under the lease its holder asked for,
 measured by Redis's clock, not the machines', so neither clock skew nor a gateway with a
 shorter ``--lease`` takes a live lease away.
@@ -23,8 +22,9 @@ from typing import Any, cast
 from inferq.backends.contracts import Item, Queue, QueueStats, Standing
 from inferq.backends.redis.client import Connection, Store, pairs
 from inferq.backends.redis.requests import record_from_fields
-from inferq.domain import lifecycle
+from inferq.domain import lifecycle, scheduling
 from inferq.domain.records import Claim, RequestRecord
+from inferq.domain.scheduling import Turn
 from inferq.domain.webhooks import join_events
 from inferq.errors import Conflict
 from inferq.policy import Policy
@@ -61,7 +61,27 @@ class RedisQueue(Store, Queue):
         sub, response_id, body_hash = item
         idem = "" if sub.idempotency_key is None else self.keys.idempotency(sub.tenant, sub.idempotency_key)
         webhook = (sub.webhook or "", join_events(sub.webhook_events))
-        return (response_id, sub.tenant, sub.endpoint, now, expires_at, body_hash, sub.inputs, idem, *webhook)
+        if sub.retention_s is not None:
+            expires_at = lifecycle.expires_at(now, sub.retention_s)
+        order = (
+            sub.priority,
+            repr(sub.cost),
+            repr(scheduling.order_key(sub.priority, now, sub.cost, sub.pace)),
+            "" if sub.retention_s is None else max(1, round(sub.retention_s * 1000)),
+            "" if sub.cancel_after_s is None else repr(now + sub.cancel_after_s),
+        )
+        return (
+            response_id,
+            sub.tenant,
+            sub.endpoint,
+            now,
+            expires_at,
+            body_hash,
+            sub.inputs,
+            idem,
+            *webhook,
+            *order,
+        )
 
     async def claim(
         self, endpoint: str, worker_id: str, now: float, expires_at: float, limit: int
@@ -151,23 +171,41 @@ class RedisQueue(Store, Queue):
             requeued += [endpoint] * count
         return gave_up, requeued
 
+    async def miss_deadlines(self, now: float, expires_at: float, limit: int) -> list[RequestRecord]:
+        missed = await self.run("miss_deadlines", now, expires_at, self._retention_ms, limit)
+        return [record_from_fields(pairs(flat)) for flat in missed]
+
+    async def standing_of_new(self, endpoint: str, tenant: str, order_key: float) -> Standing:
+        reply = await self.run("standing", "", endpoint, tenant, repr(order_key))
+        return _standing(reply)
+
     async def standings(self, endpoint: str, records: list[RequestRecord]) -> dict[str, Standing]:
         """The standing script of each record (O(log n) for its rank), in one pipeline."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for record in records:
-                await self.run("standing", record.response_id, endpoint, record.tenant, client=pipe)
+                await self.run("standing", record.response_id, endpoint, record.tenant, "", client=pipe)
             replies = await pipe.execute()
-        standings: dict[str, Standing] = {}
-        for record, (rank, score, others, requeued, status) in zip(records, replies, strict=True):
-            if status != b"pending":
-                continue
-            if rank is None:
-                standings[record.response_id] = Standing(requeued=requeued)
-                continue
-            waiting = [((float(other), tenant.decode()), count) for tenant, other, count in others]
-            standings[record.response_id] = Standing(rank, (float(score), record.tenant), waiting, requeued)
-        return standings
+        return {
+            record.response_id: _standing(reply)
+            for record, reply in zip(records, replies, strict=True)
+            if reply[4] == b"pending"
+        }
 
     async def stats(self, endpoint: str) -> QueueStats:
         pending, running, oldest = await self.run("queue_stats", endpoint)
         return QueueStats(pending, running, None if oldest is None else float(oldest))
+
+
+def _standing(reply: list[Any]) -> Standing:
+    """The standing script's answer (numbers as strings; a tie goes to the share that
+    joined first, and its name says when)."""
+    rank, mine, others, (requeued, requeued_cost), _ = reply
+    if rank is None:
+        return Standing(requeued=int(requeued), requeued_cost=float(requeued_cost))
+
+    def turn(share: bytes, virtual_time: bytes, waiting: int, cost: bytes) -> Turn:
+        return Turn(float(virtual_time), share, int(waiting), float(cost))
+
+    return Standing(
+        int(rank), turn(*mine), [turn(*other) for other in others], int(requeued), float(requeued_cost)
+    )

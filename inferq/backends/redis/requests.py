@@ -13,6 +13,7 @@ from typing import cast
 from inferq.backends.contracts import RequestStore
 from inferq.backends.redis.client import Store, decoded, each, number, text
 from inferq.domain.records import RequestRecord
+from inferq.domain.scheduling import DEFAULT_COST, NORMAL
 from inferq.domain.status import Status
 from inferq.domain.webhooks import split_events
 
@@ -34,6 +35,9 @@ def record_from_fields(fields: dict[str, bytes]) -> RequestRecord:
         partial_outputs=int(fields.get("partial_outputs", b"0")),
         webhook=text(fields.get("webhook")),
         webhook_events=split_events(text(fields.get("webhook_events"))),
+        priority=int(fields.get("priority", NORMAL)),
+        cost=float(fields.get("cost", DEFAULT_COST)),
+        deadline_at=number(fields.get("deadline_at")),
     )
 
 

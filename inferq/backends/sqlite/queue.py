@@ -20,8 +20,9 @@ from inferq.backends.sqlite import render
 from inferq.backends.sqlite.database import Database, GroupCommit, transaction
 from inferq.backends.sqlite.requests import GET, record_from_row
 from inferq.backends.sqlite.schema import REQUEUED, WAITING
-from inferq.domain import lifecycle
+from inferq.domain import lifecycle, scheduling
 from inferq.domain.records import Claim, RequestRecord
+from inferq.domain.scheduling import Turn
 from inferq.domain.status import Status
 from inferq.domain.webhooks import join_events
 from inferq.errors import Conflict
@@ -34,8 +35,8 @@ _ACTIVE = render.statuses(lifecycle.CANCEL.before)
 
 INSERT = f"""
 INSERT INTO requests(response_id, tenant, endpoint, status, created_at, expires_at, idempotency_key, body_hash,
-    webhook, webhook_events)
-VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?) RETURNING *
+    webhook, webhook_events, priority, cost, order_key, retention_s, deadline_at)
+VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
 """
 BY_IDEMPOTENCY_KEY = "SELECT * FROM requests WHERE tenant = ? AND idempotency_key = ?"
 CLAIM = f"""
@@ -44,10 +45,10 @@ UPDATE requests SET status = {_RUNNING}, attempts = attempts + 1, started_at = ?
 WHERE seq = coalesce(
     (SELECT seq FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?5
      ORDER BY started_at, seq LIMIT 1),
-    (SELECT seq FROM requests INDEXED BY requests_waiting
+    (SELECT seq FROM requests INDEXED BY requests_in_order
      WHERE {WAITING} AND endpoint = ?5 AND tenant = (
-        SELECT tenant FROM turns WHERE endpoint = ?5 AND pending > 0 ORDER BY served_at, joined_at LIMIT 1)
-     ORDER BY seq LIMIT 1))
+        SELECT tenant FROM turns WHERE endpoint = ?5 AND pending > 0 ORDER BY virtual_time, joined_at LIMIT 1)
+     ORDER BY order_key, seq LIMIT 1))
 RETURNING *, (SELECT data FROM inputs WHERE inputs.seq = requests.seq) AS data
 """
 RENEW = (
@@ -58,7 +59,11 @@ CHECKPOINT = f"""
 UPDATE requests SET progressed = attempts, partial_outputs = partial_outputs + :count
 WHERE lease_id = :lease_id AND status = {_RUNNING} RETURNING seq, partial_outputs - :count
 """
-_ENDED = "completed_at = :now, expires_at = :expires_at, lease_id = NULL, lease_expires_at = NULL"
+# A request's own retention, when it asked for one, else the server's (lifecycle.expires_at).
+_ENDED = (
+    "completed_at = :now, expires_at = coalesce(:now + retention_s, :expires_at), lease_id = NULL, "
+    "lease_expires_at = NULL"
+)
 FINISH = f"""
 UPDATE requests SET status = :status, error_type = :error_type, error = :error, {_ENDED}
 WHERE lease_id = :lease_id AND status = {_RUNNING} RETURNING seq
@@ -80,6 +85,14 @@ UPDATE requests SET status = {render.quoted(lifecycle.REQUEUE.after.value)},
     lease_id = NULL, lease_expires_at = NULL, worker_id = NULL
 WHERE status = {_RUNNING} AND {{lost}} RETURNING endpoint
 """
+MISS_DEADLINES = f"""
+UPDATE requests SET status = {render.quoted(lifecycle.MISS_DEADLINE.after.value)},
+    error_type = {render.quoted(lifecycle.DEADLINE_ERROR_TYPE)}, error = {render.quoted(lifecycle.DEADLINE_ERROR)},
+    {_ENDED}
+WHERE seq IN (SELECT seq FROM requests INDEXED BY requests_deadlines
+    WHERE status IN {_ACTIVE} AND deadline_at IS NOT NULL AND deadline_at <= :now ORDER BY deadline_at LIMIT :limit)
+RETURNING *
+"""
 # A lost request keeps its seq, so it goes back ahead of every newer one.
 _EXPIRED_LEASE = "lease_expires_at < :now"
 _DEAD_WORKER = "worker_id = :worker_id"
@@ -94,16 +107,24 @@ REQUEUE_RELEASED = _REQUEUE.format(lost=_DEAD_WORKER)
 # Each waiting request's rank among its tenant's, for the tenants of the records asked about.
 RANKS = f"""
 SELECT response_id, rank FROM (
-    SELECT response_id, row_number() OVER (PARTITION BY tenant ORDER BY seq) - 1 AS rank
-    FROM requests INDEXED BY requests_waiting
+    SELECT response_id, row_number() OVER (PARTITION BY tenant ORDER BY order_key, seq) - 1 AS rank
+    FROM requests INDEXED BY requests_in_order
     WHERE {WAITING} AND endpoint = ?1 AND tenant IN (SELECT value FROM json_each(?2)))
 WHERE response_id IN (SELECT value FROM json_each(?3))
 """
+RANK_OF_KEY = f"""
+SELECT count(*) FROM requests INDEXED BY requests_in_order
+WHERE {WAITING} AND endpoint = ?1 AND tenant = ?2 AND order_key <= ?3
+"""
 REQUEUED_AHEAD = f"""
-SELECT count(*) FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?1
+SELECT count(*), coalesce(sum(cost), 0) FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?1
     AND (?2 IS NULL OR (started_at, seq) < (SELECT started_at, seq FROM requests WHERE response_id = ?2))
 """
-TURNS = "SELECT tenant, served_at, joined_at, pending FROM turns WHERE endpoint = ? AND pending > 0"
+JOINING_AT = """
+SELECT max(coalesce((SELECT virtual_time FROM turns WHERE endpoint = ?1 AND tenant = ?2), 0),
+    coalesce((SELECT virtual_time FROM clocks WHERE endpoint = ?1), 0))
+"""
+TURNS = "SELECT tenant, virtual_time, joined_at, pending, cost FROM turns WHERE endpoint = ? AND pending > 0"
 # Each reads one partial index: what is queued or running, never what is retained.
 QUEUE_STATS = f"""
 SELECT count(*),
@@ -231,30 +252,55 @@ class SQLiteQueue(Queue):
         args = {"max_attempts": self.policy.max_attempts, "now": now, "expires_at": expires_at}
         return await self.db.write(lambda conn: _lose(conn, GIVE_UP_EXPIRED, REQUEUE_EXPIRED, args))
 
+    async def miss_deadlines(self, now: float, expires_at: float, limit: int) -> list[RequestRecord]:
+        args = {"now": now, "expires_at": expires_at, "limit": limit}
+
+        def miss(conn: sqlite3.Connection) -> list[RequestRecord]:
+            with transaction(conn):
+                return [record_from_row(row) for row in conn.execute(MISS_DEADLINES, args).fetchall()]
+
+        return await self.db.write(miss)
+
+    async def standing_of_new(self, endpoint: str, tenant: str, order_key: float) -> Standing:
+        [(rank,)] = await self.db.scan(RANK_OF_KEY, endpoint, tenant, order_key)
+        [(requeued, requeued_cost)] = await self.db.scan(REQUEUED_AHEAD, endpoint, None)
+        turns = self._turns(endpoint)
+        mine = turns.pop(tenant, None) or Turn(self._joining_at(endpoint, tenant), float("inf"), 0, 0.0)
+        return Standing(rank, mine, list(turns.values()), requeued, requeued_cost)
+
     async def standings(self, endpoint: str, records: list[RequestRecord]) -> dict[str, Standing]:
         standings: dict[str, Standing] = {}
         for record in (r for r in records if r.attempts > 0):  # few: only those back from a lost worker
-            [(ahead,)] = await self.db.scan(REQUEUED_AHEAD, endpoint, record.response_id)
-            standings[record.response_id] = Standing(requeued=ahead)
+            [(ahead, ahead_cost)] = await self.db.scan(REQUEUED_AHEAD, endpoint, record.response_id)
+            standings[record.response_id] = Standing(requeued=ahead, requeued_cost=ahead_cost)
         waiting = [record for record in records if record.attempts == 0]
         if not waiting:
             return standings
-        [(requeued,)] = await self.db.scan(REQUEUED_AHEAD, endpoint, None)
+        [(requeued, requeued_cost)] = await self.db.scan(REQUEUED_AHEAD, endpoint, None)
         tenants = json.dumps(sorted({record.tenant for record in waiting}))
         ids = json.dumps([record.response_id for record in waiting])
         ranks = {row[0]: row[1] for row in await self.db.scan(RANKS, endpoint, tenants, ids)}
-        turns = {
-            row["tenant"]: ((row["served_at"], row["joined_at"]), row["pending"])
-            for row in self.db.read(TURNS, endpoint)  # one row per tenant with requests waiting
-        }
+        turns = self._turns(endpoint)
         for record in waiting:
-            if record.response_id in ranks:
+            if record.response_id in ranks and record.tenant in turns:
                 others = dict(turns)
-                mine = others.pop(record.tenant, ((float("-inf"), float("-inf")), 0))[0]
+                mine = others.pop(record.tenant)
                 standings[record.response_id] = Standing(
-                    ranks[record.response_id], mine, list(others.values()), requeued
+                    ranks[record.response_id], mine, list(others.values()), requeued, requeued_cost
                 )
         return standings
+
+    def _turns(self, endpoint: str) -> dict[str, Turn]:
+        """Each tenant with requests waiting: one row each, never a row per request."""
+        return {
+            row["tenant"]: Turn(row["virtual_time"], row["joined_at"], row["pending"], row["cost"])
+            for row in self.db.read(TURNS, endpoint)
+        }
+
+    def _joining_at(self, endpoint: str, tenant: str) -> float:
+        """The virtual time a tenant with nothing waiting would join at (``turns_submitted``)."""
+        rows = self.db.read(JOINING_AT, endpoint, tenant)
+        return float(rows[0][0]) if rows else 0.0
 
     async def stats(self, endpoint: str) -> QueueStats:
         [(pending, oldest)] = await self.db.scan(QUEUE_STATS, endpoint)
@@ -274,6 +320,7 @@ def _lose(
 
 def _insert(conn: sqlite3.Connection, item: Item, now: float, expires_at: float) -> Outcome:
     sub, response_id, body_hash = item
+    order = scheduling.order_key(sub.priority, now, sub.cost, sub.pace)
     if sub.idempotency_key is not None:
         row = conn.execute(BY_IDEMPOTENCY_KEY, (sub.tenant, sub.idempotency_key)).fetchone()
         if row is not None:
@@ -288,11 +335,16 @@ def _insert(conn: sqlite3.Connection, item: Item, now: float, expires_at: float)
         sub.tenant,
         sub.endpoint,
         now,
-        expires_at,
+        expires_at if sub.retention_s is None else lifecycle.expires_at(now, sub.retention_s),
         sub.idempotency_key,
         body_hash,
         sub.webhook,
         events,
+        sub.priority,
+        sub.cost,
+        order,
+        sub.retention_s,
+        None if sub.cancel_after_s is None else now + sub.cancel_after_s,
     )
     row = conn.execute(INSERT, args).fetchone()
     conn.execute("INSERT INTO inputs(seq, data) VALUES (?, ?)", (row["seq"], sub.inputs))

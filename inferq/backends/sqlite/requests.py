@@ -73,6 +73,9 @@ def record_from_row(row: sqlite3.Row) -> RequestRecord:
         partial_outputs=row["partial_outputs"],
         webhook=row["webhook"],
         webhook_events=split_events(row["webhook_events"]),
+        priority=row["priority"],
+        cost=row["cost"],
+        deadline_at=row["deadline_at"],
     )
 
 

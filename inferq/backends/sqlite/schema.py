@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from inferq.backends.counters import LATENCY_BUCKETS, LE
+from inferq.backends.counters import COST_SUM, LATENCY_BUCKETS, LE
 from inferq.backends.sqlite.database import transaction
 from inferq.backends.sqlite.render import ENDS, TERMINAL_SQL, made_any, quoted
 from inferq.domain import lifecycle
@@ -93,6 +93,11 @@ ADDED_COLUMNS = (
     ("requests", "progressed", "INTEGER NOT NULL DEFAULT 0"),
     ("requests", "partial_outputs", "INTEGER NOT NULL DEFAULT 0"),
     ("webhook_deliveries", "tenant", "TEXT"),
+    ("requests", "priority", "INTEGER NOT NULL DEFAULT 1"),
+    ("requests", "cost", "REAL NOT NULL DEFAULT 1"),
+    ("requests", "order_key", "REAL"),
+    ("requests", "retention_s", "REAL"),
+    ("requests", "deadline_at", "REAL"),
 )
 #: Run once the added columns exist: deliveries queued by an earlier version learn their
 #: tenant, and the index the deliverers' fair claim walks (tenant by tenant) is made.
@@ -120,8 +125,13 @@ def _bucket(seconds: str) -> str:
 
 
 _OBSERVATIONS = ",\n        ".join(
-    f"(NEW.endpoint, '{name}:le:' || {_bucket(span)}, 1), (NEW.endpoint, '{name}:sum', {span})"
-    for name, span in _SPANS.items()
+    [
+        *(
+            f"(NEW.endpoint, '{name}:le:' || {_bucket(span)}, 1), (NEW.endpoint, '{name}:sum', {span})"
+            for name, span in _SPANS.items()
+        ),
+        f"(NEW.endpoint, '{COST_SUM}', NEW.cost)",
+    ]
 )
 
 COUNTER_TRIGGERS = (
@@ -140,47 +150,64 @@ END""",
 )
 
 #: Requests given back after a lost worker (``attempts > 0``) go first, in the order they
-#: last started; the rest are queued fairly across tokens
-#: (:func:`inferq.domain.lifecycle.fair_position`): ``turns`` holds, per endpoint and
-#: tenant, how many of those wait, when one last started and when the tenant first
-#: queued; the turn key is ``(served_at, joined_at)``.
+#: last started; the rest are queued as :mod:`inferq.domain.scheduling` says: ``turns``
+#: holds, per endpoint and tenant, how many of its requests wait and their cost, its
+#: virtual time and when it joined (its turn is ``(virtual_time, joined_at)``), and
+#: ``clocks`` each endpoint's virtual clock; a tenant's requests go by ``order_key``.
 FAIR_QUEUE = f"""
 CREATE TABLE IF NOT EXISTS turns (
     endpoint TEXT NOT NULL,
     tenant TEXT NOT NULL,
     pending INTEGER NOT NULL,
-    served_at REAL NOT NULL,
+    cost REAL NOT NULL,
+    virtual_time REAL NOT NULL,
     joined_at REAL NOT NULL,
     PRIMARY KEY (endpoint, tenant)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS turns_next ON turns(endpoint, served_at, joined_at) WHERE pending > 0;
-CREATE INDEX IF NOT EXISTS requests_waiting ON requests(endpoint, tenant, seq) WHERE {WAITING};
+CREATE TABLE IF NOT EXISTS clocks (endpoint TEXT PRIMARY KEY, virtual_time REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS turns_by_time ON turns(endpoint, virtual_time, joined_at) WHERE pending > 0;
 CREATE INDEX IF NOT EXISTS requests_requeued ON requests(endpoint, started_at, seq) WHERE {REQUEUED};
 DROP INDEX IF EXISTS requests_tenant_queue;
+DROP INDEX IF EXISTS requests_waiting;
 """
+#: Run once the added columns exist.
+WAITING_INDEXES = (
+    f"CREATE INDEX IF NOT EXISTS requests_in_order ON requests(endpoint, tenant, order_key, seq) WHERE {WAITING}",
+    f"""CREATE INDEX IF NOT EXISTS requests_deadlines ON requests(deadline_at)
+WHERE status IN ({PENDING}, {RUNNING}) AND deadline_at IS NOT NULL""",
+)
+_CLOCK = "coalesce((SELECT virtual_time FROM clocks WHERE endpoint = NEW.endpoint), 0)"
 TURN_TRIGGERS = (
+    # A tenant that starts waiting again takes the endpoint's clock where it is ahead.
     f"""CREATE TRIGGER turns_submitted AFTER INSERT ON requests WHEN NEW.status = {PENDING}
 BEGIN
-    INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
-    VALUES (NEW.endpoint, NEW.tenant, 1, 0, NEW.created_at)
-    ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = pending + 1;
+    INSERT INTO turns(endpoint, tenant, pending, cost, virtual_time, joined_at)
+    VALUES (NEW.endpoint, NEW.tenant, 1, NEW.cost, {_CLOCK}, NEW.created_at)
+    ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = pending + 1, cost = cost + excluded.cost,
+        virtual_time = CASE WHEN pending = 0 THEN max(virtual_time, excluded.virtual_time) ELSE virtual_time END,
+        joined_at = CASE WHEN pending = 0 THEN excluded.joined_at ELSE joined_at END;
 END""",
+    # Serving a request sets the clock to its tenant's virtual time, then adds its cost.
     f"""CREATE TRIGGER turns_left AFTER UPDATE OF status ON requests
 WHEN OLD.status = {PENDING} AND OLD.attempts = 0 AND NEW.status != {PENDING}
 BEGIN
-    UPDATE turns SET pending = pending - 1,
-        served_at = CASE WHEN NEW.status = {RUNNING} THEN NEW.started_at ELSE served_at END
+    INSERT INTO clocks(endpoint, virtual_time)
+    SELECT NEW.endpoint, virtual_time FROM turns
+    WHERE endpoint = NEW.endpoint AND tenant = NEW.tenant AND NEW.status = {RUNNING}
+    ON CONFLICT(endpoint) DO UPDATE SET virtual_time = excluded.virtual_time;
+    UPDATE turns SET pending = pending - 1, cost = CASE WHEN pending = 1 THEN 0 ELSE cost - NEW.cost END,
+        virtual_time = CASE WHEN NEW.status = {RUNNING} THEN virtual_time + NEW.cost ELSE virtual_time END
     WHERE endpoint = NEW.endpoint AND tenant = NEW.tenant;
 END""",
 )
 #: Counts the waiting requests again at each start, so a database written by an earlier
 #: version (or with turns counted by other rules) is served by these.
 _RECOUNT_TURNS = (
-    "UPDATE turns SET pending = 0 WHERE pending != 0",
-    f"""INSERT INTO turns(endpoint, tenant, pending, served_at, joined_at)
-SELECT endpoint, tenant, count(*), 0, min(created_at) FROM requests INDEXED BY requests_waiting WHERE {WAITING}
-GROUP BY endpoint, tenant
-ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = excluded.pending""",
+    "UPDATE turns SET pending = 0, cost = 0 WHERE pending != 0",
+    f"""INSERT INTO turns(endpoint, tenant, pending, cost, virtual_time, joined_at)
+SELECT endpoint, tenant, count(*), sum(cost), 0, min(created_at) FROM requests INDEXED BY requests_in_order
+WHERE {WAITING} GROUP BY endpoint, tenant
+ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = excluded.pending, cost = excluded.cost""",
 )
 
 
@@ -260,13 +287,16 @@ def create(conn: sqlite3.Connection) -> None:
     Triggers are code, not data: each start replaces them all in one transaction, so a
     database made by an earlier version runs this version's rules.
     """
+    turns = {row["name"] for row in conn.execute("PRAGMA table_info(turns)")}
+    if turns and "virtual_time" not in turns:  # counted by count: recounted below, by cost
+        conn.execute("DROP TABLE turns")
     conn.executescript(TABLES + FAIR_QUEUE + OUTBOX + FILES)
     with transaction(conn):
         for table, column, declaration in ADDED_COLUMNS:
             present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-        for statement in (*AFTER_COLUMNS, *_RECOUNT_TURNS):
+        for statement in (*AFTER_COLUMNS, *WAITING_INDEXES, *_RECOUNT_TURNS):
             conn.execute(statement)
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             conn.execute(f"DROP TRIGGER {name}")

@@ -8,10 +8,11 @@ local function observe(counters, name, seconds)
   redis.call('HINCRBYFLOAT', counters, name .. ':sum', seconds)
 end
 
-local function count_end(endpoint, status, created_at, started_at, now)
+local function count_end(endpoint, status, created_at, started_at, now, cost)
   local counters = k_counters(endpoint)
   redis.call('HINCRBY', counters, 'finished:' .. status, 1)
   if not started_at then return end
+  redis.call('HINCRBYFLOAT', counters, COST_SUM, cost)
   local created, started, ended = tonumber(created_at), tonumber(started_at), tonumber(now)
   observe(counters, 'queue_wait', started - created)
   observe(counters, 'run', ended - started)

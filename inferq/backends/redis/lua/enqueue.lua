@@ -1,5 +1,6 @@
 -- ARGV: prefix, id, tenant, endpoint, now, expires_at, body_hash, inputs, idempotency key ('' for none),
--- webhook ('' for none), webhook events
+-- webhook ('' for none), webhook events, priority, cost, order key, retention_ms ('' for the server's),
+-- deadline_at ('' for none)
 -- → {'created'|'exists', request} | {'conflict', id of the first request}
 local id, tenant, endpoint, idem = ARGV[2], ARGV[3], ARGV[4], ARGV[9]
 local req = k_request(id)
@@ -16,7 +17,12 @@ if idem ~= '' then
 end
 local seq = redis.call('INCR', K_seq)
 redis.call('HSET', req, 'response_id', id, 'tenant', tenant, 'endpoint', endpoint, 'status', AFTER['submit'],
-  'created_at', ARGV[5], 'expires_at', ARGV[6], 'attempts', 0, 'seq', seq)
+  'created_at', ARGV[5], 'expires_at', ARGV[6], 'attempts', 0, 'seq', seq, 'priority', ARGV[12], 'cost', ARGV[13])
+if ARGV[15] ~= '' then redis.call('HSET', req, 'retention_ms', ARGV[15]) end
+if ARGV[16] ~= '' then
+  redis.call('HSET', req, 'deadline_at', ARGV[16])
+  redis.call('ZADD', K_deadlines, ARGV[16], id)
+end
 if idem ~= '' then redis.call('HSET', req, 'idem_key', idem) end
 if ARGV[10] ~= '' then redis.call('HSET', req, 'webhook', ARGV[10], 'webhook_events', ARGV[11]) end
 redis.call('SET', k_inputs(id), ARGV[8])
@@ -28,5 +34,5 @@ if redis.call('EXISTS', queue) == 0 then
   redis.call('XGROUP', 'CREATE', queue, GROUP, '0', 'MKSTREAM')
   redis.call('SADD', K_endpoints, endpoint)
 end
-join_waiting(endpoint, tenant, seq, id)
+join_waiting(endpoint, tenant, ARGV[14], id, ARGV[13], seq)
 return {'created', redis.call('HGETALL', req)}

@@ -14,41 +14,95 @@ local function drop_entry(queue, entry)
   redis.call('XDEL', queue, entry)
 end
 
--- Fair queuing across tenants: a request waits in its tenant's zset of the endpoint, and
--- the endpoint's turns zset orders the tenants with requests waiting by when one of theirs
--- last started (Redis time in ms); a tenant never served scores the time it first queued
--- scaled far below any such time, so newcomers go first, first come first. A claim takes
--- the first tenant's oldest request and only then adds it to the stream, whose pending
--- entries remain the leases.
+-- Fair shares across tenants (inferq.domain.scheduling): a request waits in its tenant's
+-- zset of the endpoint by its order key, and the endpoint's shares zset orders the tenants
+-- with requests waiting by virtual time (ties in the order they joined). A claim takes the first tenant's
+-- first request, sets the endpoint's virtual clock to that tenant's virtual time, adds the
+-- request's cost to it, and only then adds the request to the stream, whose pending
+-- entries remain the leases. Numbers go back to Python as strings (a Lua number in a reply
+-- is cut to an integer).
 local function waiting_of(endpoint, tenant) return k_waiting(endpoint .. ' ' .. tenant) end
+-- A waiting entry is '<seq> <id>', the seq zero-padded, so that equal order keys (a batch
+-- submitted at one instant) go in submit order; an earlier version's entries are bare ids.
+local function waiting_entry(id) return string.format('%016d', tonumber(redis.call('HGET', k_request(id), 'seq'))) .. ' ' .. id end
+local function entry_id(entry) return entry:match(' (.+)$') or entry end
 
-local function join_waiting(endpoint, tenant, seq, id)
-  redis.call('ZADD', waiting_of(endpoint, tenant), seq, id)
+-- A share is '<seq> <tenant>', the seq (zero-padded) of the request it joined with, so that
+-- tenants at the same virtual time go in the order they joined; ``joined`` maps each
+-- tenant waiting to its share.
+local function share_of(seq, tenant) return string.format('%016d', tonumber(seq)) .. ' ' .. tenant end
+
+-- The count-fair turns of an earlier version become shares at the clock, once.
+local function migrate_turns(endpoint)
   local turns = k_turns(endpoint)
-  if not redis.call('ZSCORE', turns, tenant) then
-    local served = redis.call('HGET', k_served(endpoint), tenant)
-    redis.call('ZADD', turns, served or (now_ms() / 1e13), tenant)
+  if redis.call('EXISTS', turns) == 0 then return end
+  local clock = redis.call('GET', k_vclock(endpoint)) or '0'
+  for _, tenant in ipairs(redis.call('ZRANGE', turns, 0, -1)) do
+    local cost = 0
+    for _, entry in ipairs(redis.call('ZRANGE', waiting_of(endpoint, tenant), 0, -1)) do
+      cost = cost + tonumber(redis.call('HGET', k_request(entry_id(entry)), 'cost') or 1)
+    end
+    if not redis.call('HGET', k_joined(endpoint), tenant) then
+      redis.call('ZADD', k_shares(endpoint), clock, share_of(0, tenant))
+      redis.call('HSET', k_joined(endpoint), tenant, share_of(0, tenant))
+    end
+    redis.call('HSET', k_waiting_cost(endpoint), tenant, cost)
   end
+  redis.call('DEL', turns, k_served(endpoint))
+end
+
+local function join_waiting(endpoint, tenant, key, id, cost, seq)
+  migrate_turns(endpoint)
+  redis.call('ZADD', waiting_of(endpoint, tenant), key, waiting_entry(id))
+  redis.call('HINCRBYFLOAT', k_waiting_cost(endpoint), tenant, cost)
+  if not redis.call('HGET', k_joined(endpoint), tenant) then
+    local own = tonumber(redis.call('HGET', k_vtimes(endpoint), tenant) or 0)
+    local clock = tonumber(redis.call('GET', k_vclock(endpoint)) or 0)
+    redis.call('ZADD', k_shares(endpoint), math.max(own, clock), share_of(seq, tenant))
+    redis.call('HSET', k_joined(endpoint), tenant, share_of(seq, tenant))
+  end
+end
+
+-- The tenant has nothing waiting any more: it keeps its virtual time for when it comes back.
+local function stop_waiting(endpoint, tenant, share, virtual_time)
+  redis.call('ZREM', k_shares(endpoint), share)
+  redis.call('HDEL', k_joined(endpoint), tenant)
+  redis.call('HDEL', k_waiting_cost(endpoint), tenant)
+  redis.call('HSET', k_vtimes(endpoint), tenant, virtual_time)
 end
 
 local function leave_waiting(endpoint, tenant, id)
   local waiting = waiting_of(endpoint, tenant)
-  if redis.call('ZREM', waiting, id) == 1 and redis.call('ZCARD', waiting) == 0 then
-    redis.call('ZREM', k_turns(endpoint), tenant)
+  if redis.call('ZREM', waiting, waiting_entry(id), id) == 0 then return end
+  if redis.call('ZCARD', waiting) == 0 then
+    local share = redis.call('HGET', k_joined(endpoint), tenant)
+    stop_waiting(endpoint, tenant, share, share and redis.call('ZSCORE', k_shares(endpoint), share) or 0)
+  else
+    redis.call('HINCRBYFLOAT', k_waiting_cost(endpoint), tenant, -tonumber(redis.call('HGET', k_request(id), 'cost') or 1))
   end
 end
 
--- The oldest waiting request of the tenant whose turn it is, now counted as served; nil if none.
+-- The first waiting request of the tenant whose share is due, now counted as served; nil if none.
 local function next_in_turn(endpoint)
-  local turns = k_turns(endpoint)
-  local tenant = redis.call('ZRANGE', turns, 0, 0)[1]
-  if not tenant then return nil end
+  migrate_turns(endpoint)
+  local shares = k_shares(endpoint)
+  local first = redis.call('ZRANGE', shares, 0, 0, 'WITHSCORES')
+  local share, virtual_time = first[1], first[2]
+  if not share then return nil end
+  local tenant = entry_id(share)
   local waiting = waiting_of(endpoint, tenant)
-  local popped = redis.call('ZPOPMIN', waiting)
-  local t = now_ms()
-  redis.call('HSET', k_served(endpoint), tenant, t)
-  if redis.call('ZCARD', waiting) == 0 then redis.call('ZREM', turns, tenant) else redis.call('ZADD', turns, t, tenant) end
-  return popped[1] or false
+  local popped = redis.call('ZPOPMIN', waiting)[1]
+  local id = popped and entry_id(popped)
+  local cost = id and tonumber(redis.call('HGET', k_request(id), 'cost') or 1) or 0
+  redis.call('SET', k_vclock(endpoint), virtual_time)
+  local after = tonumber(virtual_time) + cost
+  if redis.call('ZCARD', waiting) == 0 then
+    stop_waiting(endpoint, tenant, share, after)
+  else
+    redis.call('ZADD', shares, after, share)
+    redis.call('HINCRBYFLOAT', k_waiting_cost(endpoint), tenant, -cost)
+  end
+  return id or false
 end
 
 -- Queue what a move emits (EVENT, generated from inferq.domain.lifecycle) when the request asked for it.
@@ -58,12 +112,18 @@ local function emit(id, move, attempts, at)
 end
 
 -- Make a move that ends a request: count the end, and start the retention clock of every key it owns.
+-- A request's own retention, when it asked for one, replaces the server's.
 local function end_request(id, move, now, expires_at, retention_ms, error_type, message)
   local req = k_request(id)
-  local r = redis.call('HMGET', req, 'tenant', 'endpoint', 'seq', 'idem_key', 'created_at', 'started_at', 'attempts')
+  local r = redis.call('HMGET', req, 'tenant', 'endpoint', 'seq', 'idem_key', 'created_at', 'started_at', 'attempts',
+    'retention_ms', 'cost')
+  if r[8] then
+    retention_ms = r[8]
+    expires_at = tostring(tonumber(now) + tonumber(r[8]) / 1000)
+  end
   local status = AFTER[move]
   redis.call('HSET', req, 'status', status, 'completed_at', now, 'expires_at', expires_at)
-  count_end(r[2], status, r[5], r[6], now)
+  count_end(r[2], status, r[5], r[6], now, r[9] or 1)
   if error_type then redis.call('HSET', req, 'error_type', error_type, 'error', message) end
   drop_entry(k_queue(r[2]), redis.call('HGET', req, 'entry') or (r[3] .. '-0'))
   leave_waiting(r[2], r[1], id)
@@ -73,6 +133,7 @@ local function end_request(id, move, now, expires_at, retention_ms, error_type, 
   if r[4] then redis.call('PEXPIRE', r[4], retention_ms) end
   redis.call('ZADD', K_expiry, expires_at, r[1] .. ' ' .. id)
   redis.call('SREM', k_active(r[1]), id)
+  redis.call('ZREM', K_deadlines, id)
   emit(id, move, r[7], now)
 end
 

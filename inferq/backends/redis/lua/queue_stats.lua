@@ -1,6 +1,7 @@
 -- ARGV: prefix, endpoint → {pending, running, created_at of the oldest pending | nil}. Reads the delivered entries (running, or requeued after a lost
 -- lease), the first undelivered one and each waiting tenant's first: what is in flight and
--- the heads of the queues, never the whole backlog.
+-- the heads of the queues, never the whole backlog (a tenant's oldest is taken to be its
+-- first in order, which its shorter work may precede).
 local queue = k_queue(ARGV[2])
 if redis.call('EXISTS', queue) == 0 then return {0, 0, false} end
 local pending, running, delivered, oldest = 0, 0, 0, false
@@ -30,10 +31,11 @@ local undelivered = redis.call('XLEN', queue) - delivered
 local head = redis.call('XRANGE', queue, '(' .. last, '+', 'COUNT', 1)
 if #head > 0 then seen_pending(redis.call('HGET', k_request(head[1][2][2]), 'created_at')) end
 pending = pending + math.max(0, undelivered - #head)
-for _, tenant in ipairs(redis.call('ZRANGE', k_turns(ARGV[2]), 0, -1)) do
-  local waiting = waiting_of(ARGV[2], tenant)
+migrate_turns(ARGV[2])
+for _, share in ipairs(redis.call('ZRANGE', k_shares(ARGV[2]), 0, -1)) do
+  local waiting = waiting_of(ARGV[2], entry_id(share))
   local first = redis.call('ZRANGE', waiting, 0, 0)
-  if #first > 0 then seen_pending(redis.call('HGET', k_request(first[1]), 'created_at')) end
+  if #first > 0 then seen_pending(redis.call('HGET', k_request(entry_id(first[1])), 'created_at')) end
   pending = pending + math.max(0, redis.call('ZCARD', waiting) - #first)
 end
 return {pending, running, oldest}
