@@ -29,6 +29,8 @@ SHARED_ENDPOINTS = f"echo,{RAISES},{BATCHES},{CHAPTERS}"
 LOOPBACK = ("--webhook-allow", "127.0.0.0/8")
 #: ... and are retried after 5, 30, 120, ... hundredths of a second instead of seconds.
 FAST_RETRIES = ("--webhook-retry-base", "10ms")
+#: A request may ask to be kept up to 30 days (Inferq-Retention).
+MAX_RETENTION = ("--max-retention", "30d")
 
 
 def store_url(kind: str, directory: Path) -> str:
@@ -63,7 +65,7 @@ class SharedServers:
         if key not in self.servers:
             directory = self.root / f"{kind}-{len(self.servers)}"
             directory.mkdir()
-            args = ["--endpoints", SHARED_ENDPOINTS, *LOOPBACK, *FAST_RETRIES, *flags]
+            args = ["--endpoints", SHARED_ENDPOINTS, *LOOPBACK, *FAST_RETRIES, *MAX_RETENTION, *flags]
             # token="-": no user token of its own; each test gets one (``tenant``)
             server = Server(store_url(kind, directory), args, directory / "serve.log", token="-")
             self.servers[key] = server

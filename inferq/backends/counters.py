@@ -9,7 +9,7 @@ aggregates, not request data, so retention leaves them alone.
 
 Both backends store the same flat ``name → number`` pairs per endpoint, named here:
 ``finished:<status>``, ``<histogram>:le:<bound>`` (observations in that bucket alone,
-not cumulative) and ``<histogram>:sum``, and ``cost:sum``. The SQL and Lua that bump them are generated
+not cumulative) and ``<histogram>:sum``, and the pace's two sums. The SQL and Lua that bump them are generated
 from :data:`LATENCY_BUCKETS`, so the three cannot disagree.
 """
 
@@ -47,9 +47,10 @@ LE: tuple[str, ...] = (*(repr(bound) for bound in LATENCY_BUCKETS), "+Inf")
 #: Observed for every request that ends after it started running: ``started_at - created_at``,
 #: ``completed_at - started_at`` and ``completed_at - created_at``.
 HISTOGRAMS = ("queue_wait", "run", "end_to_end")
-#: The summed cost (:mod:`inferq.domain.scheduling`) of the requests observed by the
-#: histograms, so that ``run:sum`` over it is the endpoint's seconds of run per unit of cost.
-COST_SUM = "cost:sum"
+#: The summed run time and cost (:mod:`inferq.domain.scheduling`) of the requests that
+#: completed: the endpoint's pace, seconds of run per unit of cost (a run cut short by a
+#: cancel or a failure says nothing of what its whole cost takes).
+PACE_RUN, PACE_COST = "pace:run", "pace:cost"
 #: Statuses a request ends in, each counted under ``finished:<status>``.
 FINISHED = tuple(status.value for status in Status if status.is_terminal)
 
@@ -85,14 +86,14 @@ class EndpointTotals:
 
     finished: dict[str, int]
     histograms: dict[str, Histogram]
-    #: The cost of the requests the histograms observed.
-    cost: float = 0.0
+    #: The run time and cost of the requests that completed.
+    pace_run: float = 0.0
+    pace_cost: float = 0.0
 
     @property
     def seconds_per_cost(self) -> float | None:
-        """Seconds of run per unit of cost, measured; None before a run ended."""
-        run = self.histograms["run"]
-        return run.sum / self.cost if run.count and self.cost > 0 else None
+        """Seconds of run per unit of cost, measured; None before a request completed."""
+        return self.pace_run / self.pace_cost if self.pace_cost > 0 else None
 
     @classmethod
     def from_counters(cls, counters: Mapping[str, float]) -> EndpointTotals:
@@ -100,5 +101,6 @@ class EndpointTotals:
         return cls(
             finished={status: int(counters.get(f"finished:{status}", 0)) for status in FINISHED},
             histograms={name: Histogram.from_counters(name, counters) for name in HISTOGRAMS},
-            cost=counters.get(COST_SUM, 0.0),
+            pace_run=counters.get(PACE_RUN, 0.0),
+            pace_cost=counters.get(PACE_COST, 0.0),
         )

@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 def failure(record: RequestRecord) -> APIError:
     """The error a failed or cancelled request answers with, typed as the worker recorded it."""
     if record.status is Status.CANCELLED:
-        return Conflict(f"request {record.response_id} was cancelled", status=Status.CANCELLED.value)
+        why = "" if record.error is None else f": {record.error}"
+        reason = {} if record.error_type is None else {"reason": record.error_type}
+        return Conflict(
+            f"request {record.response_id} was cancelled{why}", status=Status.CANCELLED.value, **reason
+        )
     return request_failure(record.error_type, record.error, record.response_id)
 
 

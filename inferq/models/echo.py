@@ -16,6 +16,8 @@ from inferq.types import File
 
 #: A delayed echo reports its progress this many times, as a model reports its steps.
 PROGRESS_STEPS = 10
+#: About what a request without a delay costs, end to end through a worker (seconds).
+REQUEST_S = 0.01
 #: While it waits, a delayed echo looks this often whether its request was cancelled.
 CANCEL_CHECK_S = 0.05
 
@@ -29,9 +31,11 @@ class Echo(Service):
 
     @classmethod
     def cost(cls, inputs: Mapping[str, Any], files: Mapping[str, Path]) -> float:
-        """The seconds it will wait: tests of the queue's order state their requests' work."""
+        """The seconds it will take: its delay and what any request costs, so that tests
+        of the queue's order state their requests' work, and the pace measured from
+        requests without a delay stays about one second per unit."""
         delay = inputs.get("delay_s")
-        return float(delay) if isinstance(delay, int | float) else 0.0
+        return REQUEST_S + (float(delay) if isinstance(delay, int | float) else 0.0)
 
     def infer(
         self,

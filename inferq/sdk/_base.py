@@ -127,7 +127,10 @@ def check_state(state: dict[str, Any]) -> bool:
         error = state.get("error") or {}
         raise request_failure(error.get("type"), error.get("message"), str(state.get("response_id")))
     if status == Status.CANCELLED:
-        raise RequestCancelled(f"request {state.get('response_id')} was cancelled")
+        why = (state.get("error") or {}).get("message")  # its deadline's, when that cancelled it
+        raise RequestCancelled(
+            f"request {state.get('response_id')} was cancelled" + (f": {why}" if why else "")
+        )
     return status == Status.COMPLETED
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from inferq import InvalidInput, ServerUnreachable
-from inferq.sdk._base import scheduling_headers
 from tests.conftest import Server, free_port
 from tests.sdk.conftest import Api
 
@@ -102,7 +101,7 @@ def test_a_bad_option_raises_before_any_call(connect: Connect, options: dict[str
 def test_a_retention_past_the_server_maximum_is_refused_naming_the_header(
     shared: Callable[..., Server], connect: Connect
 ) -> None:
-    server = shared("--max-retention", "30d")
+    server = shared()  # its --max-retention is 30d
     client = connect(server.token, server.url)
     with pytest.raises(InvalidInput) as refused:
         client.infer_async("echo", {"x": 1}, retention="400d")
@@ -114,17 +113,3 @@ def test_a_retention_past_the_server_maximum_is_refused_naming_the_header(
     assert client.wait(at_most, timeout=30) == {"echo": {"x": 1}}
     kept = seconds_between(status(server, at_most.response_id), "completed_at", "expires_at")
     assert kept == pytest.approx(30 * 86400, abs=1)
-
-
-def test_headers_carry_strings_as_written_and_seconds_as_plain_numbers() -> None:
-    assert scheduling_headers() == {}
-    assert scheduling_headers("low", "10m", "1h") == {
-        "Inferq-Priority": "low",
-        "Cancel-After": "10m",
-        "Inferq-Retention": "1h",
-    }
-    assert scheduling_headers(deadline=90.0, retention=7200) == {
-        "Cancel-After": "90",
-        "Inferq-Retention": "7200",
-    }
-    assert scheduling_headers(deadline=0.25) == {"Cancel-After": "0.25"}

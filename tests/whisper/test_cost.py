@@ -1,5 +1,5 @@
 """A request's cost: Whisper's is the seconds of audio its container states, however the audio
-came; audio it cannot read counts as the default. Echo's is its ``delay_s``."""
+came; audio it cannot read counts as the default. Echo's is its ``delay_s`` and a request's overhead."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from inferq.domain.files import file_ref, new_file_id
 from inferq.domain.scheduling import DEFAULT_COST
-from inferq.models.echo import Echo
+from inferq.models.echo import REQUEST_S, Echo
 from inferq.models.whisper import Whisper
 from tests.audio import AV_CODECS, SEASHELLS, SOX_FORMATS, make_speech
 from tests.conftest import b64
@@ -96,8 +96,7 @@ def test_audio_that_cannot_be_read_costs_the_default(tmp_path: Path, case: str) 
     assert Whisper.cost(inputs(tmp_path), files(tmp_path)) == DEFAULT_COST == 1.0
 
 
-def test_echo_costs_its_delay() -> None:
-    assert Echo.cost({"delay_s": 2.5, "hello": "world"}, {}) == 2.5
-    assert Echo.cost({"delay_s": 3}, {}) == 3.0
-    assert Echo.cost({"hello": "world"}, {}) == 0.0
-    assert Echo.cost({}, {}) == 0.0
+def test_echo_costs_its_delay_and_a_requests_overhead() -> None:
+    assert Echo.cost({"delay_s": 2.5, "hello": "world"}, {}) == pytest.approx(2.5 + REQUEST_S)
+    assert Echo.cost({"delay_s": 3}, {}) == pytest.approx(3 + REQUEST_S)
+    assert Echo.cost({"hello": "world"}, {}) == Echo.cost({}, {}) == REQUEST_S

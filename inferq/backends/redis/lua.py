@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from inferq.backends.counters import COST_SUM, LATENCY_BUCKETS, LE
+from inferq.backends.counters import LATENCY_BUCKETS, LE, PACE_COST, PACE_RUN
 from inferq.backends.redis.keys import lua_prelude
 from inferq.domain import lifecycle
 from inferq.domain.status import TERMINAL
@@ -92,7 +92,7 @@ def lifecycle_prelude() -> str:
         f"local lease_lost_error = {_text(lifecycle.LEASE_LOST_ERROR, 'attempts')}",
         f"local worker_died_error = {_text(lifecycle.WORKER_DIED_ERROR, 'reason', 'attempts')}",
         "local BOUNDS = {" + ", ".join(f"{{{b!r}, '{le}'}}" for b, le in zip(LATENCY_BUCKETS, LE)) + "}",
-        f"local COST_SUM = {quoted(COST_SUM)}",
+        f"local PACE_RUN, PACE_COST = {quoted(PACE_RUN)}, {quoted(PACE_COST)}",
         f"local DEADLINE_ERROR_TYPE = {quoted(lifecycle.DEADLINE_ERROR_TYPE)}",
         f"local DEADLINE_ERROR = {quoted(lifecycle.DEADLINE_ERROR)}",
     ]

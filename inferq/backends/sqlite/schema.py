@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from inferq.backends.counters import COST_SUM, LATENCY_BUCKETS, LE
+from inferq.backends.counters import LATENCY_BUCKETS, LE, PACE_COST, PACE_RUN
 from inferq.backends.sqlite.database import transaction
 from inferq.backends.sqlite.render import ENDS, TERMINAL_SQL, made_any, quoted
 from inferq.domain import lifecycle
@@ -125,13 +125,8 @@ def _bucket(seconds: str) -> str:
 
 
 _OBSERVATIONS = ",\n        ".join(
-    [
-        *(
-            f"(NEW.endpoint, '{name}:le:' || {_bucket(span)}, 1), (NEW.endpoint, '{name}:sum', {span})"
-            for name, span in _SPANS.items()
-        ),
-        f"(NEW.endpoint, '{COST_SUM}', NEW.cost)",
-    ]
+    f"(NEW.endpoint, '{name}:le:' || {_bucket(span)}, 1), (NEW.endpoint, '{name}:sum', {span})"
+    for name, span in _SPANS.items()
 )
 
 COUNTER_TRIGGERS = (
@@ -145,6 +140,13 @@ WHEN {ENDS} AND NEW.started_at IS NOT NULL
 BEGIN
     INSERT INTO counters(endpoint, name, value) VALUES
         {_OBSERVATIONS}
+    ON CONFLICT(endpoint, name) DO UPDATE SET value = value + excluded.value;
+END""",
+    f"""CREATE TRIGGER observe_pace AFTER UPDATE OF status ON requests
+WHEN {made_any([lifecycle.COMPLETE])} AND NEW.started_at IS NOT NULL
+BEGIN
+    INSERT INTO counters(endpoint, name, value) VALUES
+        (NEW.endpoint, '{PACE_RUN}', {_SPANS["run"]}), (NEW.endpoint, '{PACE_COST}', NEW.cost)
     ON CONFLICT(endpoint, name) DO UPDATE SET value = value + excluded.value;
 END""",
 )
