@@ -22,6 +22,7 @@ from tests.servers import (
     create_token,
     free_port,
     inferq,
+    occupy,
     wait_until,
 )
 from tests.shared_servers import SharedServers, drop_store, store_url
@@ -37,6 +38,7 @@ __all__ = [
     "create_token",
     "free_port",
     "inferq",
+    "occupy",
     "wait_until",
 ]
 

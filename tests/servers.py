@@ -46,6 +46,17 @@ def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condi
         time.sleep(0.05)
 
 
+def occupy(http: httpx.Client, seconds: float) -> dict[str, Any]:
+    """Queue an echo that works ``seconds`` and return its future once a worker runs it: the
+    queue runs a token's shorter work first, so a long request holds the only worker only
+    once it has started."""
+    future: dict[str, Any] = http.post(
+        "/echo/predict", json={"delay_s": seconds}, headers={"Prefer": "respond-async"}
+    ).json()
+    wait_until(lambda: http.get(future["poll_url"]).json()["status"] != "pending", what="a worker to take it")
+    return future
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

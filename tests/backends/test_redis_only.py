@@ -28,7 +28,7 @@ from inferq.domain.status import Status
 from inferq.domain.webhooks import DeliveryState, WebhookAttempt, WebhookLease
 from tests.backends.helpers import POLICY
 from tests.backends.stores import unavailable
-from tests.conftest import Server, free_port, wait_until
+from tests.conftest import Server, free_port, occupy, wait_until
 from tests.redis_server import RedisServer
 from tests.servers import REDIS_URL
 from tests.store import stored_bytes
@@ -123,7 +123,7 @@ def test_after_retention_no_key_holds_anything_of_the_request(
     server = serve("--retention", "2s", backend=backend_url)
     marker = f"secret-{secrets.token_hex(8)}"
     with server.http() as http:
-        http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC)
+        occupy(http, 1)
         cancelled = http.post("/echo/predict", json={"m": f"{marker}-x"}, headers=ASYNC).json()
         http.post(f"{cancelled['poll_url']}/cancel").raise_for_status()
         futures = [

@@ -57,7 +57,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import REDIS_URL, Server
+from tests.conftest import REDIS_URL, Server, occupy
 
 MAX_EXAMPLES = 50
 MAX_WAIT_S = 0.2
@@ -120,7 +120,7 @@ def real_ids(fuzz_server: Server) -> dict[str, str]:
     tenant's completed request (which the fuzzing tenant must never see)."""
     other = fuzz_server.new_token("other-tenant")
     with fuzz_server.http() as http, fuzz_server.http(token=other) as theirs:
-        busy = http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC).json()  # occupies the worker
+        busy = occupy(http, 1)  # occupies the worker
         queued = http.post("/echo/predict", json={"queued": True}, headers=ASYNC).json()
         assert http.post(f"{queued['poll_url']}/cancel").json()["status"] == "cancelled"
         assert http.get(busy["poll_url"], params={"wait": 30}).json()["status"] == "completed"

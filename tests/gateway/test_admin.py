@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import Server, wait_until
+from tests.conftest import Server, occupy, wait_until
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
@@ -79,7 +79,7 @@ def test_an_admin_cancels_another_tenant_s_request_but_never_reads_its_inputs_or
         echo_server.http() as alice,
         echo_server.http(token=echo_server.new_token("ops", admin=True)) as admin,
     ):
-        busy = _submit(alice, {"delay_s": 2})
+        busy = occupy(alice, 2)["response_id"]
         queued = _submit(alice, {"secret": marker})
         state = admin.get(f"/v1/requests/{queued}").json()
         assert state["status"] == "pending" and marker not in str(state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from tests.conftest import Server, wait_until
+from tests.conftest import Server, occupy, wait_until
 from tests.store import stored_bytes
 
 ASYNC = {"X-OctoAI-Async": "1"}
@@ -35,7 +35,7 @@ def test_a_finished_request_is_deleted_at_once_and_then_reads_as_gone(echo_serve
 
 def test_a_live_request_is_409_until_cancelled(echo_server: Server) -> None:
     with echo_server.http() as http:
-        running = http.post("/echo/predict", json={"delay_s": 3}, headers=ASYNC).json()
+        running = occupy(http, 3)
         pending = http.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         refused = http.delete(pending["poll_url"])
         http.post(f"{pending['poll_url']}/cancel")

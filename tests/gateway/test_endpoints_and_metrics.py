@@ -18,7 +18,7 @@ from inferq.backends.sqlite import SQLiteBackend
 from inferq.gateway.app import create_app
 from inferq.service.loader import BUILTIN_ENDPOINTS
 from inferq.settings import Settings
-from tests.conftest import SERVICES, Server, wait_until
+from tests.conftest import SERVICES, Server, occupy, wait_until
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
@@ -94,7 +94,7 @@ def test_metrics_count_each_submit_and_each_end_once(echo_server: Server) -> Non
             assert http.post("/echo/predict", json={"i": i}).status_code == 200
         key = {"Idempotency-Key": "once", **ASYNC}
         replayed = [http.post("/echo/predict", json={"k": 1}, headers=key).json() for _ in range(2)]
-        held = http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC).json()
+        held = occupy(http, 1)
         queued = http.post("/echo/predict", json={"q": 1}, headers=ASYNC).json()
         assert http.post(f"{queued['poll_url']}/cancel").status_code == 200
         for future in (replayed[0], held):

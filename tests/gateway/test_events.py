@@ -10,7 +10,7 @@ import httpx
 from httpx_sse import aconnect_sse, connect_sse
 
 from inferq import AsyncClient, Client
-from tests.conftest import Server
+from tests.conftest import Server, occupy
 from tests.gateway.test_tokens import token_id
 
 ASYNC = {"Prefer": "respond-async"}
@@ -26,7 +26,7 @@ def stream(http: httpx.Client, response_id: str) -> Iterator[tuple[str, dict[str
 
 def test_a_queued_request_streams_its_way_to_completion(echo_server: Server) -> None:
     with echo_server.http() as http:
-        http.post("/echo/predict", json={"delay_s": 1}, headers=ASYNC)  # the one worker is busy
+        occupy(http, 1)  # the one worker is busy
         behind = http.post("/echo/predict", json={"delay_s": 2, "n": 1}, headers=ASYNC).json()
         events = list(stream(http, behind["response_id"]))
     kinds = [kind for kind, _ in events]
@@ -55,7 +55,7 @@ def test_the_queue_position_counts_down(echo_server: Server) -> None:
 
 def test_a_cancelled_request_ends_its_stream(echo_server: Server) -> None:
     with echo_server.http() as http:
-        http.post("/echo/predict", json={"delay_s": 2}, headers=ASYNC)
+        occupy(http, 2)
         queued = http.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         with connect_sse(http, "GET", f"/v1/requests/{queued['response_id']}/events") as source:
             events = source.iter_sse()
@@ -90,7 +90,7 @@ def test_status_shows_progress_and_estimates(echo_server: Server) -> None:
     with echo_server.http() as http:
         warm = http.post("/echo/predict", json={"delay_s": 0.5}, headers=ASYNC).json()
         http.get(warm["poll_url"], params={"wait": 30})  # one measured run
-        running = http.post("/echo/predict", json={"delay_s": 3}, headers=ASYNC).json()
+        running = occupy(http, 3)
         queued = http.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         for kind, state in stream(http, running["response_id"]):
             if kind == "progress":

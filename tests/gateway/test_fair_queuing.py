@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.conftest import Server
+from tests.conftest import Server, occupy
 
 ASYNC = {"Prefer": "respond-async"}
 
 
 def test_a_single_request_runs_next_after_another_tokens_burst(echo_server: Server) -> None:
     with echo_server.http() as burst, echo_server.http(token=echo_server.new_token("other")) as single:
-        burst.post("/echo/predict", json={"delay_s": 0.5}, headers=ASYNC)  # holds the one worker
+        occupy(burst, 0.5)  # holds the one worker
         queued = burst.post("/echo/batch", json={"inputs": [{"i": i, "delay_s": 0.05} for i in range(200)]})
         mine = single.post("/echo/predict", json={"me": 1}, headers=ASYNC).json()
         position = single.get(mine["poll_url"]).json()["queue_position"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SERVICES, Server
+from tests.conftest import SERVICES, Server, occupy
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
@@ -63,7 +63,7 @@ def test_long_poll_returns_the_current_state_when_the_wait_runs_out(echo_server:
 
 def test_a_pending_request_shows_its_queue_position(echo_server: Server) -> None:
     with echo_server.http() as http:
-        http.post("/echo/predict", json={"delay_s": 2}, headers=ASYNC)
+        occupy(http, 2)
         second = http.post("/echo/predict", json={"delay_s": 0}, headers=ASYNC).json()
         third = http.post("/echo/predict", json={"delay_s": 0}, headers=ASYNC).json()
         positions = [http.get(f["poll_url"]).json().get("queue_position") for f in (second, third)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Server
+from tests.conftest import Server, occupy
 
 ASYNC = {"X-OctoAI-Async": "1"}
 
@@ -17,7 +17,7 @@ def test_response_is_409_until_the_request_is_done(echo_server: Server) -> None:
 
 def test_cancel_a_pending_request(echo_server: Server) -> None:
     with echo_server.http() as http:
-        http.post("/echo/predict", json={"delay_s": 2}, headers=ASYNC)
+        occupy(http, 2)
         queued = http.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         cancelled = http.post(f"{queued['poll_url']}/cancel")
         assert cancelled.status_code == 200

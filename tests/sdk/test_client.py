@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from inferq import Conflict, InferenceFailed, InvalidInput, NotFound, RequestCancelled, Unauthorized
-from tests.conftest import Server, wait_until
+from tests.conftest import Server, occupy, wait_until
 from tests.sdk.conftest import Api
 
 Connect = Callable[..., Api]
@@ -106,7 +106,8 @@ def test_a_model_that_raises_fails_its_future(echo_server: Server, connect: Conn
 
 def test_cancel_a_pending_request(echo_server: Server, connect: Connect) -> None:
     client = connect(echo_server.token, echo_server.url)
-    client.infer_async("echo", {"delay_s": 1})  # holds the only worker
+    with echo_server.http() as http:
+        occupy(http, 1)  # holds the only worker
     queued = client.infer_async("echo", {"x": 1})
     client.cancel(queued)
     client.cancel(queued)  # cancelling twice is harmless

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from inferq import InferenceFailed, InferenceFuture, RequestCancelled, WaitTimeout
-from tests.conftest import Server
+from tests.conftest import Server, occupy
 from tests.sdk.conftest import Api
 
 Connect = Callable[..., Api]
@@ -65,7 +65,8 @@ def test_a_short_wait_times_out_and_the_request_goes_on(echo_server: Server, con
 
 def test_a_cancelled_future_has_no_result(echo_server: Server, connect: Connect) -> None:
     client = connect(echo_server.token, echo_server.url)
-    client.infer_async("echo", {"delay_s": 1})  # holds the only worker
+    with echo_server.http() as http:
+        occupy(http, 1)  # holds the only worker
     queued = client.infer_async("echo", {"x": 1})
     client.cancel_future(queued)
     with pytest.raises(RequestCancelled):
@@ -73,9 +74,10 @@ def test_a_cancelled_future_has_no_result(echo_server: Server, connect: Connect)
 
 
 def test_as_completed_yields_in_completion_order(echo_server: Server, connect: Connect) -> None:
-    """One worker runs requests oldest first, so the slowest, sent first, ends first."""
+    """One worker runs a token's shorter work first, and of equal work the oldest first, so
+    these end in the order they were sent, whatever order they are waited on in."""
     client = connect(echo_server.token, echo_server.url)
-    first, second, third = (client.infer_async("echo", {"delay_s": d}) for d in (0.5, 0.3, 0.3))
+    first, second, third = (client.infer_async("echo", {"delay_s": d}) for d in (0.1, 0.3, 0.3))
     assert client.as_completed([third, second, first], timeout=30) == [first, second, third]
     assert client.result(third) == {"echo": {"delay_s": 0.3}}
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SERVICES, Server, free_port, inferq, wait_until
+from tests.conftest import SERVICES, Server, free_port, inferq, occupy, wait_until
 from tests.store import stored_bytes
 
 ASYNC = {"X-OctoAI-Async": "1"}
@@ -200,7 +200,7 @@ def test_another_tenant_cannot_learn_the_state_of_or_cancel_a_pending_request(ec
     marker = f"private-{secrets.token_hex(6)}"
     other = echo_server.new_token("other")
     with echo_server.http() as mine, echo_server.http(token=other) as theirs:
-        busy = mine.post("/echo/predict", json={"delay_s": 1.5}, headers=ASYNC).json()
+        busy = occupy(mine, 1.5)
         queued = mine.post("/echo/predict", json={"secret": marker}, headers=ASYNC).json()
         started = time.monotonic()
         answers = [

@@ -109,3 +109,23 @@ def test_cancel_a_queued_request_from_its_page(
     with server.http() as http:
         assert http.get(queued["poll_url"]).json()["status"] == "cancelled"
     gate.touch()  # a worker still in its setup stops only at the end of the grace period
+
+
+def test_a_request_page_shows_its_priority_cost_and_the_deadline_that_cancelled_it(
+    shared: Callable[..., Server], page: Page, screenshot: Callable[[str], None]
+) -> None:
+    server = shared("--no-workers")  # nothing runs: the deadline passes in the queue
+    headers = {**ASYNC, "Inferq-Priority": "low", "Cancel-After": "1s"}
+    with server.http() as http:
+        queued = http.post("/echo/predict", json={"delay_s": 2}, headers=headers).json()
+        assert http.get(queued["poll_url"], params={"wait": 30}).json()["status"] == "cancelled"
+    sign_in(page, server)
+    page.goto(f"{server.url}/ui/#/requests/{queued['response_id']}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("cancelled")
+    facts = page.locator("dl.facts")
+    expect(facts.locator("dt")).to_contain_text(["Priority", "Cost", "Deadline"])
+    expect(facts.locator("dd").nth(1)).to_have_text("low")
+    expect(facts.locator("dd").nth(2)).to_have_text("2.01")
+    expect(page.locator("section.result")).to_contain_text("deadline_exceeded")
+    expect(page.locator("section.result")).to_contain_text("not finished by its deadline")
+    screenshot("deadline")

@@ -15,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inferq.policy import WEBHOOK_TIMEOUT_S
 from inferq.webhooks.deliverer import PER_TENANT_IN_FLIGHT
-from tests.conftest import Server, wait_until
+from tests.conftest import Server, occupy, wait_until
 from tests.shared_servers import FAST_RETRIES, LOOPBACK
-from tests.webhooks.conftest import ASYNC, deliveries, secret, settled, submit
+from tests.webhooks.conftest import deliveries, secret, settled, submit
 from tests.webhooks.receiver import Receiver
 
 
@@ -60,7 +60,7 @@ def test_start_in_the_filter_sends_a_started_event_too(hook_server: Server, rece
 def test_a_cancelled_request_reports_its_end_as_completed(hook_server: Server, receiver: Receiver) -> None:
     with hook_server.http() as http:
         key = secret(http)
-        http.post("/echo/predict", json={"delay_s": 2}, headers=ASYNC)  # keeps the only worker busy
+        occupy(http, 2)  # keeps the only worker busy
         accepted = submit(http, receiver.url)
         http.post(f"{accepted['poll_url']}/cancel")
         [post] = receiver.wait_for(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from tests.conftest import Server, wait_until
+from tests.conftest import Server, occupy, wait_until
 from tests.shared_servers import FAST_RETRIES, LOOPBACK
 from tests.store import stored_bytes
 from tests.webhooks.conftest import ASYNC, deliveries, secret, settled, submit
@@ -37,7 +37,7 @@ def test_redeliver_without_a_webhook_or_an_event_is_409(hook_server: Server, rec
         plain = http.post("/echo/predict", json={"x": 1}, headers=ASYNC).json()
         http.get(plain["poll_url"], params={"wait": 30})
         no_webhook = http.post(f"/v1/requests/{plain['response_id']}/webhooks/redeliver")
-        http.post("/echo/predict", json={"delay_s": 2}, headers=ASYNC)  # keeps the only worker busy
+        occupy(http, 2)  # keeps the only worker busy
         waiting = submit(http, receiver.url)
         no_event = http.post(f"/v1/requests/{waiting['response_id']}/webhooks/redeliver")
         empty_log = deliveries(http, waiting["response_id"])

@@ -84,13 +84,16 @@ export function requestView(view, { id, signal }) {
     fill(title, "Request ", h("span", { class: "mono" }, id), " ", badge(state.status));
     fill(about, facts([
       ["Endpoint", h("a", { href: `#/requests?endpoint=${encodeURIComponent(state.endpoint)}` }, state.endpoint)],
+      ["Priority", state.priority],
+      ["Cost", typeof state.cost === "number" ? String(Math.round(state.cost * 1000) / 1000) : null],
+      ["Deadline", when(state.deadline_at)],
       ["Attempts", state.attempts ? String(state.attempts) : null],
       ["Total time", duration(between(state.created_at, state.completed_at))],
       ["Kept until", when(state.expires_at)],
     ]));
     fill(steps, timeline(state));
     fill(actions, TERMINAL.has(state.status) ? null : h("button", { type: "button", class: "danger", onclick: cancel }, "Cancel request"));
-    if (state.status === "failed") {
+    if (state.error) { // failed, or cancelled by its deadline
       fill(result, h("h2", {}, "Error"), failureBox(state.error));
     }
   };
