@@ -315,8 +315,11 @@ class Backend(ABC):
         return await self._finish(claim, lifecycle.COMPLETE, output, None)
 
     async def fail(self, claim: Claim, error_type: str, message: str) -> bool:
-        """End the request as failed with the reason; False if the lease was lost."""
-        return await self._finish(claim, lifecycle.FAIL, None, (error_type, message))
+        """End the request as failed with the reason (a run stopped by its timeout when
+        ``error_type`` is :data:`~inferq.domain.lifecycle.TIMEOUT_ERROR_TYPE`); False if the
+        lease was lost."""
+        move = lifecycle.TIME_OUT if error_type == lifecycle.TIMEOUT_ERROR_TYPE else lifecycle.FAIL
+        return await self._finish(claim, move, None, (error_type, message))
 
     async def _finish(
         self, claim: Claim, move: lifecycle.Move, output: bytes | None, error: tuple[str, str] | None

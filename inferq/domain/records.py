@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any, cast
 
+from inferq.domain.lifecycle import AttemptOutcome
 from inferq.domain.scheduling import DEFAULT_COST, DEFAULT_SECONDS_PER_COST, NORMAL
 from inferq.domain.status import Status
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One run of a request: its worker, when it started and ended, and how
+    (:data:`~inferq.domain.lifecycle.ATTEMPT_OUTCOMES`; None while it runs)."""
+
+    worker: str
+    started_at: float
+    ended_at: float | None = None
+    outcome: AttemptOutcome | None = None
+
+
+def attempts_of(history: str | bytes | None) -> tuple[AttemptRecord, ...]:
+    """The runs a store keeps as a JSON list of ``{worker, started_at, ended_at, outcome}``
+    (times as numbers, or as strings where Lua wrote them)."""
+    if not history:
+        return ()
+    runs: list[dict[str, Any]] = json.loads(history)
+    return tuple(
+        AttemptRecord(
+            str(run["worker"]),
+            float(run["started_at"]),
+            None if run.get("ended_at") is None else float(run["ended_at"]),
+            cast("AttemptOutcome | None", run.get("outcome")),
+        )
+        for run in runs
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +71,15 @@ class RequestRecord:
     cost: float = DEFAULT_COST
     #: When it is cancelled if it has not ended (``Cancel-After``), or None.
     deadline_at: float | None = None
+    #: Seconds its data is kept after it ends, when it asked for its own retention.
+    retention_s: float | None = None
+    #: Each run so far, oldest first.
+    history: tuple[AttemptRecord, ...] = ()
+    #: The request this one re-runs (``POST .../retry``), and the latest that re-ran this one.
+    retry_of: str | None = None
+    retried_by: str | None = None
+    #: The completed request whose output answered this one (``Prefer: reuse``).
+    reused_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +111,10 @@ class Submission:
     retention_s: float | None = None
     #: Seconds after its submit by which it must have ended, else it is cancelled; None: no deadline.
     cancel_after_s: float | None = None
+    #: The failed or cancelled request this one re-runs.
+    retry_of: str | None = None
+    #: Answer it from a completed request of its tenant with the same ``reuse_key``, if any.
+    reuse: bool = False
+    #: The hash of its endpoint, the endpoint's model version and its inputs: what makes two
+    #: requests the same work.
+    reuse_key: str | None = None

@@ -14,8 +14,8 @@ from inferq.domain.scheduling import priority_name
 from inferq.domain.status import Status
 
 if TYPE_CHECKING:
-    from inferq.domain.records import RequestRecord
-    from inferq.protocol.requests import Accepted, RequestStatus
+    from inferq.domain.records import AttemptRecord, RequestRecord
+    from inferq.protocol.requests import Accepted, Attempt, RequestStatus
 
 
 def request_status(record: RequestRecord, response_url: str) -> RequestStatus:
@@ -29,6 +29,7 @@ def request_status(record: RequestRecord, response_url: str) -> RequestStatus:
         "completed_at": isoformat(record.completed_at),
         "expires_at": timestamp(record.expires_at),
         "attempts": record.attempts,
+        "attempt_history": [_attempt(n, run) for n, run in enumerate(record.history, 1)],
         "priority": priority_name(record.priority),
         "cost": record.cost,
         "deadline_at": isoformat(record.deadline_at),
@@ -46,7 +47,23 @@ def request_status(record: RequestRecord, response_url: str) -> RequestStatus:
         doc["partial_outputs"] = record.partial_outputs
     if record.webhook is not None:
         doc["webhook"] = record.webhook
+    if record.retry_of is not None:
+        doc["retry_of"] = record.retry_of
+    if record.retried_by is not None:
+        doc["retried_by"] = record.retried_by
+    if record.reused_from is not None:
+        doc["reused_from"] = record.reused_from
     return doc
+
+
+def _attempt(number: int, run: AttemptRecord) -> Attempt:
+    return {
+        "attempt": number,
+        "worker": run.worker,
+        "started_at": timestamp(run.started_at),
+        "ended_at": isoformat(run.ended_at),
+        "outcome": run.outcome,
+    }
 
 
 def accepted(record: RequestRecord, poll_url: str) -> Accepted:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12
 
+from inferq.domain.lifecycle import AttemptOutcome
 from inferq.domain.scheduling import Priority
 from inferq.domain.status import TERMINAL, Status
 from inferq.protocol.schema import documented
@@ -31,6 +32,19 @@ class RequestError(TypedDict):
 
 
 @documented
+class Attempt(TypedDict):
+    """One run of a request: which worker, when it started and ended, and how it ended
+    (``completed``, ``raised``, ``timed_out``, ``worker_lost`` or ``cancelled``; null while
+    it runs)."""
+
+    attempt: int
+    worker: str
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    outcome: AttemptOutcome | None
+
+
+@documented
 class RequestStatus(TypedDict):
     """The state of one request (``GET /v1/requests/{response_id}``): the fields each status
     adds are there only in that status."""
@@ -48,6 +62,8 @@ class RequestStatus(TypedDict):
     created while it has not)."""
     attempts: int
     """Runs started so far (a worker lost mid-run makes another)."""
+    attempt_history: list[Attempt]
+    """Each run so far, oldest first."""
     priority: Priority
     """Its place among its token's own requests (``Inferq-Priority``)."""
     cost: float
@@ -74,6 +90,12 @@ class RequestStatus(TypedDict):
     """Where its webhook events go, when it was submitted with one (its owner only)."""
     tenant: NotRequired[str]
     """The token id that owns it, shown to admin tokens only."""
+    retry_of: NotRequired[str]
+    """The failed or cancelled request this one re-runs (``POST /v1/requests/{id}/retry``)."""
+    retried_by: NotRequired[str]
+    """The latest request that re-ran this one."""
+    reused_from: NotRequired[str]
+    """The completed request whose output answered this one at once (``Prefer: reuse``)."""
 
 
 @documented

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import orjson
 
 from inferq.backends import BackendUnavailable, WorkerInfo
+from inferq.domain import lifecycle
 from inferq.errors import InvalidInput
 from inferq.service.running import Cancelled, Resume, Run, running
 from inferq.service.schema import file_inputs
@@ -294,7 +295,9 @@ class Worker:
         if timed_out:
             message = f"timed out after {self.timeout_s:g} s"
             for claim in attempt.claims:
-                await _persist(functools.partial(self.backend.fail, claim, "timeout", message))
+                await _persist(
+                    functools.partial(self.backend.fail, claim, lifecycle.TIMEOUT_ERROR_TYPE, message)
+                )
         attempt.halt()
         await asyncio.wait({call}, timeout=self.cancel_grace_s)
         if not call.done():

@@ -86,6 +86,7 @@ PER_ID = {
     "joined": "joined",
     "file": "file",
     "files": "files",
+    "reusable": "reusable",
 }
 
 

@@ -86,6 +86,8 @@ def lifecycle_prelude() -> str:
         "local BEFORE = " + _table({m.name: _table({s.value: "true" for s in m.before}) for m in moves}),
         f"local EVENT = {_table({m.name: quoted(m.event) for m in moves if m.event})}",
         f"local FIRST_ATTEMPT_ONLY = {_table({m.name: 'true' for m in moves if m.first_attempt_only})}",
+        "local ATTEMPT_OUTCOME = "
+        + _table({m.name: quoted(m.attempt_outcome) for m in moves if m.attempt_outcome}),
         f"local TERMINAL = {_table({s.value: 'true' for s in TERMINAL})}",
         f"local GIVE_UP_ERROR_TYPE = {quoted(lifecycle.GIVE_UP_ERROR_TYPE)}",
         f"local function gives_up(attempts, progressed, max_attempts) return {gives_up} end",

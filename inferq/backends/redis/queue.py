@@ -69,6 +69,10 @@ class RedisQueue(Store, Queue):
             repr(scheduling.order_key(sub.priority, now, sub.cost, sub.pace)),
             "" if sub.retention_s is None else max(1, round(sub.retention_s * 1000)),
             "" if sub.cancel_after_s is None else repr(now + sub.cancel_after_s),
+            self._retention_ms,
+            sub.retry_of or "",
+            sub.reuse_key or "",
+            "1" if sub.reuse else "",
         )
         return (
             response_id,

@@ -12,7 +12,7 @@ from typing import cast
 
 from inferq.backends.contracts import RequestStore
 from inferq.backends.redis.client import Store, decoded, each, number, text
-from inferq.domain.records import RequestRecord
+from inferq.domain.records import RequestRecord, attempts_of
 from inferq.domain.scheduling import DEFAULT_COST, NORMAL
 from inferq.domain.status import Status
 from inferq.domain.webhooks import split_events
@@ -38,6 +38,11 @@ def record_from_fields(fields: dict[str, bytes]) -> RequestRecord:
         priority=int(fields.get("priority", NORMAL)),
         cost=float(fields.get("cost", DEFAULT_COST)),
         deadline_at=number(fields.get("deadline_at")),
+        retention_s=None if "retention_ms" not in fields else int(fields["retention_ms"]) / 1000,
+        history=attempts_of(fields.get("history")),
+        retry_of=text(fields.get("retry_of")),
+        retried_by=text(fields.get("retried_by")),
+        reused_from=text(fields.get("reused_from")),
     )
 
 

@@ -35,13 +35,20 @@ _ACTIVE = render.statuses(lifecycle.CANCEL.before)
 
 INSERT = f"""
 INSERT INTO requests(response_id, tenant, endpoint, status, created_at, expires_at, idempotency_key, body_hash,
-    webhook, webhook_events, priority, cost, order_key, retention_s, deadline_at)
-VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+    webhook, webhook_events, priority, cost, order_key, retention_s, deadline_at, retry_of, reuse_key)
+VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+"""
+RETRIED_BY = "UPDATE requests SET retried_by = ? WHERE response_id = ? AND tenant = ?"
+# The newest completed request with the same reuse key (the key covers the tenant; checked
+# again here), and the pending one answered from its output.
+REUSABLE = f"""
+SELECT seq, response_id FROM requests INDEXED BY requests_reusable
+WHERE reuse_key = ? AND status = {render.quoted(Status.COMPLETED.value)} AND tenant = ? ORDER BY seq DESC LIMIT 1
 """
 BY_IDEMPOTENCY_KEY = "SELECT * FROM requests WHERE tenant = ? AND idempotency_key = ?"
 CLAIM = f"""
 UPDATE requests SET status = {_RUNNING}, attempts = attempts + 1, started_at = ?1, lease_id = ?2,
-    lease_expires_at = ?3, worker_id = ?4, progress = NULL
+    lease_expires_at = ?3, worker_id = ?4, progress = NULL, history = {render.opened_attempt("?4", "?1")}
 WHERE seq = coalesce(
     (SELECT seq FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?5
      ORDER BY started_at, seq LIMIT 1),
@@ -65,30 +72,37 @@ _ENDED = (
     "lease_expires_at = NULL"
 )
 FINISH = f"""
-UPDATE requests SET status = :status, error_type = :error_type, error = :error, {_ENDED}
+UPDATE requests SET status = :status, error_type = :error_type, error = :error, {_ENDED},
+    history = {render.closed_attempt(":outcome", ":now")}
 WHERE lease_id = :lease_id AND status = {_RUNNING} RETURNING seq
 """
 CANCEL = f"""
-UPDATE requests SET status = {render.quoted(lifecycle.CANCEL.after.value)}, {_ENDED}
+UPDATE requests SET status = {render.quoted(lifecycle.CANCEL.after.value)}, {_ENDED},
+    {render.ended_by(lifecycle.CANCEL)}
 WHERE response_id = :response_id AND tenant = :tenant AND status IN {_ACTIVE}
+"""
+REUSE = f"""
+UPDATE requests SET status = {render.quoted(lifecycle.REUSE.after.value)}, reused_from = :twin, {_ENDED}
+WHERE seq = :seq AND status = {_PENDING} RETURNING *
 """
 _GIVES_UP = lifecycle.GIVES_UP.format(
     attempts="attempts", progressed="progressed", max_attempts=":max_attempts"
 )
 _GIVE_UP = f"""
 UPDATE requests SET status = {render.quoted(lifecycle.GIVE_UP.after.value)},
-    error_type = {render.quoted(lifecycle.GIVE_UP_ERROR_TYPE)}, error = {{error}}, {_ENDED}
+    error_type = {render.quoted(lifecycle.GIVE_UP_ERROR_TYPE)}, error = {{error}}, {_ENDED},
+    {render.ended_by(lifecycle.GIVE_UP)}
 WHERE status = {_RUNNING} AND {{lost}} AND {_GIVES_UP} RETURNING response_id
 """
 _REQUEUE = f"""
 UPDATE requests SET status = {render.quoted(lifecycle.REQUEUE.after.value)},
-    lease_id = NULL, lease_expires_at = NULL, worker_id = NULL
+    lease_id = NULL, lease_expires_at = NULL, worker_id = NULL, {render.ended_by(lifecycle.REQUEUE)}
 WHERE status = {_RUNNING} AND {{lost}} RETURNING endpoint
 """
 MISS_DEADLINES = f"""
 UPDATE requests SET status = {render.quoted(lifecycle.MISS_DEADLINE.after.value)},
     error_type = {render.quoted(lifecycle.DEADLINE_ERROR_TYPE)}, error = {render.quoted(lifecycle.DEADLINE_ERROR)},
-    {_ENDED}
+    {_ENDED}, {render.ended_by(lifecycle.MISS_DEADLINE)}
 WHERE seq IN (SELECT seq FROM requests INDEXED BY requests_deadlines
     WHERE status IN {_ACTIVE} AND deadline_at IS NOT NULL AND deadline_at <= :now ORDER BY deadline_at LIMIT :limit)
 RETURNING *
@@ -213,6 +227,7 @@ class SQLiteQueue(Queue):
         error_type, message = error or (None, None)
         args = {
             "status": move.after.value,
+            "outcome": move.attempt_outcome,
             "error_type": error_type,
             "error": message,
             "now": now,
@@ -345,7 +360,30 @@ def _insert(conn: sqlite3.Connection, item: Item, now: float, expires_at: float)
         order,
         sub.retention_s,
         None if sub.cancel_after_s is None else now + sub.cancel_after_s,
+        sub.retry_of,
+        sub.reuse_key,
     )
     row = conn.execute(INSERT, args).fetchone()
     conn.execute("INSERT INTO inputs(seq, data) VALUES (?, ?)", (row["seq"], sub.inputs))
+    if sub.retry_of is not None:
+        conn.execute(RETRIED_BY, (response_id, sub.retry_of, sub.tenant))
+    if sub.reuse and sub.reuse_key is not None:
+        row = _reuse(conn, row, sub.reuse_key, now, expires_at) or row
     return record_from_row(row), True
+
+
+def _reuse(
+    conn: sqlite3.Connection, row: sqlite3.Row, key: str, now: float, expires_at: float
+) -> sqlite3.Row | None:
+    """Make :data:`~inferq.domain.lifecycle.REUSE` on the new pending ``row`` when a completed
+    request of its tenant has its reuse key: its output copied, its row as it is then."""
+    twin = conn.execute(REUSABLE, (key, row["tenant"])).fetchone()
+    if twin is None:
+        return None
+    conn.execute(
+        "INSERT INTO outputs(seq, data) SELECT ?, data FROM outputs WHERE seq = ?", (row["seq"], twin["seq"])
+    )
+    reused: sqlite3.Row = conn.execute(
+        REUSE, {"seq": row["seq"], "twin": twin["response_id"], "now": now, "expires_at": expires_at}
+    ).fetchone()
+    return reused

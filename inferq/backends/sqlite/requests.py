@@ -14,7 +14,7 @@ import sqlite3
 from inferq.backends.contracts import RequestStore
 from inferq.backends.sqlite.database import Database, transaction
 from inferq.backends.sqlite.render import TERMINAL_SQL, quoted
-from inferq.domain.records import RequestRecord
+from inferq.domain.records import RequestRecord, attempts_of
 from inferq.domain.status import Status
 from inferq.domain.webhooks import split_events
 
@@ -76,6 +76,11 @@ def record_from_row(row: sqlite3.Row) -> RequestRecord:
         priority=row["priority"],
         cost=row["cost"],
         deadline_at=row["deadline_at"],
+        retention_s=row["retention_s"],
+        history=attempts_of(row["history"]),
+        retry_of=row["retry_of"],
+        retried_by=row["retried_by"],
+        reused_from=row["reused_from"],
     )
 
 

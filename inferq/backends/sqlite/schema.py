@@ -98,6 +98,11 @@ ADDED_COLUMNS = (
     ("requests", "order_key", "REAL"),
     ("requests", "retention_s", "REAL"),
     ("requests", "deadline_at", "REAL"),
+    ("requests", "history", "TEXT"),
+    ("requests", "retry_of", "TEXT"),
+    ("requests", "retried_by", "TEXT"),
+    ("requests", "reused_from", "TEXT"),
+    ("requests", "reuse_key", "TEXT"),
 )
 #: Run once the added columns exist: deliveries queued by an earlier version learn their
 #: tenant, and the index the deliverers' fair claim walks (tenant by tenant) is made.
@@ -172,11 +177,14 @@ CREATE INDEX IF NOT EXISTS requests_requeued ON requests(endpoint, started_at, s
 DROP INDEX IF EXISTS requests_tenant_queue;
 DROP INDEX IF EXISTS requests_waiting;
 """
-#: Run once the added columns exist.
-WAITING_INDEXES = (
+#: Run once the added columns exist: the queue's order, the deadlines, and the completed
+#: requests a ``Prefer: reuse`` may be answered from.
+LATER_INDEXES = (
     f"CREATE INDEX IF NOT EXISTS requests_in_order ON requests(endpoint, tenant, order_key, seq) WHERE {WAITING}",
     f"""CREATE INDEX IF NOT EXISTS requests_deadlines ON requests(deadline_at)
 WHERE status IN ({PENDING}, {RUNNING}) AND deadline_at IS NOT NULL""",
+    f"""CREATE INDEX IF NOT EXISTS requests_reusable ON requests(reuse_key)
+WHERE status = {quoted(Status.COMPLETED.value)} AND reuse_key IS NOT NULL""",
 )
 _CLOCK = "coalesce((SELECT virtual_time FROM clocks WHERE endpoint = NEW.endpoint), 0)"
 TURN_TRIGGERS = (
@@ -298,7 +306,7 @@ def create(conn: sqlite3.Connection) -> None:
             present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-        for statement in (*AFTER_COLUMNS, *WAITING_INDEXES, *_RECOUNT_TURNS):
+        for statement in (*AFTER_COLUMNS, *LATER_INDEXES, *_RECOUNT_TURNS):
             conn.execute(statement)
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             conn.execute(f"DROP TRIGGER {name}")

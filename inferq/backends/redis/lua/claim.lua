@@ -5,9 +5,11 @@ local failed, claimed = {}, false
 if redis.call('EXISTS', queue) == 0 then return {failed, false} end
 local function take(id)
   local req = k_request(id)
+  close_attempt(id, 'requeue', now)  -- an expired lease taken over: its run ended with its worker lost
   redis.call('HSET', req, 'status', AFTER['claim'], 'lease_id', id .. '.' .. ARGV[4], 'lease_ms', ARGV[6],
     'worker_id', worker, 'started_at', now)
   redis.call('HDEL', req, 'progress')
+  open_attempt(id, worker, now)
   emit(id, 'claim', redis.call('HINCRBY', req, 'attempts', 1), now)
   return {redis.call('HGETALL', req), redis.call('GET', k_inputs(id))}
 end

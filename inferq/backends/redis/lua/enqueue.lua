@@ -1,6 +1,7 @@
 -- ARGV: prefix, id, tenant, endpoint, now, expires_at, body_hash, inputs, idempotency key ('' for none),
 -- webhook ('' for none), webhook events, priority, cost, order key, retention_ms ('' for the server's),
--- deadline_at ('' for none)
+-- deadline_at ('' for none), the server's retention_ms, retry_of ('' for none), reuse key ('' for none),
+-- reuse ('1' to answer it from a completed request with its reuse key)
 -- → {'created'|'exists', request} | {'conflict', id of the first request}
 local id, tenant, endpoint, idem = ARGV[2], ARGV[3], ARGV[4], ARGV[9]
 local req = k_request(id)
@@ -35,4 +36,21 @@ if redis.call('EXISTS', queue) == 0 then
   redis.call('SADD', K_endpoints, endpoint)
 end
 join_waiting(endpoint, tenant, ARGV[14], id, ARGV[13], seq)
+if ARGV[18] ~= '' then
+  redis.call('HSET', req, 'retry_of', ARGV[18])
+  local original = k_request(ARGV[18])
+  if redis.call('HGET', original, 'tenant') == tenant then redis.call('HSET', original, 'retried_by', id) end
+end
+if ARGV[19] ~= '' then
+  redis.call('HSET', req, 'reuse_key', ARGV[19])
+  local twin = ARGV[20] == '1' and redis.call('GET', k_reusable(ARGV[19]))
+  local found = twin and redis.call('HMGET', k_request(twin), 'tenant', 'status', 'reuse_key')
+  local output = found and found[1] == tenant and found[2] == 'completed' and found[3] == ARGV[19]
+    and redis.call('GET', k_outputs(twin))
+  if output then
+    redis.call('SET', k_outputs(id), output)
+    redis.call('HSET', req, 'reused_from', twin)
+    end_request(id, 'reuse', ARGV[5], ARGV[6], ARGV[17], false, false)
+  end
+end
 return {'created', redis.call('HGETALL', req)}

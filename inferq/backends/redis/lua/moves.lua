@@ -111,12 +111,32 @@ local function emit(id, move, attempts, at)
   if event and (not FIRST_ATTEMPT_ONLY[move] or tonumber(attempts) == 1) then webhook_event(id, event, at) end
 end
 
+-- A request's runs, a JSON list of {worker, started_at, ended_at, outcome} (times as the
+-- strings Python sent): a claim opens one, a move out of 'running' closes it (ATTEMPT_OUTCOME).
+local function open_attempt(id, worker, now)
+  local req = k_request(id)
+  local history = cjson.decode(redis.call('HGET', req, 'history') or '[]')
+  history[#history + 1] = {worker = worker, started_at = now}
+  redis.call('HSET', req, 'history', cjson.encode(history))
+end
+local function close_attempt(id, move, now)
+  local req = k_request(id)
+  local raw = redis.call('HGET', req, 'history')
+  if not raw or redis.call('HGET', req, 'status') ~= 'running' then return end
+  local history = cjson.decode(raw)
+  history[#history].ended_at = now
+  history[#history].outcome = ATTEMPT_OUTCOME[move]
+  redis.call('HSET', req, 'history', cjson.encode(history))
+end
+
 -- Make a move that ends a request: count the end, and start the retention clock of every key it owns.
--- A request's own retention, when it asked for one, replaces the server's.
+-- A request's own retention, when it asked for one, replaces the server's. A completed
+-- request becomes the one its reuse key finds.
 local function end_request(id, move, now, expires_at, retention_ms, error_type, message)
   local req = k_request(id)
+  close_attempt(id, move, now)
   local r = redis.call('HMGET', req, 'tenant', 'endpoint', 'seq', 'idem_key', 'created_at', 'started_at', 'attempts',
-    'retention_ms', 'cost')
+    'retention_ms', 'cost', 'reuse_key')
   if r[8] then
     retention_ms = r[8]
     expires_at = tostring(tonumber(now) + tonumber(r[8]) / 1000)
@@ -134,6 +154,7 @@ local function end_request(id, move, now, expires_at, retention_ms, error_type, 
   redis.call('ZADD', K_expiry, expires_at, r[1] .. ' ' .. id)
   redis.call('SREM', k_active(r[1]), id)
   redis.call('ZREM', K_deadlines, id)
+  if r[10] and status == 'completed' then redis.call('SET', k_reusable(r[10]), id, 'PX', retention_ms) end
   emit(id, move, r[7], now)
 end
 
@@ -170,8 +191,9 @@ end
 
 -- Delete an ended request's keys and index entries (retention, or its owner's DELETE).
 local function forget(tenant, id)
-  local idem = redis.call('HGET', k_request(id), 'idem_key')
-  if idem then redis.call('DEL', idem) end
+  local h = redis.call('HMGET', k_request(id), 'idem_key', 'reuse_key')
+  if h[1] then redis.call('DEL', h[1]) end
+  if h[2] and redis.call('GET', k_reusable(h[2])) == id then redis.call('DEL', k_reusable(h[2])) end
   redis.call('DEL', k_request(id), k_inputs(id), k_outputs(id), k_checkpoint(id), k_partial(id))
   forget_webhooks(id)
   redis.call('ZREM', k_tenant(tenant), id)

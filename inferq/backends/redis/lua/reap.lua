@@ -4,6 +4,7 @@ local gave_up, requeued = {}, 0
 if redis.call('EXISTS', queue) == 0 then return {gave_up, 0} end
 each_expired(queue, lease_ms, function(entry, idle, id)
   if may_rerun(queue, entry, idle, id, ARGV[4], ARGV[5], ARGV[6], ARGV[7], gave_up) == 'running' then
+    close_attempt(id, 'requeue', ARGV[5])
     redis.call('HSET', k_request(id), 'status', AFTER['requeue'])
     redis.call('HDEL', k_request(id), 'lease_id', 'worker_id')
     requeued = requeued + 1

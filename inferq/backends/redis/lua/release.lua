@@ -13,6 +13,7 @@ local function release(queue, endpoint, entry)
     end_request(id, 'give_up', ARGV[5], ARGV[6], ARGV[7], GIVE_UP_ERROR_TYPE, worker_died_error(ARGV[3], h[2]))
     gave_up[#gave_up + 1] = id
   else
+    close_attempt(id, 'requeue', ARGV[5])
     redis.call('HSET', k_request(id), 'status', AFTER['requeue'])
     redis.call('XCLAIM', queue, GROUP, worker, 0, entry, 'IDLE', now_ms() - 1000, 'JUSTID')
     requeued[#requeued + 1] = endpoint
