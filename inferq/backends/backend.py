@@ -150,6 +150,22 @@ class Backend(ABC):
         key = scheduling.order_key(priority, clock.now(), cost, pace)
         return _place(await self.queue.standing_of_new(endpoint, tenant, key))
 
+    async def retry_source(self, tenant: str, response_id: str) -> tuple[RequestRecord, bytes]:
+        """The record and stored inputs of the tenant's request to re-run; :class:`Conflict`
+        unless it ended :data:`~inferq.domain.lifecycle.RETRYABLE`, and what :meth:`get`
+        raises for one that is not the tenant's or is gone."""
+        record = await self.get(tenant, response_id, position=False)
+        if record.status not in lifecycle.RETRYABLE:
+            raise Conflict(
+                f"request {response_id} is {record.status.value}: only a failed or cancelled request "
+                "can be retried",
+                status=record.status.value,
+            )
+        inputs = await self.requests.inputs(tenant, response_id)
+        if inputs is None:  # deleted since the read
+            raise await self._missing(tenant, response_id)
+        return record, inputs
+
     async def get_many(self, tenant: str, response_ids: list[str]) -> dict[str, RequestRecord | NotFound]:
         """Each request's state, or the :class:`NotFound` (or :class:`Expired`) that
         :meth:`get` would raise for it. No queue positions: this serves waits on many."""

@@ -82,6 +82,9 @@ REUSE = Move("reuse", PENDING, Status.COMPLETED, event="completed")
 
 MOVES = (SUBMIT, CLAIM, COMPLETE, FAIL, TIME_OUT, CANCEL, MISS_DEADLINE, REQUEUE, GIVE_UP, REUSE)
 
+#: A request that ended so may be re-run as a new one with its stored inputs (``/retry``).
+RETRYABLE = frozenset({Status.FAILED, Status.CANCELLED})
+
 #: Every legal transition, derived from the moves.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     status: frozenset(move.after for move in MOVES if status in move.before) for status in Status

@@ -28,6 +28,7 @@ from inferq.gateway import (
     predict,
     requests,
     responses,
+    retries,
     tokens,
     ui,
     waiting,
@@ -82,12 +83,14 @@ _HANDLERS: list[tuple[str, str, Handler]] = [
     ("GET", "/docs", openapi.docs),
     ("GET", "/v1/requests", requests.list_requests),
     ("POST", "/v1/requests/wait", waiting.wait_many),
+    ("POST", "/v1/requests/retry", retries.retry_many),
     ("GET", "/v1/requests/{response_id}", requests.get_request),
     ("DELETE", "/v1/requests/{response_id}", requests.delete_request),
     ("GET", "/v1/requests/{response_id}/response", requests.get_response),
     ("GET", "/v1/requests/{response_id}/events", events.request_events),
     ("GET", "/v1/requests/{response_id}/partial", requests.get_partial),
     ("POST", "/v1/requests/{response_id}/cancel", requests.cancel_request),
+    ("POST", "/v1/requests/{response_id}/retry", retries.retry_request),
     ("GET", "/v1/requests/{response_id}/webhooks", webhooks.list_deliveries),
     ("POST", "/v1/requests/{response_id}/webhooks/redeliver", webhooks.redeliver),
     ("GET", "/v1/webhooks/secret", webhooks.get_secret),
@@ -167,6 +170,7 @@ def create_app(settings: Settings, backend: Backend) -> Starlette:
             file_inputs(service),
             service.example,
             service.formats,
+            service.version(name),
         )
         for name, service in services.items()
     }

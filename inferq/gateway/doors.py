@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from inferq.errors import InvalidInput
 from inferq.gateway import webhooks
-from inferq.gateway.request_options import Scheduling, scheduling_of
+from inferq.gateway.request_options import DEFAULT, Scheduling, prefers, scheduling_of
 from inferq.gateway.responses import json_response
 from inferq.gateway.state import state_of
 from inferq.gateway.submit import Submit, SubmitOptions
@@ -38,8 +38,7 @@ def wants_async(request: Request) -> bool:
     """``X-OctoAI-Async: 1`` (OctoAI's header) or ``Prefer: respond-async`` (RFC 7240)."""
     if request.headers.get("x-octoai-async", "").strip() in ("1", "true"):
         return True
-    prefer = request.headers.get("prefer", "")
-    return any(part.strip().lower() == "respond-async" for part in prefer.split(","))
+    return prefers(request, "respond-async")
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -58,9 +57,11 @@ def options_of(request: Request, asynchronous: bool) -> SubmitOptions:
     return SubmitOptions(idempotency_key(request), webhook, events, scheduling(request))
 
 
-def scheduling(request: Request) -> Scheduling:
+def scheduling(request: Request, default: Scheduling = DEFAULT) -> Scheduling:
+    """The scheduling options of the request's headers (``default``'s priority and
+    retention where it gives none)."""
     settings = state_of(request).settings
-    return scheduling_of(request, settings.max_retention_s or settings.retention_s)
+    return scheduling_of(request, settings.max_retention_s or settings.retention_s, default)
 
 
 def accepted_document(request: Request, record: RequestRecord) -> Accepted:

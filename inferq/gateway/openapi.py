@@ -25,6 +25,8 @@ from inferq.protocol.requests import (
     PartialOutput,
     RequestPage,
     RequestStatus,
+    RetriedPage,
+    RetryRequest,
 )
 from inferq.protocol.schema import REF_TEMPLATE, components
 from inferq.protocol.streams import WAIT_EVENTS, WaitRequest
@@ -56,6 +58,8 @@ WIRE_TYPES: tuple[type, ...] = (
     Ready,
     RequestPage,
     RequestStatus,
+    RetriedPage,
+    RetryRequest,
     SigningKey,
     Token,
     TokenList,

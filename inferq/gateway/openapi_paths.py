@@ -15,7 +15,14 @@ from inferq.protocol import options
 from inferq.protocol.endpoints import Alive, EndpointList
 from inferq.protocol.errors import ErrorBody
 from inferq.protocol.limits import MAX_IDEMPOTENCY_KEY, MAX_LONG_POLL_S, MAX_PAGE, MAX_PARTIAL_START
-from inferq.protocol.requests import Deleted, PartialOutput, RequestPage, RequestStatus
+from inferq.protocol.requests import (
+    Deleted,
+    PartialOutput,
+    RequestPage,
+    RequestStatus,
+    RetriedPage,
+    RetryRequest,
+)
 from inferq.protocol.schema import ref
 from inferq.protocol.streams import OUTPUT, REQUEST_EVENTS, WAIT_EVENTS, WaitRequest
 from inferq.protocol.tokens import CreatedToken, NewToken, Token, TokenList
@@ -53,19 +60,24 @@ SCHEDULING_HEADERS = [
         "description": "Keep this request's inputs and outputs this long after it ends, up to the "
         "server's --max-retention.",
     },
+    {
+        "name": options.PREFER,
+        "in": "header",
+        "schema": {"type": "string", "examples": ["respond-async", f"respond-async, {options.REUSE}"]},
+        "description": "`respond-async` = X-OctoAI-Async (routes that answer synchronously otherwise); "
+        f"`{options.REUSE}`: answer at once from a completed request of yours with the same endpoint, "
+        "model version and inputs, while it is kept (the new request's `reused_from` names it).",
+    },
 ]
+#: What a retry reads from the scheduling headers (a deadline of its own; its original's
+#: priority and retention where it gives none).
+RETRY_HEADERS = [header for header in SCHEDULING_HEADERS if header["name"] != options.PREFER]
 ASYNC_HEADERS = [
     {
         "name": "X-OctoAI-Async",
         "in": "header",
         "schema": {"type": "string", "enum": ["1", "true"]},
         "description": "Queue the request and answer 202 with a future.",
-    },
-    {
-        "name": "Prefer",
-        "in": "header",
-        "schema": {"type": "string"},
-        "description": "`respond-async` = X-OctoAI-Async",
     },
 ]
 
@@ -195,6 +207,30 @@ def request_paths() -> dict[str, Any]:
                         },
                     },
                 ],
+            )
+        },
+        "/v1/requests/{response_id}/retry": {
+            "post": operation(
+                "Re-run a failed or cancelled request with its stored inputs, as a new request that "
+                "names it (retry_of); it keeps its webhook, priority and retention unless headers say otherwise",
+                {"202": {**status, "description": "the new request, queued"}},
+                404,
+                409,
+                422,
+                429,
+                parameters=[*_ID, KEY_HEADER, *RETRY_HEADERS],
+            )
+        },
+        "/v1/requests/retry": {
+            "post": operation(
+                "Re-run many failed or cancelled requests: by response_ids, or by a filter (status, "
+                "endpoint, since; requests already retried left out); each result is the new request "
+                "or why that one was not retried",
+                {"200": json_answer(ref(RetriedPage), "what became of each")},
+                *BODY_ERRORS,
+                429,
+                parameters=RETRY_HEADERS,
+                requestBody=json_body(ref(RetryRequest)),
             )
         },
         "/v1/requests/{response_id}/cancel": {

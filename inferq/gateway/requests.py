@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from inferq.service.base import Rendering
 
 
-def _status_doc(request: Request, record: RequestRecord) -> RequestStatus:
+def status_doc(request: Request, record: RequestRecord) -> RequestStatus:
+    """The request's status document as the caller may see it."""
     return as_seen_by(request, record, request_status(record, response_url(request, record.response_id)))
 
 
@@ -44,7 +45,7 @@ async def get_request(request: Request) -> Response:
         record = await state.backend.wait(tenant, response_id, wait)
     else:
         record = await state.backend.get(tenant, response_id)
-    return json_response(await state.estimates.add_to(_status_doc(request, record), record))
+    return json_response(await state.estimates.add_to(status_doc(request, record), record))
 
 
 async def get_response(request: Request) -> Response:
@@ -98,7 +99,7 @@ async def cancel_request(request: Request) -> Response:
             f"request {record.response_id} already ended as {record.status.value}",
             status=record.status.value,
         )
-    return json_response(_status_doc(request, record))
+    return json_response(status_doc(request, record))
 
 
 async def delete_request(request: Request) -> Response:
@@ -131,5 +132,5 @@ async def list_requests(request: Request) -> Response:
         query = [(k, v) for k, v in params.multi_items() if k != "before"]
         query.append(("before", records[-1].response_id))
         next_url = f"{base_url(request)}/v1/requests?{urlencode(query)}"
-    page: RequestPage = {"results": [_status_doc(request, r) for r in records], "next": next_url}
+    page: RequestPage = {"results": [status_doc(request, r) for r in records], "next": next_url}
     return json_response(page)

@@ -41,6 +41,8 @@ class Endpoint:
     example: Example | None = None
     #: Other renderings of its outputs, by ``?format=`` name.
     formats: Mapping[str, Rendering] = field(default_factory=dict)
+    #: Its model's version (:meth:`~inferq.service.base.Service.version`).
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,12 @@ Doors only translate: HTTP → decoded :class:`~inferq.gateway.bodies.Body` and
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import orjson
 
 from inferq.domain import clock
 from inferq.domain.clock import isoformat
@@ -47,6 +50,8 @@ class SubmitOptions:
     webhook: str | None = None
     webhook_events: tuple[str, ...] = ()
     scheduling: Scheduling = field(default_factory=Scheduling)
+    #: The failed or cancelled request this submit re-runs.
+    retry_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,23 +106,28 @@ class Submit:
             pace = (await self.state.estimates.service_time(self.endpoint.name)).pace
             if plan.cancel_after_s is not None:
                 await self._check_deadline(plan, costs)
-            submissions = [
-                Submission(
-                    self.tenant,
-                    self.endpoint.name,
-                    body.raw,
-                    None if key is None else keyed(key, index),
-                    options.webhook,
-                    options.webhook_events,
-                    body.digest,
-                    plan.priority,
-                    cost,
-                    pace,
-                    plan.retention_s,
-                    plan.cancel_after_s,
+            submissions = []
+            for index, (body, cost) in enumerate(zip(bodies, costs, strict=True)):
+                digest = body.digest or hashlib.sha256(body.raw).hexdigest()
+                submissions.append(
+                    Submission(
+                        self.tenant,
+                        self.endpoint.name,
+                        body.raw,
+                        None if key is None else keyed(key, index),
+                        options.webhook,
+                        options.webhook_events,
+                        digest,
+                        plan.priority,
+                        cost,
+                        pace,
+                        plan.retention_s,
+                        plan.cancel_after_s,
+                        options.retry_of,
+                        plan.reuse,
+                        self._reuse_key(digest),
+                    )
                 )
-                for index, (body, cost) in enumerate(zip(bodies, costs, strict=True))
-            ]
             stored = await self.state.backend.enqueue_many(submissions)
         except BaseException:
             await self._discard(bodies)
@@ -125,6 +135,12 @@ class Submit:
         await self._discard([body for body, (_, created) in zip(bodies, stored, strict=True) if not created])
         self._count(sum(created for _, created in stored))
         return [record for record, _ in stored]
+
+    def _reuse_key(self, digest: str) -> str:
+        """What makes two requests the same work: the token (so that no other token's request
+        can ever answer one), the endpoint, its model's version and the inputs' hash."""
+        identity = orjson.dumps([self.tenant, self.endpoint.name, self.endpoint.version, digest])
+        return hashlib.sha256(identity).hexdigest()
 
     async def _discard(self, bodies: Sequence[Body]) -> None:
         files = [file_id for body in bodies for file_id in body.files]

@@ -22,7 +22,7 @@ from pydantic import Field
 from inferq.domain.scheduling import DEFAULT_COST
 from inferq.errors import InvalidInput
 from inferq.models.audio_duration import audio_seconds
-from inferq.models.whisper_config import WhisperConfig, default_workers
+from inferq.models.whisper_config import WhisperConfig, default_workers, model_version
 from inferq.models.whisper_formats import FORMATS
 from inferq.service.base import Example, Rendering, Service
 from inferq.service.running import Resume, checkpoint, report_progress, resumed
@@ -94,6 +94,10 @@ class Whisper(Service):
         counts as :data:`~inferq.domain.scheduling.DEFAULT_COST` (the worker says why)."""
         seconds = audio_seconds(inputs.get("audio"), files.get("audio"))
         return DEFAULT_COST if seconds is None else seconds
+
+    @classmethod
+    def version(cls, endpoint: str) -> str:
+        return model_version(endpoint)
 
     def setup(self) -> None:
         config = WhisperConfig.of(self.endpoint)

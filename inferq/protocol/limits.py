@@ -8,6 +8,8 @@ from __future__ import annotations
 
 #: Most inputs in one ``POST /{endpoint}/batch``: bounds one call's work and its answer.
 MAX_BATCH_INPUTS = 1000
+#: Most requests one ``POST /v1/requests/retry`` re-runs: a batch's worth.
+MAX_RETRY_IDS = MAX_BATCH_INPUTS
 #: Most ids one ``POST /v1/requests/wait`` stream follows; a client with more opens more streams.
 MAX_WAIT_IDS = 10_000
 #: Longest id a wait stream takes (response ids are 42 characters).

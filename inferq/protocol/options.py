@@ -9,3 +9,7 @@ PRIORITY = "Inferq-Priority"
 CANCEL_AFTER = "Cancel-After"
 #: A duration: the request's data is kept that long after it ends, up to ``--max-retention``.
 RETENTION = "Inferq-Retention"
+#: The ``Prefer`` header's preference (RFC 7240) that answers a request from a completed one
+#: of the same token, endpoint, model version and inputs when one is still kept.
+PREFER = "Prefer"
+REUSE = "reuse"

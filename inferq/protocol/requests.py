@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic reads typing's only from Python 3.12
@@ -10,7 +10,9 @@ from typing_extensions import TypedDict  # pydantic reads typing's only from Pyt
 from inferq.domain.lifecycle import AttemptOutcome
 from inferq.domain.scheduling import Priority
 from inferq.domain.status import TERMINAL, Status
-from inferq.protocol.schema import documented
+from inferq.protocol.errors import ErrorDetail
+from inferq.protocol.limits import MAX_RETRY_IDS
+from inferq.protocol.schema import closed, documented
 
 #: Every status, in the API's spelling and the order of a request's life.
 STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
@@ -154,3 +156,35 @@ class Deleted(TypedDict):
 
     response_id: str
     deleted: bool
+
+
+@closed
+class RetryRequest(TypedDict):
+    """The body of ``POST /v1/requests/retry``: your requests to re-run, by ``response_ids``
+    or by a filter (``status``, ``endpoint``, ``since``; every failed or cancelled one when
+    none is given). A filter leaves out requests already retried."""
+
+    response_ids: NotRequired[Annotated[list[str], Field(min_length=1, max_length=MAX_RETRY_IDS)]]
+    status: NotRequired[Literal["failed", "cancelled"]]
+    """Only requests that ended so (default: both)."""
+    endpoint: NotRequired[str]
+    since: NotRequired[Timestamp]
+    """Only requests created at or after this time."""
+    limit: NotRequired[Annotated[int, Field(ge=1, le=MAX_RETRY_IDS)]]
+    """The most requests a filter retries, newest first (default and most: the maximum of ``response_ids``)."""
+
+
+@documented
+class Retried(TypedDict):
+    """One request of a bulk retry: the new request's status, or why it could not be retried."""
+
+    retry_of: str
+    request: NotRequired[RequestStatus]
+    error: NotRequired[ErrorDetail]
+
+
+@documented
+class RetriedPage(TypedDict):
+    """What a bulk retry did, in the order of its ``response_ids`` (newest first for a filter)."""
+
+    results: list[Retried]

@@ -101,6 +101,14 @@ class Service:
         Only ratios matter; the default, 1, makes every request count the same."""
         return DEFAULT_COST
 
+    @classmethod
+    def version(cls, endpoint: str) -> str:
+        """What identifies the model ``endpoint`` runs: a request that asks to reuse a
+        result (``Prefer: reuse``) is answered only from one made by the same version. The
+        default names the class; a model whose weights or settings change its outputs names
+        them too."""
+        return f"{cls.__module__}.{cls.__qualname__}"
+
     def setup(self) -> None:
         """Load weights and warm up; called once before the first ``infer``."""
 

@@ -109,14 +109,17 @@ def validate_inputs(model: type[M], inputs: dict[str, Any]) -> M:
     try:
         return model.model_validate(inputs)
     except pydantic.ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        first = problems[0]
-        raise InvalidInput(
-            f"{first['field']}: {first['message']}", field=first["field"], problems=problems
-        ) from None
+        raise invalid_input(exc) from None
+
+
+def invalid_input(exc: pydantic.ValidationError) -> InvalidInput:
+    """The 422 of a body pydantic refused: the first wrong field named, every problem listed."""
+    problems = [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    first = problems[0]
+    return InvalidInput(f"{first['field']}: {first['message']}", field=first["field"], problems=problems)
 
 
 def json_schema(service: type[Service]) -> dict[str, Any]:

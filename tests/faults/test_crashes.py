@@ -51,6 +51,9 @@ def test_a_worker_killed_mid_request_is_replaced_and_the_request_runs_again(
         state = http.get(future["poll_url"], params={"wait": 60}).json()
         assert state["status"] == "completed"
         assert state["attempts"] == 2
+        lost, completed = state["attempt_history"]
+        assert (lost["outcome"], completed["outcome"]) == ("worker_lost", "completed")
+        assert lost["worker"] != completed["worker"] and lost["ended_at"] <= completed["started_at"]
         assert http.get(state["response_url"]).json() == {"echo": {"delay_s": 2, "tag": "x"}}
     assert server.workers() and server.workers() != [worker]
 

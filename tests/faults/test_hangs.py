@@ -18,5 +18,6 @@ def test_a_hang_fails_with_the_timeout_and_the_worker_is_replaced(serve: Callabl
         state = http.get(stuck["poll_url"], params={"wait": 30}).json()
         assert state["status"] == "failed"
         assert state["error"]["message"] == "timed out after 1 s"
+        assert [run["outcome"] for run in state["attempt_history"]] == ["timed_out"]
         assert http.get(after["poll_url"], params={"wait": 30}).json()["status"] == "completed"
     assert server.workers() != [first_worker]

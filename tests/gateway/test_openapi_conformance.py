@@ -46,6 +46,7 @@ NOT_PRODUCED = {
     ("POST /{endpoint}/batch", 503): "the store unavailable",
     ("GET /v1/endpoints", 503): "the store unavailable",
     ("POST /v1/files", 429): "a rate limit",
+    ("POST /v1/requests/retry", 429): "a rate limit",
     ("POST /v1/files", 503): "the blob store unavailable",
     ("GET /v1/files/{file_id}/content", 503): "the blob store unavailable",
 }
@@ -285,8 +286,34 @@ def _request_routes(check: Conformance, http: httpx.Client, admin: httpx.Client,
     )
     check.stream(http, "POST", "/v1/requests/wait", json={"response_ids": []}, expect=422)
 
+    _retry_routes(check, http, ids)
     check.call(http, "DELETE", f"/v1/requests/{ids['completed']}", expect=200)
     check.call(http, "DELETE", f"/v1/requests/{ids['completed']}", expect=404)
+
+
+def _retry_routes(check: Conformance, http: httpx.Client, ids: dict[str, str]) -> None:
+    check.call(http, "POST", f"/v1/requests/{ids['failed']}/retry", expect=202)
+    check.call(http, "POST", f"/v1/requests/{ids['completed']}/retry", expect=409)
+    check.call(http, "POST", f"/v1/requests/{UNKNOWN}/retry", expect=404)
+    check.call(
+        http, "POST", f"/v1/requests/{ids['failed']}/retry", headers={"Inferq-Priority": "x"}, expect=422
+    )
+    bulk = {"response_ids": [ids["failed"], ids["completed"], UNKNOWN]}
+    results = check.call(http, "POST", "/v1/requests/retry", json=bulk).json()["results"]
+    assert ["request" in result for result in results] == [True, False, False], results
+    check.call(http, "POST", "/v1/requests/retry", json={"status": "failed", "since": "2020-01-01T00:00:00Z"})
+    check.call(http, "POST", "/v1/requests/retry", json={"status": "lost"}, expect=422)
+    check.call(
+        http,
+        "POST",
+        "/v1/requests/retry",
+        content=b"{",
+        headers={"Content-Type": "application/json"},
+        expect=400,
+    )
+    check.call(
+        http, "POST", "/v1/requests/retry", content=b"{}", headers={"Content-Type": "text/plain"}, expect=415
+    )
 
 
 def _webhook_routes(check: Conformance, http: httpx.Client, ids: dict[str, str]) -> None:
@@ -351,6 +378,9 @@ def _limit_routes(check: Conformance, http: httpx.Client, admin: httpx.Client) -
     check.call(http, "GET", f"/v1/requests/{response_id}/response", expect=409)
     check.call(http, "DELETE", f"/v1/requests/{response_id}", expect=409)
     check.call(http, "POST", f"/v1/requests/{response_id}/cancel", expect=200)
+    check.call(http, "POST", f"/v1/requests/{response_id}/retry", expect=202)
+    check.call(http, "POST", f"/v1/requests/{response_id}/retry", expect=429)  # the queue is full again
+    check.call(http, "POST", "/v1/requests/retry", json={"response_ids": ["x" * 5000]}, expect=413)
 
 
 def _unauthorized(check: Conformance, server: Server) -> None:
