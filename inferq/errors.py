@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from inferq.protocol.errors import error_body
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from inferq.protocol.errors import ErrorBody
 
 __all__ = [
@@ -95,6 +97,13 @@ class APIError(InferqError):
         exc = kind(str(error.get("message", f"HTTP {status_code}")), **details)
         exc.http_status = status_code
         return exc
+
+    @staticmethod
+    def from_detail(error: Mapping[str, Any]) -> APIError:
+        """Rebuild an error the server reported inside a 200 (one request of a bulk call),
+        with the status its type answers alone."""
+        kind = _BY_TYPE.get(str(error.get("type")), APIError)
+        return APIError.from_body(kind.status_code, {"error": dict(error)})
 
     http_status: int | None = None
 
@@ -176,8 +185,9 @@ class TooManyRequests(APIError):
 
 
 class DeadlineUnmeetable(TooManyRequests):
-    """The endpoint's estimate says the request could not start before its deadline
-    (``Cancel-After``), so it was not accepted; ``estimated_start_at`` says when it could (429)."""
+    """The endpoint's estimate says the request could not end by its deadline
+    (``Cancel-After``), so it was not accepted; ``estimated_start_at`` and
+    ``estimated_completed_at`` say when it would have run (429)."""
 
     type = "deadline_unmeetable"
 

@@ -80,8 +80,8 @@ class QueueStats:
 class Standing:
     """Where a pending request stands, as :func:`inferq.domain.scheduling.fair_place` reads
     it: its rank among its tenant's waiting requests, its tenant's turn and each other
-    waiting tenant's, and how many requeued requests (at what cost) go before it. A
-    requeued request has no rank and no turn."""
+    waiting tenant's, and how many requests before every share (requeued, then urgent; at
+    what cost) go before it. A requeued or urgent request has no rank and no turn."""
 
     rank: int = 0
     turn: Turn | None = None

@@ -19,8 +19,10 @@ cost). Shorter work goes first, but never forever: a request is served before ev
 request of its token and priority submitted after its key, so it waits at most for those
 submitted before that moment (no starvation; ``tests/test_scheduling.py`` proves it).
 
-Requests given back after a lost worker go before all of these (see
-:mod:`inferq.domain.lifecycle`).
+**Before every token's share**: requests given back after a lost worker (see
+:mod:`inferq.domain.lifecycle`), then ``urgent`` ones, a level only admin tokens may ask
+for (an operator's fix-it-now work), by order key; they are outside the fair shares and
+never counted in them.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Priority = Literal["high", "normal", "low"]
-#: The priorities a caller may choose, by name, and their level (lower goes first).
-PRIORITIES: dict[Priority, int] = {"high": 0, "normal": 1, "low": 2}
+Priority = Literal["urgent", "high", "normal", "low"]
+#: The priorities by name, and their level (lower goes first).
+PRIORITIES: dict[Priority, int] = {"urgent": -1, "high": 0, "normal": 1, "low": 2}
 DEFAULT_PRIORITY: Priority = "normal"
 NORMAL = PRIORITIES[DEFAULT_PRIORITY]
+#: The level of admin tokens only, served before every token's share.
+URGENT = PRIORITIES["urgent"]
 #: Each priority level's order keys lie in a span of their own this wide (seconds), so that
 #: one number orders a token's requests by priority, then by key.
 PRIORITY_SPAN_S = 1e10
@@ -59,6 +63,11 @@ def order_key(level: int, created_at: float, cost: float, seconds_per_cost: floa
     """Where a request goes among its token's: by priority ``level``, then by the moment it
     would be done if it ran as soon as it was submitted."""
     return level * PRIORITY_SPAN_S + created_at + cost * seconds_per_cost
+
+
+def is_urgent(key: float) -> bool:
+    """Whether an order key is of an :data:`URGENT` request (its span lies below zero)."""
+    return key < 0
 
 
 @dataclass(frozen=True, slots=True)

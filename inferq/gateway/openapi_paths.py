@@ -44,7 +44,8 @@ SCHEDULING_HEADERS = [
         "name": options.PRIORITY,
         "in": "header",
         "schema": {"type": "string", "enum": list(PRIORITIES), "default": DEFAULT_PRIORITY},
-        "description": "Order among your own requests: high before normal before low.",
+        "description": "Order among your own requests: high before normal before low; urgent (admin "
+        "tokens only, 403 otherwise) before every token's share.",
     },
     {
         "name": options.CANCEL_AFTER,
@@ -214,6 +215,7 @@ def request_paths() -> dict[str, Any]:
                 "Re-run a failed or cancelled request with its stored inputs, as a new request that "
                 "names it (retry_of); it keeps its webhook, priority and retention unless headers say otherwise",
                 {"202": {**status, "description": "the new request, queued"}},
+                403,
                 404,
                 409,
                 422,
@@ -228,6 +230,7 @@ def request_paths() -> dict[str, Any]:
                 "or why that one was not retried",
                 {"200": json_answer(ref(RetriedPage), "what became of each")},
                 *BODY_ERRORS,
+                403,
                 429,
                 parameters=RETRY_HEADERS,
                 requestBody=json_body(ref(RetryRequest)),

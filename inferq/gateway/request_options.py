@@ -2,7 +2,8 @@
 
 Headers, because they pass unchanged through every body a door takes (JSON, multipart, a
 batch, OpenAI's forms) and never collide with a model's inputs: ``Inferq-Priority``
-(``high``, ``normal``, ``low``: the order among the caller's own requests),
+(``high``, ``normal``, ``low``: the order among the caller's own requests; ``urgent``,
+for admin tokens only: before every token's share),
 ``Cancel-After`` (a duration, as Replicate's: cancel the request if it has not ended by
 then), ``Inferq-Retention`` (a duration: keep its data that long after it ends, up to
 the server's ``--max-retention``) and ``Prefer: reuse`` (RFC 7240: answer it at once from
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from inferq.domain.durations import format_duration, parse_duration
-from inferq.domain.scheduling import NORMAL, PRIORITIES, priority_name
-from inferq.errors import InvalidInput
+from inferq.domain.scheduling import NORMAL, PRIORITIES, URGENT, priority_name
+from inferq.errors import Forbidden, InvalidInput
 from inferq.protocol.options import CANCEL_AFTER, PRIORITY, RETENTION, REUSE
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def scheduling_of(request: Request, max_retention_s: float, default: Scheduling 
     level = PRIORITIES.get(name)  # type: ignore[call-overload]
     if level is None:
         raise InvalidInput(f"{PRIORITY} must be one of {', '.join(PRIORITIES)}, got {name!r}", field=PRIORITY)
+    if level == URGENT and not request.user.is_admin:
+        raise Forbidden(f"{PRIORITY}: {name} is for admin tokens; yours may use high, normal or low")
     cancel_after = _duration(headers.get(CANCEL_AFTER), CANCEL_AFTER)
     return Scheduling(
         level, _retention(request, max_retention_s, default), cancel_after, prefers(request, REUSE)

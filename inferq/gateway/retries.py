@@ -65,6 +65,7 @@ async def retry_many(request: Request) -> Response:
         asked = _RETRY_REQUEST.validate_python(body.value)
     except pydantic.ValidationError as exc:
         raise invalid_input(exc) from None
+    scheduling(request)  # a wrong header is refused once, not once per request
     tenant = str(request.user.id)
     ids = asked.get("response_ids") or await _matching(request, tenant, asked)
     state_of(request).admission.check_rate(tenant, len(ids))

@@ -104,8 +104,6 @@ class Submit:
             costs = [await estimate_cost(self.endpoint, self.state.uploads, body) for body in bodies]
             plan = options.scheduling
             pace = (await self.state.estimates.service_time(self.endpoint.name)).pace
-            if plan.cancel_after_s is not None:
-                await self._check_deadline(plan, costs)
             submissions = []
             for index, (body, cost) in enumerate(zip(bodies, costs, strict=True)):
                 digest = body.digest or hashlib.sha256(body.raw).hexdigest()
@@ -128,7 +126,12 @@ class Submit:
                         self._reuse_key(digest),
                     )
                 )
-            stored = await self.state.backend.enqueue_many(submissions)
+            if plan.cancel_after_s is None:
+                stored = await self.state.backend.enqueue_many(submissions)
+            else:  # checked and queued with no other deadline's check between (see Estimates.reserving)
+                async with self.state.estimates.reserving(self.endpoint.name):
+                    await self._check_deadline(plan, costs)
+                    stored = await self.state.backend.enqueue_many(submissions)
         except BaseException:
             await self._discard(bodies)
             raise
@@ -154,24 +157,29 @@ class Submit:
         await self.state.uploads.check_inputs(self.tenant, body.value, names, allow_urls, body.files)
 
     async def _check_deadline(self, plan: Scheduling, costs: list[float]) -> None:
-        """429 when the queue's estimate says the last of these could not start before the
-        deadline: refused at once rather than accepted to expire. Nothing is refused before
-        the endpoint has run anything (no estimate)."""
+        """429 when the queue's estimate says the last of these could not end by the
+        deadline: refused at once rather than accepted to expire, or to start and be
+        stopped. Nothing is refused before the endpoint has run anything (no estimate)."""
         assert plan.cancel_after_s is not None
         times = await self.state.estimates.service_time(self.endpoint.name)
         place = await self.state.backend.place_of_new(
             self.endpoint.name, self.tenant, plan.priority, costs[-1], times.pace
         )
         now = clock.now()
-        start = times.start(place.cost_ahead + sum(costs[:-1]), now)
+        ahead = len(costs) - 1
+        start = times.start(place.cost_ahead + sum(costs[:-1]), place.position + ahead, now)
+        if start is None:
+            return
+        end = times.end(start, costs[-1])
         deadline = now + plan.cancel_after_s
-        if start is not None and start > deadline:
+        if end > deadline:
             raise DeadlineUnmeetable(
-                f"the queue of {self.endpoint.name} could not start this request before its deadline "
+                f"the queue of {self.endpoint.name} could not finish this request before its deadline "
                 f"(Cancel-After: {format_duration(plan.cancel_after_s)}): estimated to start at "
-                f"{isoformat(start)}, {start - deadline:.0f} s too late",
+                f"{isoformat(start)} and end at {isoformat(end)}, {end - deadline:.1f} s too late",
                 estimated_start_at=isoformat(start),
-                retry_after=max(1, math.ceil(start - deadline)),
+                estimated_completed_at=isoformat(end),
+                retry_after=max(1, math.ceil(end - deadline)),
             )
 
     async def _check_queues(self, count: int) -> None:

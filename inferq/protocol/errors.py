@@ -48,6 +48,10 @@ class ErrorDetail(TypedDict):
     """Why the endpoint's model could not load (503)."""
     token_id: NotRequired[str]
     """The token concerned (404)."""
+    estimated_start_at: NotRequired[str]
+    """When a request its deadline could not be met for would have started (429)."""
+    estimated_completed_at: NotRequired[str]
+    """When it would have ended (429)."""
 
 
 @documented

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -143,11 +144,14 @@ def webhook_params(webhook: str | None, events: Sequence[str] | str | None) -> d
 
 
 def scheduling_headers(
-    priority: str | None = None, deadline: Duration | None = None, retention: Duration | None = None
+    priority: str | None = None,
+    deadline: Duration | None = None,
+    retention: Duration | None = None,
+    reuse: bool = False,
 ) -> dict[str, str]:
     """The headers of a submit's scheduling options (None: the server's default). They are
     checked here, so a typo raises ValueError naming the option before any call is made."""
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = {options.PREFER: options.REUSE} if reuse else {}
     if priority is not None:
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
@@ -159,6 +163,26 @@ def scheduling_headers(
         if value is not None:
             headers[header] = _duration(name, value)
     return headers
+
+
+def retry_query(
+    response_ids: Sequence[str] | None,
+    status: str | None,
+    endpoint: str | None,
+    since: datetime | None,
+    limit: int | None,
+) -> dict[str, Any]:
+    """The body of a bulk retry: the ids, or the filter's fields that are given."""
+    if since is not None and since.tzinfo is None:
+        raise ValueError("since must be an aware datetime (with its timezone)")
+    fields = {
+        "response_ids": None if response_ids is None else list(response_ids),
+        "status": status,
+        "endpoint": endpoint,
+        "since": None if since is None else since.isoformat(),
+        "limit": limit,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _duration(name: str, value: Duration) -> str:
@@ -384,6 +408,30 @@ class BaseClient:
         result = yield from self._result_flow(future, state)
         assert result is not None
         return result
+
+    def _retry_flow(self, future: InferenceFuture, headers: dict[str, str]) -> Flow[InferenceFuture]:
+        """``POST …/retry``, keyed so that the transport's retries make one new request."""
+        keyed = {"Idempotency-Key": str(uuid.uuid4()), **headers}
+        response = yield Call("POST", f"{future.poll_url.rstrip('/')}/retry", headers=keyed)
+        body = decode(response)
+        assert response is not None
+        return self._future({"response_id": body["response_id"], "poll_url": response.headers["location"]})
+
+    def _retry_many_flow(
+        self, query: dict[str, Any], headers: dict[str, str]
+    ) -> Flow[dict[str, InferenceFuture | APIError]]:
+        """``POST /v1/requests/retry``, sent once (a repeat by id would retry twice)."""
+        call = Call("POST", self._url("/v1/requests/retry", ""), json=query, headers=headers, retry=False)
+        results = decode((yield call))["results"]
+        requests = self._url("/v1/requests", "")
+
+        def outcome(result: dict[str, Any]) -> InferenceFuture | APIError:
+            if "request" not in result:
+                return APIError.from_detail(result["error"])
+            response_id = result["request"]["response_id"]
+            return self._future({"response_id": response_id, "poll_url": f"{requests}/{response_id}"})
+
+        return {result["retry_of"]: outcome(result) for result in results}
 
     def _cancel_flow(self, future: InferenceFuture) -> Flow[None]:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -10,6 +11,7 @@ import anyio
 import httpx
 from httpx_sse import aconnect_sse
 
+from inferq.errors import APIError
 from inferq.sdk._base import (
     DEFAULT_TIMEOUT_S,
     BaseClient,
@@ -18,6 +20,7 @@ from inferq.sdk._base import (
     Sleep,
     Step,
     decode,
+    retry_query,
     scheduling_headers,
     webhook_params,
 )
@@ -64,10 +67,11 @@ class AsyncClient(BaseClient):
         priority: str | None = None,
         deadline: Duration | None = None,
         retention: Duration | None = None,
+        reuse: bool = False,
     ) -> dict[str, Any]:
         """Run an inference and return its outputs (waiting on by long polls past a 504);
         the scheduling options as :meth:`Client.infer_async` describes them."""
-        headers = scheduling_headers(priority, deadline, retention)
+        headers = scheduling_headers(priority, deadline, retention, reuse)
         return await self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key, headers))
 
     async def infer_async(
@@ -81,11 +85,12 @@ class AsyncClient(BaseClient):
         priority: str | None = None,
         deadline: Duration | None = None,
         retention: Duration | None = None,
+        reuse: bool = False,
     ) -> InferenceFuture:
         """Queue an inference and return its future at once (idempotent submit, safe retries),
         with webhook deliveries and scheduling options as :meth:`Client.infer_async` describes."""
         params = webhook_params(webhook, webhook_events_filter)
-        headers = scheduling_headers(priority, deadline, retention)
+        headers = scheduling_headers(priority, deadline, retention, reuse)
         return await self._drive(
             self._infer_async_flow(endpoint_url, inputs, idempotency_key, headers, params)
         )
@@ -99,13 +104,14 @@ class AsyncClient(BaseClient):
         priority: str | None = None,
         deadline: Duration | None = None,
         retention: Duration | None = None,
+        reuse: bool = False,
     ) -> list[InferenceFuture]:
         """Queue many inferences in a few calls (of up to
         :data:`~inferq.protocol.limits.MAX_BATCH_INPUTS` inputs) and return their futures,
         in order; collect them with :func:`~inferq.as_completed`. A bad input queues none
         of its call's inputs (422 naming ``inputs[i]``). The scheduling options apply to
         each request, as :meth:`Client.infer_async` describes them."""
-        headers = scheduling_headers(priority, deadline, retention)
+        headers = scheduling_headers(priority, deadline, retention, reuse)
         return await self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key, headers))
 
     async def is_future_ready(self, future: InferenceFuture) -> bool:
@@ -125,6 +131,40 @@ class AsyncClient(BaseClient):
         pass the answer (or its ``.ref``) as any file input of your requests. Files expire
         with the server's retention (24 h by default)."""
         return await self._drive(self._upload_flow(file))
+
+    async def retry(
+        self,
+        future: InferenceFuture,
+        *,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
+    ) -> InferenceFuture:
+        """Run a failed or cancelled request again with its stored inputs, as a new request
+        (its ``retry_of`` names the first); it keeps its webhook, and its priority and
+        retention unless given. Conflict if it did not fail and was not cancelled."""
+        headers = scheduling_headers(priority, deadline, retention)
+        return await self._drive(self._retry_flow(future, headers))
+
+    async def retry_many(
+        self,
+        response_ids: Sequence[str] | None = None,
+        *,
+        status: str | None = None,
+        endpoint: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
+    ) -> dict[str, InferenceFuture | APIError]:
+        """Run many failed or cancelled requests again in one call: ``response_ids``, or
+        those a filter picks (``status`` ``"failed"`` or ``"cancelled"``, ``endpoint``,
+        created ``since``; not those retried already). Each id maps to its retry's future,
+        or to the error that kept it from being retried."""
+        query = retry_query(response_ids, status, endpoint, since, limit)
+        headers = scheduling_headers(priority, deadline, retention)
+        return await self._drive(self._retry_many_flow(query, headers))
 
     async def cancel(self, future: InferenceFuture) -> None:
         """Cancel a pending or running request: running work stops (a model that does not

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 from httpx_sse import connect_sse
 
+from inferq.errors import APIError
 from inferq.sdk._base import (
     DEFAULT_TIMEOUT_S,
     BaseClient,
@@ -18,6 +20,7 @@ from inferq.sdk._base import (
     Sleep,
     Step,
     decode,
+    retry_query,
     scheduling_headers,
     webhook_params,
 )
@@ -77,10 +80,11 @@ class Client(BaseClient):
         priority: str | None = None,
         deadline: Duration | None = None,
         retention: Duration | None = None,
+        reuse: bool = False,
     ) -> dict[str, Any]:
         """Run an inference and return its outputs (waiting on by long polls past a 504);
         ``priority``, ``deadline`` and ``retention`` as :meth:`infer_async` takes them."""
-        headers = scheduling_headers(priority, deadline, retention)
+        headers = scheduling_headers(priority, deadline, retention, reuse)
         return self._drive(self._infer_flow(endpoint_url, inputs, idempotency_key, headers))
 
     def infer_async(
@@ -94,6 +98,7 @@ class Client(BaseClient):
         priority: str | None = None,
         deadline: Duration | None = None,
         retention: Duration | None = None,
+        reuse: bool = False,
     ) -> InferenceFuture:
         """Queue an inference and return its future at once.
 
@@ -104,14 +109,17 @@ class Client(BaseClient):
 
         Scheduling (each left to the server when None; a bad value raises ValueError
         before any call): ``priority`` (``"high"``, ``"normal"``, ``"low"``) orders the
-        request among your own; ``deadline`` (seconds, or ``"10m"``) cancels it if it has
-        not finished that long after submit, and a server whose estimate says it cannot
-        start in time refuses it at once (TooManyRequests, with ``estimated_start_at``);
-        ``retention`` deletes its data that long after it ends instead of after the
-        server's retention (InvalidInput past the server's ``--max-retention``).
+        request among your own (``"urgent"``, for admin tokens only, before every token's);
+        ``deadline`` (seconds, or ``"10m"``) cancels it if it has not finished that long
+        after submit, and a server whose estimate says it cannot finish in time refuses it
+        at once (DeadlineUnmeetable, with ``estimated_start_at``); ``retention`` deletes
+        its data that long after it ends instead of after the server's retention
+        (InvalidInput past the server's ``--max-retention``); ``reuse=True`` answers it at
+        once from a completed request of yours with the same endpoint, model version and
+        inputs while that one is kept (its status names it as ``reused_from``).
         """
         params = webhook_params(webhook, webhook_events_filter)
-        headers = scheduling_headers(priority, deadline, retention)
+        headers = scheduling_headers(priority, deadline, retention, reuse)
         return self._drive(self._infer_async_flow(endpoint_url, inputs, idempotency_key, headers, params))
 
     def infer_batch(
@@ -123,13 +131,14 @@ class Client(BaseClient):
         priority: str | None = None,
         deadline: Duration | None = None,
         retention: Duration | None = None,
+        reuse: bool = False,
     ) -> list[InferenceFuture]:
         """Queue many inferences in a few calls (of up to
         :data:`~inferq.protocol.limits.MAX_BATCH_INPUTS` inputs) and return their futures,
         in order; collect them with :func:`~inferq.as_completed`. A bad input queues none
         of its call's inputs (422 naming ``inputs[i]``). The scheduling options apply to
         each request, as :meth:`infer_async` takes them."""
-        headers = scheduling_headers(priority, deadline, retention)
+        headers = scheduling_headers(priority, deadline, retention, reuse)
         return self._drive(self._infer_batch_flow(endpoint_url, inputs, idempotency_key, headers))
 
     def is_future_ready(self, future: InferenceFuture) -> bool:
@@ -149,6 +158,40 @@ class Client(BaseClient):
         pass the answer (or its ``.ref``) as any file input of your requests. Files expire
         with the server's retention (24 h by default)."""
         return self._drive(self._upload_flow(file))
+
+    def retry(
+        self,
+        future: InferenceFuture,
+        *,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
+    ) -> InferenceFuture:
+        """Run a failed or cancelled request again with its stored inputs, as a new request
+        (its ``retry_of`` names the first); it keeps its webhook, and its priority and
+        retention unless given. Conflict if it did not fail and was not cancelled."""
+        headers = scheduling_headers(priority, deadline, retention)
+        return self._drive(self._retry_flow(future, headers))
+
+    def retry_many(
+        self,
+        response_ids: Sequence[str] | None = None,
+        *,
+        status: str | None = None,
+        endpoint: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        priority: str | None = None,
+        deadline: Duration | None = None,
+        retention: Duration | None = None,
+    ) -> dict[str, InferenceFuture | APIError]:
+        """Run many failed or cancelled requests again in one call: ``response_ids``, or
+        those a filter picks (``status`` ``"failed"`` or ``"cancelled"``, ``endpoint``,
+        created ``since``; not those retried already). Each id maps to its retry's future,
+        or to the error that kept it from being retried."""
+        query = retry_query(response_ids, status, endpoint, since, limit)
+        headers = scheduling_headers(priority, deadline, retention)
+        return self._drive(self._retry_many_flow(query, headers))
 
     def cancel(self, future: InferenceFuture) -> None:
         """Cancel a pending or running request: running work stops (a model that does not

@@ -130,5 +130,26 @@ async def test_the_place_of_a_request_not_queued_yet(backend: Backend) -> None:
     assert (own.position, own.cost_ahead) == (3, 6.0)
     shorter = await backend.place_of_new(ECHO, T1, PRIORITIES["normal"], 1.0, 1.0)
     assert shorter.position == 0
-    urgent = await backend.place_of_new(ECHO, T1, PRIORITIES["high"], 1.0, 1.0)
-    assert urgent.position == 0
+    high = await backend.place_of_new(ECHO, T1, PRIORITIES["high"], 1.0, 1.0)
+    assert high.position == 0
+
+
+async def test_urgent_requests_go_before_every_share_and_are_not_counted_in_them(backend: Backend) -> None:
+    """After requeued work, before any token's share, by their order key (shorter first);
+    their token's share is as if they were not there."""
+    t1 = [await queue(backend, T1) for _ in range(2)]
+    t2 = await queue(backend, T2)
+    long = await queue(backend, T2, cost=3, priority="urgent")
+    short = [await queue(backend, tenant, priority="urgent") for tenant in (T1, T2)]
+    new = await backend.place_of_new(ECHO, T1, PRIORITIES["urgent"], 1.0, 1.0)
+    assert (new.position, new.cost_ahead) == (2, 2.0)  # after the short urgent ones, before the long
+    behind = await backend.place_of_new(ECHO, T2, PRIORITIES["normal"], 1.0, 1.0)
+    assert (behind.position, behind.cost_ahead) == (6, 8.0)
+    await claims_in_order(backend, [*short, long, t1[0], t2, t1[1]])
+
+
+async def test_a_cancelled_urgent_request_leaves_the_queue(backend: Backend) -> None:
+    urgent = await queue(backend, T1, priority="urgent")
+    normal = await queue(backend, T1)
+    await backend.cancel(T1, urgent.response_id)
+    await claims_in_order(backend, [normal])

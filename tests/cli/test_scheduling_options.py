@@ -66,7 +66,7 @@ def test_infer_submits_with_the_options(echo_server: Server) -> None:
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("--priority", "urgent"), "'urgent' is not one of 'high', 'normal', 'low'"),
+        (("--priority", "asap"), "'asap' is not one of 'urgent', 'high', 'normal', 'low'"),
         (("--deadline", "soon"), "'soon' is not a duration"),
         (("--retention", "0"), "must be a positive duration"),
     ],

@@ -212,6 +212,9 @@ def _submit_routes(check: Conformance, http: httpx.Client) -> dict[str, str]:
         http, "POST", "/echo/predict", content=b"a", headers={"Content-Type": "text/plain"}, expect=415
     )
     check.call(http, "POST", "/echo/predict", json={"delay_s": -1}, expect=422)
+    urgent = {"Inferq-Priority": "urgent"}
+    check.call(http, "POST", "/echo/predict", json={}, headers=urgent, expect=403)  # for admin tokens
+    check.call(http, "POST", "/echo/batch", json={"inputs": [{}]}, headers=urgent, expect=403)
     check.call(http, "POST", "/echo/predict", json={"deep": TOO_DEEP}, expect=502)
     failed = check.call(http, "POST", "/echo/predict", json={"deep": TOO_DEEP}, headers=ASYNC).json()
 
@@ -298,6 +301,9 @@ def _retry_routes(check: Conformance, http: httpx.Client, ids: dict[str, str]) -
     check.call(
         http, "POST", f"/v1/requests/{ids['failed']}/retry", headers={"Inferq-Priority": "x"}, expect=422
     )
+    urgent = {"Inferq-Priority": "urgent"}
+    check.call(http, "POST", f"/v1/requests/{ids['failed']}/retry", headers=urgent, expect=403)
+    check.call(http, "POST", "/v1/requests/retry", json={"status": "failed"}, headers=urgent, expect=403)
     bulk = {"response_ids": [ids["failed"], ids["completed"], UNKNOWN]}
     results = check.call(http, "POST", "/v1/requests/retry", json=bulk).json()["results"]
     assert ["request" in result for result in results] == [True, False, False], results

@@ -32,7 +32,7 @@ def submit(http: httpx.Client, inputs: dict[str, Any], **headers: str) -> dict[s
 @pytest.mark.parametrize(
     ("header", "value"),
     [
-        ("Inferq-Priority", "urgent"),
+        ("Inferq-Priority", "asap"),
         ("Cancel-After", "soon"),
         ("Cancel-After", "-5s"),
         ("Inferq-Retention", "forever"),
@@ -100,6 +100,20 @@ def test_tokens_share_the_endpoint_by_cost(shared: Callable[..., Server]) -> Non
         b_positions = [b.get(f"/v1/requests/{s['response_id']}").json()["queue_position"] for s in b_states]
     assert a_positions == [0, 6]
     assert b_positions == [1, 2, 3, 4, 5]
+
+
+def test_an_admin_s_urgent_request_goes_before_every_token_s_share(shared: Callable[..., Server]) -> None:
+    server = shared("--no-workers")
+    with server.http() as a, server.http(token=server.new_token("ops", admin=True)) as admin:
+        queued = [submit(a, {"n": n}) for n in range(2)]
+        refused = a.post("/echo/predict", json={}, headers={**ASYNC, "Inferq-Priority": "urgent"})
+        assert refused.status_code == 403 and refused.json()["error"]["type"] == "forbidden"
+        urgent = submit(admin, {"fix": 1}, **{"Inferq-Priority": "urgent"})
+        assert (urgent["priority"], urgent["queue_position"]) == ("urgent", 0)
+        positions = [a.get(state["poll_url"]).json()["queue_position"] for state in queued]
+        assert positions == [1, 2]
+        for state in (*queued, urgent):
+            admin.post(f"/v1/requests/{state['response_id']}/cancel")
 
 
 def test_a_deadline_stops_running_work_and_says_why(echo_server: Server) -> None:

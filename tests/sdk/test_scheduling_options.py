@@ -80,7 +80,7 @@ def test_no_options_leave_the_server_defaults(echo_server: Server, connect: Conn
 @pytest.mark.parametrize(
     ("options", "named"),
     [
-        ({"priority": "urgent"}, "priority"),
+        ({"priority": "asap"}, "priority"),
         ({"priority": "LOW"}, "priority"),
         ({"deadline": "soon"}, "deadline"),
         ({"deadline": 0}, "deadline"),

@@ -87,6 +87,7 @@ PER_ID = {
     "file": "file",
     "files": "files",
     "reusable": "reusable",
+    "urgent": "urgent",
 }
 
 

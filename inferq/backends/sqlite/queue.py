@@ -19,7 +19,7 @@ from inferq.backends.contracts import Item, Queue, QueueStats, Standing
 from inferq.backends.sqlite import render
 from inferq.backends.sqlite.database import Database, GroupCommit, transaction
 from inferq.backends.sqlite.requests import GET, record_from_row
-from inferq.backends.sqlite.schema import REQUEUED, WAITING
+from inferq.backends.sqlite.schema import REQUEUED, URGENT, WAITING
 from inferq.domain import lifecycle, scheduling
 from inferq.domain.records import Claim, RequestRecord
 from inferq.domain.scheduling import Turn
@@ -52,6 +52,8 @@ UPDATE requests SET status = {_RUNNING}, attempts = attempts + 1, started_at = ?
 WHERE seq = coalesce(
     (SELECT seq FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?5
      ORDER BY started_at, seq LIMIT 1),
+    (SELECT seq FROM requests INDEXED BY requests_urgent WHERE {WAITING} AND {URGENT} AND endpoint = ?5
+     ORDER BY order_key, seq LIMIT 1),
     (SELECT seq FROM requests INDEXED BY requests_in_order
      WHERE {WAITING} AND endpoint = ?5 AND tenant = (
         SELECT tenant FROM turns WHERE endpoint = ?5 AND pending > 0 ORDER BY virtual_time, joined_at LIMIT 1)
@@ -118,21 +120,31 @@ GIVE_UP_RELEASED = _GIVE_UP.format(
     error=render.text(lifecycle.WORKER_DIED_ERROR, reason=":reason", attempts="attempts"), lost=_DEAD_WORKER
 )
 REQUEUE_RELEASED = _REQUEUE.format(lost=_DEAD_WORKER)
+# Urgent requests' order keys are negative (scheduling.is_urgent): ranks in a share leave them out.
+_SHARED_KEY = "order_key >= 0"
 # Each waiting request's rank among its tenant's, for the tenants of the records asked about.
 RANKS = f"""
 SELECT response_id, rank FROM (
     SELECT response_id, row_number() OVER (PARTITION BY tenant ORDER BY order_key, seq) - 1 AS rank
     FROM requests INDEXED BY requests_in_order
-    WHERE {WAITING} AND endpoint = ?1 AND tenant IN (SELECT value FROM json_each(?2)))
+    WHERE {WAITING} AND endpoint = ?1 AND tenant IN (SELECT value FROM json_each(?2)) AND {_SHARED_KEY})
 WHERE response_id IN (SELECT value FROM json_each(?3))
 """
 RANK_OF_KEY = f"""
 SELECT count(*) FROM requests INDEXED BY requests_in_order
-WHERE {WAITING} AND endpoint = ?1 AND tenant = ?2 AND order_key <= ?3
+WHERE {WAITING} AND endpoint = ?1 AND tenant = ?2 AND order_key <= ?3 AND {_SHARED_KEY}
 """
 REQUEUED_AHEAD = f"""
 SELECT count(*), coalesce(sum(cost), 0) FROM requests INDEXED BY requests_requeued WHERE {REQUEUED} AND endpoint = ?1
     AND (?2 IS NULL OR (started_at, seq) < (SELECT started_at, seq FROM requests WHERE response_id = ?2))
+"""
+# The urgent requests that go before the request ?2 (before any other: every one), or
+# before a new one with order key ?3.
+URGENT_AHEAD = f"""
+SELECT count(*), coalesce(sum(cost), 0) FROM requests INDEXED BY requests_urgent
+WHERE {WAITING} AND {URGENT} AND endpoint = ?1
+    AND (?2 IS NULL OR (order_key, seq) < (SELECT order_key, seq FROM requests WHERE response_id = ?2))
+    AND (?3 IS NULL OR order_key <= ?3)
 """
 JOINING_AT = """
 SELECT max(coalesce((SELECT virtual_time FROM turns WHERE endpoint = ?1 AND tenant = ?2), 0),
@@ -277,11 +289,15 @@ class SQLiteQueue(Queue):
         return await self.db.write(miss)
 
     async def standing_of_new(self, endpoint: str, tenant: str, order_key: float) -> Standing:
-        [(rank,)] = await self.db.scan(RANK_OF_KEY, endpoint, tenant, order_key)
         [(requeued, requeued_cost)] = await self.db.scan(REQUEUED_AHEAD, endpoint, None)
+        if scheduling.is_urgent(order_key):
+            [(urgent, urgent_cost)] = await self.db.scan(URGENT_AHEAD, endpoint, None, order_key)
+            return Standing(requeued=requeued + urgent, requeued_cost=requeued_cost + urgent_cost)
+        [(urgent, urgent_cost)] = await self.db.scan(URGENT_AHEAD, endpoint, None, None)
+        [(rank,)] = await self.db.scan(RANK_OF_KEY, endpoint, tenant, order_key)
         turns = self._turns(endpoint)
         mine = turns.pop(tenant, None) or Turn(self._joining_at(endpoint, tenant), float("inf"), 0, 0.0)
-        return Standing(rank, mine, list(turns.values()), requeued, requeued_cost)
+        return Standing(rank, mine, list(turns.values()), requeued + urgent, requeued_cost + urgent_cost)
 
     async def standings(self, endpoint: str, records: list[RequestRecord]) -> dict[str, Standing]:
         standings: dict[str, Standing] = {}
@@ -292,6 +308,14 @@ class SQLiteQueue(Queue):
         if not waiting:
             return standings
         [(requeued, requeued_cost)] = await self.db.scan(REQUEUED_AHEAD, endpoint, None)
+        for record in (r for r in waiting if r.priority == scheduling.URGENT):  # few: admins' alone
+            [(ahead, ahead_cost)] = await self.db.scan(URGENT_AHEAD, endpoint, record.response_id, None)
+            standings[record.response_id] = Standing(
+                requeued=requeued + ahead, requeued_cost=requeued_cost + ahead_cost
+            )
+        waiting = [record for record in waiting if record.priority != scheduling.URGENT]
+        [(urgent, urgent_cost)] = await self.db.scan(URGENT_AHEAD, endpoint, None, None)
+        requeued, requeued_cost = requeued + urgent, requeued_cost + urgent_cost
         tenants = json.dumps(sorted({record.tenant for record in waiting}))
         ids = json.dumps([record.response_id for record in waiting])
         ranks = {row[0]: row[1] for row in await self.db.scan(RANKS, endpoint, tenants, ids)}

@@ -14,15 +14,18 @@ import sqlite3
 from inferq.backends.counters import LATENCY_BUCKETS, LE, PACE_COST, PACE_RUN
 from inferq.backends.sqlite.database import transaction
 from inferq.backends.sqlite.render import ENDS, TERMINAL_SQL, made_any, quoted
-from inferq.domain import lifecycle
+from inferq.domain import lifecycle, scheduling
 from inferq.domain.status import Status
 from inferq.domain.webhooks import EVENTS
 
 PENDING = quoted(Status.PENDING.value)
 RUNNING = quoted(Status.RUNNING.value)
-#: Pending requests not run yet, and those given back after a lost worker.
+#: Pending requests not run yet, and those given back after a lost worker; the urgent ones
+#: among the first are outside the fair shares (:mod:`inferq.domain.scheduling`).
 WAITING = f"status = {PENDING} AND attempts = 0"
 REQUEUED = f"status = {PENDING} AND attempts > 0"
+URGENT = f"priority = {scheduling.URGENT}"
+SHARED = f"priority != {scheduling.URGENT}"
 
 TABLES = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -183,13 +186,14 @@ LATER_INDEXES = (
     f"CREATE INDEX IF NOT EXISTS requests_in_order ON requests(endpoint, tenant, order_key, seq) WHERE {WAITING}",
     f"""CREATE INDEX IF NOT EXISTS requests_deadlines ON requests(deadline_at)
 WHERE status IN ({PENDING}, {RUNNING}) AND deadline_at IS NOT NULL""",
+    f"CREATE INDEX IF NOT EXISTS requests_urgent ON requests(endpoint, order_key, seq) WHERE {WAITING} AND {URGENT}",
     f"""CREATE INDEX IF NOT EXISTS requests_reusable ON requests(reuse_key)
 WHERE status = {quoted(Status.COMPLETED.value)} AND reuse_key IS NOT NULL""",
 )
 _CLOCK = "coalesce((SELECT virtual_time FROM clocks WHERE endpoint = NEW.endpoint), 0)"
 TURN_TRIGGERS = (
     # A tenant that starts waiting again takes the endpoint's clock where it is ahead.
-    f"""CREATE TRIGGER turns_submitted AFTER INSERT ON requests WHEN NEW.status = {PENDING}
+    f"""CREATE TRIGGER turns_submitted AFTER INSERT ON requests WHEN NEW.status = {PENDING} AND NEW.{SHARED}
 BEGIN
     INSERT INTO turns(endpoint, tenant, pending, cost, virtual_time, joined_at)
     VALUES (NEW.endpoint, NEW.tenant, 1, NEW.cost, {_CLOCK}, NEW.created_at)
@@ -199,7 +203,7 @@ BEGIN
 END""",
     # Serving a request sets the clock to its tenant's virtual time, then adds its cost.
     f"""CREATE TRIGGER turns_left AFTER UPDATE OF status ON requests
-WHEN OLD.status = {PENDING} AND OLD.attempts = 0 AND NEW.status != {PENDING}
+WHEN OLD.status = {PENDING} AND OLD.attempts = 0 AND NEW.status != {PENDING} AND OLD.{SHARED}
 BEGIN
     INSERT INTO clocks(endpoint, virtual_time)
     SELECT NEW.endpoint, virtual_time FROM turns
@@ -216,7 +220,7 @@ _RECOUNT_TURNS = (
     "UPDATE turns SET pending = 0, cost = 0 WHERE pending != 0",
     f"""INSERT INTO turns(endpoint, tenant, pending, cost, virtual_time, joined_at)
 SELECT endpoint, tenant, count(*), sum(cost), 0, min(created_at) FROM requests INDEXED BY requests_in_order
-WHERE {WAITING} GROUP BY endpoint, tenant
+WHERE {WAITING} AND {SHARED} GROUP BY endpoint, tenant
 ON CONFLICT(endpoint, tenant) DO UPDATE SET pending = excluded.pending, cost = excluded.cost""",
 )
 

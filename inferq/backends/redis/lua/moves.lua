@@ -51,7 +51,13 @@ local function migrate_turns(endpoint)
   redis.call('DEL', turns, k_served(endpoint))
 end
 
+-- An urgent request (a negative order key: inferq.domain.scheduling) waits outside the
+-- shares, in the endpoint's urgent zset, which claims take from before any share.
 local function join_waiting(endpoint, tenant, key, id, cost, seq)
+  if tonumber(key) < 0 then
+    redis.call('ZADD', k_urgent(endpoint), key, waiting_entry(id))
+    return
+  end
   migrate_turns(endpoint)
   redis.call('ZADD', waiting_of(endpoint, tenant), key, waiting_entry(id))
   redis.call('HINCRBYFLOAT', k_waiting_cost(endpoint), tenant, cost)
@@ -72,6 +78,7 @@ local function stop_waiting(endpoint, tenant, share, virtual_time)
 end
 
 local function leave_waiting(endpoint, tenant, id)
+  if redis.call('ZREM', k_urgent(endpoint), waiting_entry(id)) == 1 then return end
   local waiting = waiting_of(endpoint, tenant)
   if redis.call('ZREM', waiting, waiting_entry(id), id) == 0 then return end
   if redis.call('ZCARD', waiting) == 0 then
@@ -82,8 +89,11 @@ local function leave_waiting(endpoint, tenant, id)
   end
 end
 
--- The first waiting request of the tenant whose share is due, now counted as served; nil if none.
+-- The first urgent request, else the first waiting request of the tenant whose share is due,
+-- now counted as served; nil if none.
 local function next_in_turn(endpoint)
+  local urgent = redis.call('ZPOPMIN', k_urgent(endpoint))[1]
+  if urgent then return entry_id(urgent) end
   migrate_turns(endpoint)
   local shares = k_shares(endpoint)
   local first = redis.call('ZRANGE', shares, 0, 0, 'WITHSCORES')

@@ -38,4 +38,8 @@ for _, share in ipairs(redis.call('ZRANGE', k_shares(ARGV[2]), 0, -1)) do
   if #first > 0 then seen_pending(redis.call('HGET', k_request(entry_id(first[1])), 'created_at')) end
   pending = pending + math.max(0, redis.call('ZCARD', waiting) - #first)
 end
+local urgent = k_urgent(ARGV[2])
+local first = redis.call('ZRANGE', urgent, 0, 0)
+if #first > 0 then seen_pending(redis.call('HGET', k_request(entry_id(first[1])), 'created_at')) end
+pending = pending + math.max(0, redis.call('ZCARD', urgent) - #first)
 return {pending, running, oldest}

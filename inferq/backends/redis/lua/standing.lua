@@ -25,13 +25,31 @@ local function requeued_before(stop)
   until #page < 100
   return {count, tostring(cost)}
 end
+-- Urgent requests go after the requeued ones and before every share: the ``urgent`` entries
+-- ahead, counted with the requeued.
+local function ahead_of_shares(urgent)
+  local first = requeued_before(false)
+  local cost = tonumber(first[2])
+  for _, entry in ipairs(urgent) do
+    cost = cost + tonumber(redis.call('HGET', k_request(entry_id(entry)), 'cost') or 1)
+  end
+  return {first[1] + #urgent, tostring(cost)}
+end
 local status, rank = 'pending', false
 local waiting = waiting_of(ARGV[3], ARGV[4])
 if ARGV[2] == '' then
+  if tonumber(ARGV[5]) < 0 then
+    return {false, false, {}, ahead_of_shares(redis.call('ZRANGEBYSCORE', k_urgent(ARGV[3]), '-inf', ARGV[5])), status}
+  end
   rank = redis.call('ZCOUNT', waiting, '-inf', ARGV[5])
 else
   status = redis.call('HGET', k_request(ARGV[2]), 'status')
   if status ~= 'pending' then return {false, false, {}, {0, '0'}, status or false} end
+  local urgent = redis.call('ZRANK', k_urgent(ARGV[3]), waiting_entry(ARGV[2]))
+  if urgent then
+    local before = urgent > 0 and redis.call('ZRANGE', k_urgent(ARGV[3]), 0, urgent - 1) or {}
+    return {false, false, {}, ahead_of_shares(before), status}
+  end
   rank = redis.call('ZRANK', waiting, waiting_entry(ARGV[2])) or redis.call('ZRANK', waiting, ARGV[2])
   if not rank then
     local h = redis.call('HMGET', k_request(ARGV[2]), 'entry', 'seq')
@@ -52,4 +70,4 @@ if not mine then -- not waiting yet: it would join last, at its own virtual time
   local own = tonumber(redis.call('HGET', k_vtimes(ARGV[3]), ARGV[4]) or 0)
   mine = {share_of(redis.call('GET', K_seq) or 0, '~'), tostring(math.max(own, tonumber(redis.call('GET', k_vclock(ARGV[3])) or 0))), 0, '0'}
 end
-return {rank, mine, others, requeued_before(false), status}
+return {rank, mine, others, ahead_of_shares(redis.call('ZRANGE', k_urgent(ARGV[3]), 0, -1)), status}
