@@ -129,3 +129,24 @@ def test_a_request_page_shows_its_priority_cost_and_the_deadline_that_cancelled_
     expect(page.locator("section.result")).to_contain_text("deadline_exceeded")
     expect(page.locator("section.result")).to_contain_text("not finished by its deadline")
     screenshot("deadline")
+
+
+def test_a_failed_request_shows_its_runs_and_is_retried_from_its_page(
+    shared: Callable[..., Server], page: Page, screenshot: Callable[[str], None]
+) -> None:
+    server = shared()
+    with server.http() as http:
+        failed = http.post("/raises/predict", json={"a": 1}, headers=ASYNC).json()
+        assert http.get(failed["poll_url"], params={"wait": 30}).json()["status"] == "failed"
+    sign_in(page, server)
+    page.goto(f"{server.url}/ui/#/requests/{failed['response_id']}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("failed")
+    runs = page.locator("table").filter(has_text="Outcome")
+    expect(runs.locator("tbody tr")).to_have_count(1)
+    expect(runs.locator("tbody td").nth(4)).to_have_text("raised")
+    screenshot("failed-runs")
+    page.get_by_role("button", name="Retry request").click()
+    expect(page.locator("dl.facts")).to_contain_text(failed["response_id"])  # "Retry of" links back
+    expect(page.get_by_role("heading", level=1)).not_to_contain_text(failed["response_id"])
+    expect(page.get_by_role("heading", level=1)).to_contain_text("failed")  # raises again: the same inputs
+    screenshot("retried")

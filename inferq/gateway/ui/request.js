@@ -2,7 +2,7 @@
 // error, followed by long polling until it ends; pending and running ones can be cancelled.
 
 import { api, follow } from "./api.js";
-import { badge, errorBox, facts, failureBox, fill, h } from "./dom.js";
+import { badge, errorBox, facts, failureBox, fill, h, table } from "./dom.js";
 import { between, duration, pretty, when } from "./format.js";
 import { recall } from "./inputs.js";
 import { TERMINAL } from "./protocol.js";
@@ -30,6 +30,25 @@ function timeline(state) {
   }
   return h("ol", { class: "timeline" }, steps.map(([label, time, note]) => h("li", { class: time ? "done" : "now" },
     h("strong", {}, label), time ? h("time", {}, time) : null, note ? h("span", { class: "muted" }, note) : null)));
+}
+
+/** Each run: its worker, when it started and ended, and how (the status document's attempt_history). */
+function runs(state) {
+  const history = state.attempt_history || [];
+  if (!history.length) return null;
+  const rows = history.map((run) => [
+    String(run.attempt),
+    h("span", { class: "mono" }, run.worker),
+    when(run.started_at),
+    run.ended_at ? when(run.ended_at) : "running",
+    run.outcome ? run.outcome.replace("_", " ") : "",
+  ]);
+  return [h("h3", {}, "Runs"), table(["Run", "Worker", "Started", "Ended", "Outcome"], rows, "")];
+}
+
+/** A link to another request's page. */
+function linkTo(responseId) {
+  return responseId ? h("a", { class: "mono", href: `#/requests/${encodeURIComponent(responseId)}` }, responseId) : null;
 }
 
 function capitalized(word) {
@@ -80,6 +99,19 @@ export function requestView(view, { id, signal }) {
       if (!signal.aborted) fill(actions, errorBox(error.message));
     }
   };
+  const retry = async () => { // a new request with the same inputs: its page
+    try {
+      const again = await api(`/v1/requests/${encodeURIComponent(id)}/retry`, { method: "POST", signal });
+      location.hash = `#/requests/${encodeURIComponent(again.response_id)}`;
+    } catch (error) {
+      if (!signal.aborted) fill(actions, errorBox(error.message));
+    }
+  };
+  const button = (state) => {
+    if (!TERMINAL.has(state.status)) return h("button", { type: "button", class: "danger", onclick: cancel }, "Cancel request");
+    if (state.status !== "completed") return h("button", { type: "button", onclick: retry }, "Retry request");
+    return null;
+  };
   const show = (state) => {
     fill(title, "Request ", h("span", { class: "mono" }, id), " ", badge(state.status));
     fill(about, facts([
@@ -88,11 +120,14 @@ export function requestView(view, { id, signal }) {
       ["Cost", typeof state.cost === "number" ? String(Math.round(state.cost * 1000) / 1000) : null],
       ["Deadline", when(state.deadline_at)],
       ["Attempts", state.attempts ? String(state.attempts) : null],
+      ["Retry of", linkTo(state.retry_of)],
+      ["Retried by", linkTo(state.retried_by)],
+      ["Reused from", linkTo(state.reused_from)],
       ["Total time", duration(between(state.created_at, state.completed_at))],
       ["Kept until", when(state.expires_at)],
     ]));
-    fill(steps, timeline(state));
-    fill(actions, TERMINAL.has(state.status) ? null : h("button", { type: "button", class: "danger", onclick: cancel }, "Cancel request"));
+    fill(steps, timeline(state), runs(state));
+    fill(actions, button(state));
     if (state.error) { // failed, or cancelled by its deadline
       fill(result, h("h2", {}, "Error"), failureBox(state.error));
     }
