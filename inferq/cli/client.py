@@ -149,13 +149,13 @@ def scheduling_options(fn: F) -> F:
     @click.option(
         "--priority",
         type=click.Choice(list(PRIORITIES)),
-        help="Order among your own requests (normal when not given).",
+        help="Order among your own requests (normal when not given; urgent: admin tokens only).",
     )
     @click.option(
         "--deadline",
         type=DURATION,
         help="Cancel what has not finished this long after submit (10m, 90s); refused at once "
-        "when the server estimates it cannot start in time.",
+        "when the server estimates it cannot finish in time.",
     )
     @click.option(
         "--retention",
@@ -167,6 +167,22 @@ def scheduling_options(fn: F) -> F:
     def command(priority: str | None, deadline: float | None, retention: float | None, **kwargs: Any) -> Any:
         scheduling = {"priority": priority, "deadline": deadline, "retention": retention}
         return fn(scheduling=scheduling, **kwargs)
+
+    return command  # type: ignore[return-value]
+
+
+def reuse_option(fn: F) -> F:
+    """Add ``--reuse`` to a submit command, beneath :func:`scheduling_options`: it joins the
+    ``scheduling`` keywords."""
+
+    @click.option(
+        "--reuse",
+        is_flag=True,
+        help="Answer at once from a completed request of yours with the same inputs, while it is kept.",
+    )
+    @functools.wraps(fn)
+    def command(reuse: bool, scheduling: dict[str, Any], **kwargs: Any) -> Any:
+        return fn(scheduling={**scheduling, "reuse": reuse}, **kwargs)
 
     return command  # type: ignore[return-value]
 

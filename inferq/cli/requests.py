@@ -11,9 +11,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from inferq.cli.client import EXIT_CODES_HELP, CLIClient, client_options, scheduling_options
+from inferq.cli.client import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    CLIClient,
+    client_options,
+    reuse_option,
+    scheduling_options,
+)
 from inferq.cli.params import DURATION
 from inferq.domain.status import Status
+from inferq.errors import APIError
 
 STATUSES = [status.value for status in Status]
 
@@ -72,6 +80,7 @@ def _value(raw: str) -> Any:
 )
 @click.option("--async", "is_async", is_flag=True, help="Queue it and print the future instead of waiting.")
 @scheduling_options
+@reuse_option
 @client_options
 def infer(
     client: CLIClient,
@@ -101,7 +110,7 @@ def infer(
 
 @click.group(epilog=EXIT_CODES_HELP)
 def requests() -> None:
-    """List your requests, show one, cancel it or wait for its result.
+    """List your requests, show one, cancel it, retry it or wait for its result.
 
     \b
     Examples:
@@ -109,6 +118,7 @@ def requests() -> None:
       inferq requests show <response_id>
       inferq requests wait <response_id> --timeout 5m
       inferq requests cancel <response_id>
+      inferq requests retry <response_id>
     """
 
 
@@ -183,6 +193,29 @@ def requests_cancel(client: CLIClient, response_id: str) -> None:
     """
     client.cancel(client.future(response_id))
     click.echo(f"cancelled {response_id}")
+
+
+@requests.command("retry", epilog=EXIT_CODES_HELP)
+@click.argument("response_ids", nargs=-1, required=True)
+@scheduling_options
+@client_options
+def requests_retry(client: CLIClient, response_ids: tuple[str, ...], scheduling: dict[str, Any]) -> None:
+    """Run failed or cancelled requests again with their stored inputs, each as a new
+    request; print ``<id> -> <new id>`` for each, or why it could not be retried (exit 1).
+
+    \b
+    Examples:
+      inferq requests retry 7wz3xeqtberleb32bplm45btrvimlgicwpptoojlky
+      inferq requests retry <id> <id> --priority high
+    """
+    retried = client.retry_many(list(response_ids), **scheduling)
+    for response_id, outcome in retried.items():
+        if isinstance(outcome, APIError):
+            click.echo(f"{response_id}: {outcome.message}", err=True)
+        else:
+            click.echo(f"{response_id} -> {outcome.response_id}")
+    if any(isinstance(outcome, APIError) for outcome in retried.values()):
+        sys.exit(EXIT_FAILED)
 
 
 @requests.command("wait", epilog=EXIT_CODES_HELP)

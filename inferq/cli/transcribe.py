@@ -24,6 +24,7 @@ from inferq.cli.client import (
     ClientError,
     client_options,
     describe,
+    reuse_option,
     scheduling_options,
 )
 from inferq.cli.progress import progress_bar
@@ -265,6 +266,7 @@ def report(board: Board, total: int) -> None:
     help="Print the text as it is decoded, a segment a line (one file); the result is written as usual.",
 )
 @scheduling_options
+@reuse_option
 @client_options
 def transcribe(
     client: CLIClient,

@@ -81,5 +81,5 @@ def test_a_bad_option_is_a_usage_error(tmp_path: Path, args: tuple[str, ...], sa
 def test_the_help_shows_the_options() -> None:
     for command in ("transcribe", "infer"):
         help_text = inferq(command, "--help", env={"COLUMNS": "100"}).stdout
-        assert "--priority [high|normal|low]" in help_text
+        assert "--priority [urgent|high|normal|low]" in help_text
         assert "--deadline DURATION" in help_text and "--retention DURATION" in help_text
