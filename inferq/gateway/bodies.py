@@ -56,6 +56,9 @@ class Body:
     #: What an idempotent replay must match, when not ``value`` itself: uploads get new ids
     #: each time, so they are compared by their contents.
     compared: dict[str, Any] | None = None
+    #: Files that came with another request that this body may use all the same, never
+    #: deleting them: a retry's, its original request's.
+    borrowed: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str | None:

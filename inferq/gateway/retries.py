@@ -8,6 +8,8 @@ deadline all apply. It names the request it re-runs (``retry_of``), which then n
 latest retry (``retried_by``). It keeps the original's webhook, priority and retention
 unless the retry's headers (``Inferq-Priority``, ``Inferq-Retention``) say otherwise; a
 deadline (``Cancel-After``) is the retry's own, never the original's, which has passed.
+Files that came as parts of the original's body are the original's: the retry uses them
+while the original is kept (deleting it deletes them).
 """
 
 from __future__ import annotations
@@ -127,4 +129,5 @@ async def _retry(
     plan = scheduling(request, Scheduling(original.priority, original.retention_s))
     options = SubmitOptions(key, original.webhook, original.webhook_events, plan, retry_of=response_id)
     value: dict[str, Any] = orjson.loads(inputs)
-    return await submit.one(Body(inputs, value), options)
+    parts = tuple(await state.uploads.of_request(tenant, response_id))  # used while the original is kept
+    return await submit.one(Body(inputs, value, borrowed=parts), options)

@@ -154,7 +154,8 @@ class Submit:
         """422 naming an input that refers to a file the caller cannot use."""
         allow_urls = self.state.settings.allow_url_inputs
         names = self.endpoint.file_inputs
-        await self.state.uploads.check_inputs(self.tenant, body.value, names, allow_urls, body.files)
+        own = (*body.files, *body.borrowed)
+        await self.state.uploads.check_inputs(self.tenant, body.value, names, allow_urls, own)
 
     async def _check_deadline(self, plan: Scheduling, costs: list[float]) -> None:
         """429 when the queue's estimate says the last of these could not end by the

@@ -17,7 +17,7 @@ import httpx
 
 from tests.conftest import chosen
 from tests.files.conftest import FileServer
-from tests.servers import wait_until
+from tests.servers import occupy, wait_until
 from tests.shared_servers import SharedServers
 
 
@@ -272,3 +272,20 @@ def test_a_multipart_batch_sends_each_inputs_files_as_parts(files: FileServer) -
             refused = http.post("/echo/batch", files=bad)
             assert refused.status_code == 422, refused.text
         assert len(http.get("/v1/files").json()["results"]) == 2
+
+
+def test_a_retry_uses_the_files_that_came_with_its_original(files: FileServer) -> None:
+    data = _payload()
+    with files.server.http() as http:
+        occupy(http, 1)
+        queued = http.post("/echo/predict", files={"file": ("x", data)}, headers={"Prefer": "respond-async"})
+        original = queued.json()["response_id"]
+        http.post(f"/v1/requests/{original}/cancel")
+        retry = http.post(f"/v1/requests/{original}/retry")
+        assert retry.status_code == 202, retry.text
+        done = http.get(f"/v1/requests/{retry.json()['response_id']}", params={"wait": 30}).json()
+        assert done["status"] == "completed", done
+        assert http.get(done["response_url"]).json() == {"echo": {"file": _summary(data)}}
+        assert [f["purpose"] for f in http.get("/v1/files").json()["results"]] == [
+            "request"
+        ]  # still one file
