@@ -100,7 +100,7 @@ class SQLiteOutbox(Outbox):
                 attempts_made=row["attempts"],
                 lease_id=lease_id,
             )
-            for row in await self.db.write(claim)
+            for row in await self.db.write(claim, durable=False)
         ]
 
     async def record(

@@ -195,7 +195,7 @@ class SQLiteQueue(Queue):
                     )
             return claims
 
-        return await self.db.write(claim), []
+        return await self.db.write(claim, durable=False), []
 
     async def renew(self, worker_id: str, lease_ids: list[str], now: float) -> set[str]:
         until = now + self.policy.lease_s
@@ -205,10 +205,10 @@ class SQLiteQueue(Queue):
                 held = {row[0] for lease_id in lease_ids for row in conn.execute(RENEW, (until, lease_id))}
             return set(lease_ids) - held
 
-        return await self.db.write(renew)
+        return await self.db.write(renew, durable=False)
 
     async def set_progress(self, claim: Claim, progress: float) -> bool:
-        return bool(await self.db.execute(SET_PROGRESS, (progress, claim.lease_id)))
+        return bool(await self.db.execute(SET_PROGRESS, (progress, claim.lease_id), durable=False))
 
     async def checkpoint(self, claim: Claim, state: bytes, outputs: list[bytes]) -> bool:
         args = {"lease_id": claim.lease_id, "count": len(outputs)}

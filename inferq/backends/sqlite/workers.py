@@ -34,7 +34,7 @@ class SQLiteWorkers(WorkerRegistry):
                 elif worker.ready:
                     conn.execute("DELETE FROM setup_errors WHERE endpoint = ?", (worker.endpoint,))
 
-        await self.db.write(beat)
+        await self.db.write(beat, durable=False)
 
     async def remove(self, worker_id: str) -> None:
         await self.db.execute("DELETE FROM workers WHERE worker_id = ?", (worker_id,))
