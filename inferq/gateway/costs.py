@@ -2,9 +2,10 @@
 what the queue shares an endpoint's time by (:mod:`inferq.domain.scheduling`).
 
 The estimate runs in a thread, given the request's inputs and its uploaded files as local
-files (a directory store's own; a copy, downloaded for the estimate, from S3). An
-estimate that fails counts as the default: a cost is a hint for the order, and a bad
-input is the worker's to judge, with a clear error.
+files (a directory store's own; a copy, downloaded for the estimate, from S3); over a
+small body with no file it runs on the event loop, where it takes microseconds and a
+thread's hop would cost more. An estimate that fails counts as the default: a cost is a
+hint for the order, and a bad input is the worker's to judge, with a clear error.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The largest body, with no file, whose estimate runs on the event loop.
+INLINE_BYTES = 64 * 1024
+
 
 async def estimate_cost(endpoint: Endpoint, uploads: Uploads, body: Body) -> float:
     """The cost of the request ``body`` asks of ``endpoint``."""
@@ -45,7 +49,10 @@ async def estimate_cost(endpoint: Endpoint, uploads: Uploads, body: Body) -> flo
                         uploads.blobs.local_path(blob_key(file_id))
                     )
         try:
-            cost = await asyncio.to_thread(service.cost, body.value, files)
+            if files or len(body.raw) > INLINE_BYTES:
+                cost = await asyncio.to_thread(service.cost, body.value, files)
+            else:
+                cost = service.cost(body.value, files)
         except Exception:
             log.exception(
                 "%s: estimating a request's cost failed; it counts as %s", endpoint.name, DEFAULT_COST

@@ -96,8 +96,9 @@ class Service:
         """The work ``inputs`` ask for, in the endpoint's own unit (Whisper: seconds of
         audio), estimated at submit so that the queue shares the endpoint's time by cost and
         runs a caller's short work before its long work (:mod:`inferq.domain.scheduling`).
-        ``files`` holds each file input that was given as a local file. It runs in a
-        gateway thread, never the model's: read what a header says, never decode it all.
+        ``files`` holds each file input that was given as a local file. It runs in the
+        gateway, never the model's process: in a thread, or on the event loop for a body
+        under 64 KiB with no file, so read what a header says, never decode it all.
         Only ratios matter; the default, 1, makes every request count the same."""
         return DEFAULT_COST
 
