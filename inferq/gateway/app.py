@@ -133,6 +133,17 @@ def _dispatch(by_method: dict[str, Handler]) -> Handler:
     return dispatch
 
 
+async def _paced(batch: Awaitable[int]) -> int:
+    """Run one sweep batch, then rest as long as it took: a long sweep (a million requests
+    expiring at once) takes at most half of the store's writes, so submits and results go on
+    between its batches instead of queueing behind them."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    done = await batch
+    await asyncio.sleep(loop.time() - started)
+    return done
+
+
 async def maintain(
     backend: Backend,
     uploads: Uploads,
@@ -146,9 +157,8 @@ async def maintain(
             await backend.reap_leases()
             while await backend.miss_deadlines(SWEEP_BATCH) >= SWEEP_BATCH:
                 await asyncio.sleep(0)
-            while (swept := await backend.expire(clock.now(), SWEEP_BATCH)) > 0:
+            while (swept := await _paced(backend.expire(clock.now(), SWEEP_BATCH))) > 0:
                 gateway_metrics.retention_swept.inc(swept)
-                await asyncio.sleep(0)
             while await uploads.sweep(SWEEP_BATCH) > 0:
                 await asyncio.sleep(0)
         except BackendUnavailable as exc:
