@@ -31,7 +31,7 @@ from inferq.gateway.responses import json_response
 from inferq.gateway.state import state_of
 from inferq.gateway.submit import Submit, SubmitOptions
 from inferq.gateway.urls import poll_url
-from inferq.protocol.limits import MAX_RETRY_IDS
+from inferq.protocol.limits import MAX_PAGE, MAX_RETRY_IDS
 from inferq.protocol.requests import RetryRequest
 from inferq.service.schema import invalid_input
 
@@ -96,11 +96,11 @@ async def _matching(request: Request, tenant: str, asked: RetryRequest) -> list[
         before: str | None = None
         while True:
             page = await backend.list_requests(
-                tenant, status=status, endpoint=asked.get("endpoint"), limit=200, before=before
+                tenant, status=status, endpoint=asked.get("endpoint"), limit=MAX_PAGE, before=before
             )
             fresh = [record for record in page if record.created_at >= since]
             found += [record for record in fresh if record.retried_by is None]
-            if len(fresh) < len(page) or len(page) < 200 or len(found) >= limit:
+            if len(fresh) < len(page) or len(page) < MAX_PAGE or len(found) >= limit:
                 break
             before = page[-1].response_id
     found.sort(key=lambda record: record.created_at, reverse=True)
