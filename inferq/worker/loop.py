@@ -149,29 +149,49 @@ class Worker:
             raise
 
     async def _serve(self, stop: asyncio.Event) -> None:
+        """Claim, run, store. A call's outcomes are stored while the slot claims and runs
+        its next: the claim is sent first (a claim costs the store no disk sync, a result's
+        store does), so a fast model's request costs the longer of its run and its store,
+        not their sum. One store is in flight per slot."""
         outage = 0
-        while not stop.is_set():
-            # Listen before claiming: work published between an empty claim and the wait
-            # must still wake this slot.
-            with self.backend.bus.watch_work(self.endpoint) as work:
+        ended: list[tuple[Claim, Any]] = []  # the last call's outcomes, to be stored
+        storing: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                # Listen before claiming: work published between an empty claim and the wait
+                # must still wake this slot.
+                with self.backend.bus.watch_work(self.endpoint) as work:
+                    claiming = asyncio.ensure_future(
+                        self.backend.claim(self.endpoint, self.worker_id, self.service.batch_size)
+                    )
+                    if ended:
+                        storing, ended = asyncio.create_task(self._store_all(ended)), []
+                    try:
+                        claims = await claiming
+                    except BackendUnavailable as exc:
+                        outage += 1
+                        log.warning("claim failed (%s); retrying", exc)
+                        await asyncio.sleep(min(MAX_OUTAGE_BACKOFF_S, 0.1 * 2**outage))
+                        continue
+                    outage = 0
+                    if not claims:
+                        await self._idle(stop, work)
+                        continue
+                self._leases.update(claim.lease_id for claim in claims)
                 try:
-                    claims = await self.backend.claim(self.endpoint, self.worker_id, self.service.batch_size)
-                except BackendUnavailable as exc:
-                    outage += 1
-                    log.warning("claim failed (%s); retrying", exc)
-                    await asyncio.sleep(min(MAX_OUTAGE_BACKOFF_S, 0.1 * 2**outage))
-                    continue
-                outage = 0
-                if not claims:
-                    await self._idle(stop, work)
-                    continue
-            self._leases.update(claim.lease_id for claim in claims)
-            try:
-                if self.service.batch_size > 1:
-                    await self._gather(claims, stop)
-                await self._run(claims)
-            finally:
-                self._leases.difference_update(c.lease_id for c in claims)
+                    if self.service.batch_size > 1:
+                        await self._gather(claims, stop)
+                    outcomes = await self._run(claims)
+                except BaseException:
+                    self._leases.difference_update(c.lease_id for c in claims)
+                    raise
+                if storing is not None:
+                    await storing
+                ended = outcomes
+        finally:
+            if storing is not None:
+                await storing
+            await self._store_all(ended)
 
     async def _idle(self, stop: asyncio.Event, work: asyncio.Event) -> None:
         """Wait for work, a stop, or the heartbeat interval (a lease may have expired meanwhile)."""
@@ -199,10 +219,10 @@ class Worker:
                     return
                 await _first(stop, work, timeout=remaining)
 
-    async def _run(self, claims: list[Claim]) -> None:
-        """Run the claims in one call (``infer``, or ``infer_batch`` for a batching Service)
-        and store each outcome. A claim whose inputs cannot be made ready (a file that is
-        gone) fails alone, before the call."""
+    async def _run(self, claims: list[Claim]) -> list[tuple[Claim, Any]]:
+        """Run the claims in one call (``infer``, or ``infer_batch`` for a batching Service):
+        each claim with its outcome. A claim whose inputs cannot be made ready (a file that
+        is gone) fails alone, before the call."""
         async with contextlib.AsyncExitStack() as files:
             prepared = [await self._inputs(claim, files) for claim in claims]
             ready = [
@@ -210,9 +230,15 @@ class Worker:
             ]
             outputs = iter(await self._call(ready) if ready else [])
             outcomes = [next(outputs) if isinstance(inputs, dict) else inputs for inputs in prepared]
-        ended = list(zip(claims, outcomes, strict=True))
-        for start in range(0, len(ended), STORES_AT_ONCE):  # together, so they can share commits
-            await asyncio.gather(*(self._store(c, o) for c, o in ended[start : start + STORES_AT_ONCE]))
+        return list(zip(claims, outcomes, strict=True))
+
+    async def _store_all(self, ended: list[tuple[Claim, Any]]) -> None:
+        """Store each claim's outcome, then let go of its lease (heartbeats renew it until)."""
+        try:
+            for start in range(0, len(ended), STORES_AT_ONCE):  # together, so they can share commits
+                await asyncio.gather(*(self._store(c, o) for c, o in ended[start : start + STORES_AT_ONCE]))
+        finally:
+            self._leases.difference_update(claim.lease_id for claim, _ in ended)
 
     async def _inputs(self, claim: Claim, files: contextlib.AsyncExitStack) -> dict[str, Any] | Exception:
         """The claim's inputs as the model takes them (file inputs as local paths), or why not."""
