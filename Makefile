@@ -40,4 +40,4 @@ bench: $(DEV_INSTALLED)
 	$(PY) -m pip install -q -e ".[bench]"
 	scripts/system-deps
 	scripts/redis-up
-	$(PY) -m bench
+	$(PY) -m bench overhead sweep

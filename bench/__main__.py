@@ -7,10 +7,14 @@ inferq gets, from a fresh server:
 - one request at a time from one keep-alive client: submit latency and the round trip
   (submit → completed → fetched), p50 and p99; synchronous ``predict`` latency, p50 and p99;
 - async submits/s under ``wrk -t1 -c64``, then end-to-end requests/s (how fast one and two
-  workers drain what was submitted; see :mod:`bench.scaleout`).
+  workers drain what was submitted), and how fast they drain requests that each take 10 ms
+  (see :mod:`bench.scaleout`);
+- on Redis, submits/s through one, two and three gateways.
 
 The machine is shared and noisy: every figure is printed with its ratio to its reference
-from the same run, as the median and min-max over ``--runs``.
+from the same run, as the median and min-max over ``--runs``; then every target of
+:mod:`bench.targets` of the parts that ran, its ratio beside its bound (``make bench`` runs
+``overhead`` and ``sweep``, the parts with targets).
 
 Besides that overhead comparison (``python -m bench overhead``), the scale figures, each
 of which runs alone when named: ``memory`` (the gateway's RSS with ``--pending`` requests
@@ -58,12 +62,17 @@ from bench import (
     scheduling,
     sdk_client,
     sweep,
+    targets,
     uploads,
 )
 from bench.common import BENCH, percentile, print_table, start_reference, store_url, summarize, wrk
 from tests.conftest import Server
 
 ASYNC = {"X-OctoAI-Async": "1"}
+#: Requests of 10 ms each the workers drain, for whether a second worker runs more.
+DRAINED_10MS = 400
+#: The numbers of gateways whose submits are measured on Redis.
+GATEWAYS = (1, 2, 3)
 
 #: inferq figure → (reference, its figure), in the order printed.
 COMPARISONS = {
@@ -137,13 +146,15 @@ def inferq(backend: str, tmp: Path, seconds: int, n: int) -> dict[str, float]:
             if workers == 1:
                 figures.update(one_at_a_time(servers[0], n))
             load = scaleout.measure(servers, seconds)
-            figures[f"end_to_end_per_s_{workers}_worker{'s' if workers > 1 else ''}"] = load[
-                "end_to_end_per_s"
-            ]
             figures.setdefault("submits_per_s", load["submits_per_s"])
+            many = f"{workers}_worker{'s' if workers > 1 else ''}"
+            figures[f"end_to_end_per_s_{many}"] = load["end_to_end_per_s"]
+            figures[f"end_to_end_per_s_{many}_10ms"] = scaleout.drain(servers[0], DRAINED_10MS, 0.01)
         finally:
-            servers[0].stop()
-            scaleout.forget(backend)
+            scaleout.stop(servers, backend)
+    if backend.startswith("redis"):
+        rates = scaleout.gateway_submits(backend, tmp, seconds, GATEWAYS)
+        figures.update({f"submits_per_s_{count}_gateways": rate for count, rate in rates.items()})
     return figures
 
 
@@ -237,8 +248,10 @@ def main() -> None:
     results = {part: PARTS[part](args, backends) for part in args.parts or PARTS}
     rows = [row for result in results.values() for row in result["rows"]]
     print_table(rows)
+    goals = targets.rows(results, backends)
+    targets.print_rows(goals)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"parts": results, "rows": rows}, indent=2))
+    args.out.write_text(json.dumps({"parts": results, "rows": rows, "targets": goals}, indent=2))
     print(f"wrote {args.out}")
 
 

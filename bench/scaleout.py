@@ -1,79 +1,103 @@
-"""``python -m bench.scaleout``: echo through SQLite, and through one and two gateways on Redis.
+"""How inferq's echo scales out: workers draining a queue, gateways taking submits.
 
-Every configuration has two echo workers. For each, in the same run:
-
-- submits/s: ``wrk`` POSTs asynchronous requests for ``--seconds`` (64 connections in all,
-  split evenly over the gateways);
-- end to end requests/s: how fast the workers drain what was submitted: one more request is
-  sent after the load and long-polled; the queue is FIFO, so when it completes everything
-  before it has run (to within the one request the other worker may still hold).
+- :func:`measure`: submits/s under ``wrk`` (64 connections split over the gateways), then
+  how fast the workers drain what was submitted: one more request is sent after the load
+  and long-polled; one token's queue is FIFO, so when it completes everything before it has
+  run (to within the one request another worker may still hold).
+- :func:`drain`: the rate at which the workers run requests that each take ``delay_s``
+  (a model of 10 ms, say), queued at once: whether more workers run more, or the queue
+  serialises them.
+- :func:`gateway_submits`: submits/s through 1, 2, 3 ... gateways with no workers beside
+  them, each gateway a process of its own on the same store.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import secrets
-import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import BENCH, wrk
+from bench.common import wrk
 from tests.conftest import REDIS_URL, Server
 
 ASYNC = {"X-OctoAI-Async": "1"}
+#: What the batch route takes in one call (API.md).
+BATCH = 1000
 
 
 def start(backend: str, tmp: Path, gateways: int, workers: int = 2) -> list[Server]:
-    """``gateways`` gateways on ``backend``; the first also runs ``workers`` echo workers."""
-    args = ["--endpoints", "echo", "--workers", str(workers)]
-    first = Server(backend, args, tmp / "serve-0.log").start(("echo",))
+    """``gateways`` gateways on ``backend``; the first also runs ``workers`` echo workers
+    (none when 0)."""
+    own = ["--workers", str(workers)] if workers else ["--no-workers"]
+    first = Server(backend, ["--endpoints", "echo", *own], tmp / "serve-0.log")
+    first.start(("echo",) if workers else ())
     others = [
         Server(
             backend, ["--endpoints", "echo", "--no-workers"], tmp / f"serve-{i}.log", token=first.token
-        ).start()
+        ).start(())
         for i in range(1, gateways)
     ]
     return [first, *others]
 
 
-def measure(servers: list[Server], seconds: int) -> dict[str, float]:
-    """Submits/s under wrk across the gateways, then how fast the workers drained them."""
+def stop(servers: list[Server], backend: str) -> None:
+    for server in servers:
+        server.stop()
+    forget(backend)
+
+
+def submits(servers: list[Server], seconds: int) -> dict[str, float]:
+    """Submits/s under wrk across the gateways, and how many were accepted."""
     per_gateway = 64 // len(servers)
-    started = time.perf_counter()
     with ThreadPoolExecutor(len(servers)) as pool:
         loads = list(pool.map(lambda s: wrk(f"{s.url}/echo/predict", seconds, s.token, per_gateway), servers))
-    submitted = sum(load["requests"] for load in loads)
-    with servers[0].http() as http:
-        last = http.post("/echo/predict", json={"last": True}, headers=ASYNC).json()
-        while http.get(last["poll_url"], params={"wait": 60}).json()["status"] != "completed":
-            pass
-    drained = time.perf_counter()
     return {
         "submits_per_s": sum(load["rps"] for load in loads),
-        "end_to_end_per_s": (submitted + 1) / (drained - started),
+        "submitted": sum(load["requests"] for load in loads),
     }
 
 
-def one_run(seconds: int) -> dict[str, dict[str, float]]:
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        configs = {
-            "sqlite": (f"sqlite:///{tmp}/bench.db", 1),
-            "redis, 1 gateway": (f"{REDIS_URL}?prefix=bench-{secrets.token_hex(4)}", 1),
-            "redis, 2 gateways": (f"{REDIS_URL}?prefix=bench-{secrets.token_hex(4)}", 2),
-        }
-        for name, (backend, gateways) in configs.items():
-            servers = start(backend, Path(tmp), gateways)
-            try:
-                results[name] = measure(servers, seconds)
-            finally:
-                for server in servers:
-                    server.stop()
-                forget(backend)
-    return results
+def measure(servers: list[Server], seconds: int) -> dict[str, float]:
+    """Submits/s under wrk across the gateways, then how fast the workers drained them."""
+    started = time.perf_counter()
+    load = submits(servers, seconds)
+    _wait_for_last(servers[0], {"last": True})
+    return {
+        "submits_per_s": load["submits_per_s"],
+        "end_to_end_per_s": (load["submitted"] + 1) / (time.perf_counter() - started),
+    }
+
+
+def drain(server: Server, requests: int, delay_s: float) -> float:
+    """Requests/s run of ``requests`` echo requests taking ``delay_s`` each, queued through
+    the batch route at once: from the first submit to the last one's end."""
+    started = time.perf_counter()
+    with server.http() as http:
+        for first in range(0, requests - 1, BATCH):
+            inputs = [{"delay_s": delay_s, "i": i} for i in range(first, min(first + BATCH, requests - 1))]
+            http.post("/echo/batch", json={"inputs": inputs}, headers=ASYNC).raise_for_status()
+    _wait_for_last(server, {"delay_s": delay_s, "last": True})
+    return requests / (time.perf_counter() - started)
+
+
+def gateway_submits(backend: str, tmp: Path, seconds: int, counts: tuple[int, ...]) -> dict[int, float]:
+    """Submits/s through each number of gateways in ``counts``, a fresh store each time."""
+    rates = {}
+    for count in counts:
+        servers = start(backend, tmp, count, workers=0)
+        try:
+            rates[count] = submits(servers, seconds)["submits_per_s"]
+        finally:
+            stop(servers, backend)
+    return rates
+
+
+def _wait_for_last(server: Server, inputs: dict[str, object]) -> None:
+    """Submit one more request and wait until it has completed."""
+    with server.http() as http:
+        last = http.post("/echo/predict", json=inputs, headers=ASYNC).json()
+        while http.get(last["poll_url"], params={"wait": 60}).json()["status"] != "completed":
+            pass
 
 
 def forget(backend: str) -> None:
@@ -87,27 +111,3 @@ def forget(backend: str) -> None:
     for key in client.scan_iter(f"{prefix}:*", count=1000):
         client.delete(key)
     client.close()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=BENCH / "results" / "scaleout.json")
-    args = parser.parse_args()
-    runs = [one_run(args.seconds) for _ in range(args.runs)]
-    print(f"{'configuration':<20}{'submits/s (min-max)':>28}{'end to end/s (min-max)':>28}")
-    for name in runs[0]:
-        cells = []
-        for metric in ("submits_per_s", "end_to_end_per_s"):
-            values = [run[name][metric] for run in runs]
-            cells.append(f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})")
-        print(f"{name:<20}{cells[0]:>28}{cells[1]:>28}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(runs, indent=2))
-
-
-if __name__ == "__main__":
-    main()
