@@ -61,8 +61,9 @@ log = logging.getLogger(__name__)
 #: How often the gateway requeues lost leases and sweeps expired requests.
 MAINTENANCE_INTERVAL_S = 1.0
 #: Requests deleted per sweep transaction: other writes (submits, claims, ends) wait for
-#: at most one batch, a few milliseconds, while a million expire.
-SWEEP_BATCH = 250
+#: at most one batch, a few milliseconds, while a million expire. Against 250, 100 cuts the
+#: round trip's p99 during a sweep by a fifth for a sweep a fifth slower (``bench sweep``).
+SWEEP_BATCH = 100
 
 
 async def healthz(request: Request) -> Response:
