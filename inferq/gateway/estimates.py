@@ -100,6 +100,9 @@ class Estimates:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self._times: dict[str, ServiceTime] = {}
+        #: The reading under way per endpoint: the submits that find the cache stale at once
+        #: share it, rather than each reading the store (64 in flight made 64 readings).
+        self._readings: dict[str, asyncio.Future[ServiceTime]] = {}
         self._reservations: dict[str, asyncio.Lock] = {}
 
     def reserving(self, endpoint: str) -> asyncio.Lock:
@@ -107,12 +110,23 @@ class Estimates:
         return self._reservations.setdefault(endpoint, asyncio.Lock())
 
     async def service_time(self, endpoint: str) -> ServiceTime:
-        loop = asyncio.get_running_loop()
         cached = self._times.get(endpoint)
         if cached is not None:
-            age = loop.time() - cached.read_at
+            age = asyncio.get_running_loop().time() - cached.read_at
             if age < (REFRESH_S if cached.seconds_per_cost is not None else UNMEASURED_REFRESH_S):
                 return cached
+        reading = self._readings.get(endpoint)
+        if reading is None:
+            reading = self._readings[endpoint] = asyncio.ensure_future(self._read(endpoint, cached))
+            reading.add_done_callback(lambda done: self._read_done(endpoint, done))
+        return await asyncio.shield(reading)  # a caller that goes away leaves it to the others
+
+    def _read_done(self, endpoint: str, reading: asyncio.Future[ServiceTime]) -> None:
+        del self._readings[endpoint]
+        if not reading.cancelled():
+            reading.exception()  # retrieved: each caller still gets it
+
+    async def _read(self, endpoint: str, cached: ServiceTime | None) -> ServiceTime:
         stats, totals = await asyncio.gather(
             self._backend.endpoint_stats(endpoint), self._backend.endpoint_totals(endpoint)
         )
@@ -122,7 +136,7 @@ class Estimates:
             totals.seconds_per_cost,
             stats.ready_workers,
             stats.running,
-            loop.time(),
+            asyncio.get_running_loop().time(),
             pending=stats.pending,
             runs=runs.count,
             run_sum_s=runs.sum,

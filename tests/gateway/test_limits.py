@@ -3,6 +3,8 @@ submit rate per token (429 with Retry-After)."""
 
 from __future__ import annotations
 
+import asyncio
+import collections
 from collections.abc import Callable
 
 import httpx
@@ -86,3 +88,27 @@ def test_submits_beyond_the_rate_are_429_for_that_token_only(serve: Callable[...
     _assert_429(refused, 2, "this token is limited to 0.5 submits per second (--rate-limit)")
     assert theirs.status_code == 202
     assert polled.status_code == 200  # only submits count
+
+
+def test_a_burst_of_clients_beyond_the_store_s_connections_is_all_accepted(echo_server: Server) -> None:
+    """200 clients submitting at once, twice the connections a gateway keeps to Redis: they
+    wait their turn for a connection rather than get 503s from a healthy store."""
+    clients, each = 200, 3
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=clients)
+        headers = {"Authorization": f"Bearer {echo_server.token}", **ASYNC}
+        async with httpx.AsyncClient(
+            base_url=echo_server.url, headers=headers, limits=limits, timeout=60
+        ) as http:
+
+            async def client(index: int) -> list[int]:
+                return [
+                    (await http.post("/echo/predict", json={"client": index, "n": n})).status_code
+                    for n in range(each)
+                ]
+
+            answers = await asyncio.gather(*(client(index) for index in range(clients)))
+        return [status for statuses in answers for status in statuses]
+
+    assert collections.Counter(asyncio.run(burst())) == {202: clients * each}
