@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import (
@@ -48,6 +48,11 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "health_check_interval": 15,
     "retry": Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
 }
+#: Connections of one process's pool. A burst of callers beyond it waits for one (up to
+#: ``POOL_WAIT_S``, then 503) where redis-py's own pool refuses at once ("Too many
+#: connections": 120 clients submitting at once got 503s from a healthy Redis).
+MAX_CONNECTIONS = 100
+POOL_WAIT_S = 5.0
 #: The subscription must see every disconnection to wake its waiters (see RedisBus), so
 #: its client never reconnects behind its back.
 SUBSCRIBER_OPTIONS: dict[str, Any] = {**CLIENT_OPTIONS, "retry": Retry(NoBackoff(), 0)}
@@ -98,7 +103,10 @@ class Connection:
         parts = urlsplit(connection_url)
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
         self.keys = Keys(prefix)
-        self.redis: Redis = Redis.from_url(connection_url, **CLIENT_OPTIONS)
+        pool = BlockingConnectionPool.from_url(
+            connection_url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_S, **CLIENT_OPTIONS
+        )
+        self.redis: Redis = Redis.from_pool(pool)
         self.subscriber: Redis = Redis.from_url(connection_url, **SUBSCRIBER_OPTIONS)
         self.scripts = {name: self.redis.register_script(text) for name, text in load_scripts().items()}
 
