@@ -32,9 +32,9 @@ class Target:
         return ratio >= self.bound if self.at_least else ratio <= self.bound
 
 
-def _over(figure: str, reference: str, of: str | None = None) -> Ratio:
-    """``figure`` of the backend over ``of`` of ``reference`` (``of`` defaults to ``figure``)."""
-    return lambda run, backend: run[backend][figure] / run[reference][of or figure]
+def _over(figure: str, reference: str) -> Ratio:
+    """``figure`` of the backend over the same figure of ``reference``."""
+    return lambda run, backend: run[backend][figure] / run[reference][figure]
 
 
 def _within(figure: str, base: str) -> Ratio:
