@@ -26,6 +26,9 @@ WEBHOOK_TIMEOUT_S = 10.0
 WEBHOOK_LEASE_S = 6 * WEBHOOK_TIMEOUT_S
 #: The unit of the webhook retry schedule (:mod:`inferq.webhooks.schedule`).
 DEFAULT_WEBHOOK_RETRY_BASE_S = 1.0
+#: A process trusts a token the store confirmed for this long without asking again; a
+#: revocation reaches every process at once through the bus, this bounds a lost notification.
+DEFAULT_TOKEN_TRUST_S = 1.0
 #: A synchronous ``predict`` waits this long before answering 504 with the future's id.
 DEFAULT_SYNC_TIMEOUT_S = 300.0
 #: A request's headers must arrive within this of its first byte, and its body may not pause longer.
@@ -40,11 +43,13 @@ DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """How long results are kept, how long a lease lasts, how many lost leases a request survives."""
+    """How long results are kept, how long a lease lasts, how many lost leases a request
+    survives, how long a checked token is trusted."""
 
     retention_s: float = DEFAULT_RETENTION_S
     lease_s: float = DEFAULT_LEASE_S
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    token_trust_s: float = DEFAULT_TOKEN_TRUST_S
 
     @property
     def heartbeat_s(self) -> float:

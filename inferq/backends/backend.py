@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import functools
 import hashlib
 import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from inferq.backends.contracts import EndpointStats
 from inferq.backends.counters import EndpointTotals
+from inferq.backends.trusted_tokens import TrustedTokens
 from inferq.domain import clock, lifecycle, scheduling
 from inferq.domain.ids import issued_to, new_response_id
 from inferq.domain.status import Status
@@ -480,12 +483,31 @@ class Backend(ABC):
         return await self.tokens.list()
 
     async def revoke_token(self, token_id: str) -> bool:
-        """Revoke with immediate effect; False when no such token."""
-        return await self.tokens.revoke(token_id, clock.now())
+        """Revoke with immediate effect in this process, and in every other as soon as the
+        bus tells it (see :mod:`inferq.backends.trusted_tokens`); False when no such token."""
+        revoked = await self.tokens.revoke(token_id, clock.now())
+        self._trusted.set()
+        self.bus.publish_tokens()
+        return revoked
 
     async def authenticate(self, token: str) -> TokenInfo | None:
         """The live token matching ``token``, or None."""
-        return await self.tokens.find(token_hash(token))
+        digest, now = token_hash(token), time.monotonic()
+        trusted = self._trusted.get(digest, now)
+        if trusted is not None:
+            return trusted
+        generation = self._trusted.generation
+        info = await self.tokens.find(digest)
+        if info is not None:
+            self._trusted.keep(digest, info, now, generation)
+        return info
+
+    @functools.cached_property
+    def _trusted(self) -> TrustedTokens:
+        """Made on first use, once the implementation has made its bus."""
+        trusted = TrustedTokens(self.policy.token_trust_s)
+        self.bus.follow_tokens(trusted)
+        return trusted
 
 
 def _place(at: Standing) -> Place:

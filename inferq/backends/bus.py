@@ -4,7 +4,7 @@ Two topics exist: *work* for an endpoint (a worker may claim) and *changed* for 
 request (it started, made progress or ended: a long poll or an event stream may
 answer). A waiter registers an ``asyncio.Event`` for its topic; the process's single
 listener sets them. A third, *webhooks*, tells the gateways' deliverers that a webhook
-delivery was queued. ``Bus`` holds the fan-out; subclasses only move topics between
+delivery was queued; a fourth, *tokens*, that a token was revoked. ``Bus`` holds the fan-out; subclasses only move topics between
 processes (``LocalBus`` over Unix datagrams for one machine, Redis pub/sub for many).
 """
 
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 WORK = "w:"
 CHANGED = "r:"
 WEBHOOKS = "h:"
+TOKENS = "t:"
 
 
 class Waker(Protocol):
@@ -89,6 +90,9 @@ class Bus(ABC):
     def publish_webhooks(self) -> None:
         self._send(WEBHOOKS)
 
+    def publish_tokens(self) -> None:
+        self._send(TOKENS)
+
     @contextlib.contextmanager
     def watch_work(self, endpoint: str) -> Iterator[asyncio.Event]:
         with self._watch(WORK + endpoint) as event:
@@ -115,6 +119,11 @@ class Bus(ABC):
     def watch_webhooks(self) -> Iterator[asyncio.Event]:
         with self._watch(WEBHOOKS) as event:
             yield event
+
+    def follow_tokens(self, waker: Waker) -> None:
+        """Call ``waker`` whenever a token is revoked (or notifications may have been lost),
+        for as long as this bus lives."""
+        self._waiters.setdefault(TOKENS, set()).add(waker)
 
     @contextlib.contextmanager
     def _watch(self, topic: str) -> Iterator[asyncio.Event]:

@@ -64,6 +64,8 @@ class LocalBus(Bus):
     async def close(self) -> None:
         if self._sock is None:
             return
+        if self._outbox:  # sent in this loop iteration (a command line's one revocation, say)
+            self._flush()
         deadline = time.monotonic() + self.CLOSE_FLUSH_S
         while self._backlog and time.monotonic() < deadline:  # e.g. a worker's last "completed"
             await asyncio.sleep(self.MAX_RETRY_S)
