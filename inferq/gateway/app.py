@@ -75,8 +75,14 @@ def routes() -> list[BaseRoute]:
     return [*ui.routes(), *_one_route_per_path(_HANDLERS)]
 
 
-#: Method, path, handler: the API, in matching order.
+#: Method, path, handler: the API, in matching order. The endpoints' doors come first: they
+#: take nearly every call, and no other path can match them (endpoint names exclude ``v1``
+#: and the rest, :data:`~inferq.service.loader.RESERVED_NAMES`).
 _HANDLERS: list[tuple[str, str, Handler]] = [
+    ("POST", "/{endpoint}/predict", predict.predict),
+    ("POST", "/{endpoint}/infer", predict.predict),
+    ("POST", "/{endpoint}/batch", batch.submit_batch),
+    ("GET", "/{endpoint}/healthcheck", endpoints_info.healthcheck),
     ("GET", "/healthz", healthz),
     ("GET", "/metrics", metrics.metrics),
     ("GET", "/v1/endpoints", endpoints_info.list_endpoints),
@@ -108,10 +114,6 @@ _HANDLERS: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/tokens", tokens.list_tokens),
     ("POST", "/v1/tokens", tokens.create_token),
     ("DELETE", "/v1/tokens/{token_id}", tokens.revoke_token),
-    ("POST", "/{endpoint}/predict", predict.predict),
-    ("POST", "/{endpoint}/infer", predict.predict),
-    ("POST", "/{endpoint}/batch", batch.submit_batch),
-    ("GET", "/{endpoint}/healthcheck", endpoints_info.healthcheck),
 ]
 
 
