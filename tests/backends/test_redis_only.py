@@ -332,6 +332,25 @@ def test_after_a_redis_crash_and_restart_the_gateway_recovers_and_accepted_reque
 
 
 @pytest.mark.anyio
+async def test_a_redis_that_lost_its_scripts_is_given_them_again(private_redis: RedisServer) -> None:
+    """A Redis restarted without persistence, or flushed, holds none of the scripts: calls
+    that send many at once (a batch submit, a batched claim) load theirs again and run."""
+    backend = open_backend(private_redis.url, POLICY)
+    await backend.start()
+    raw = redis.Redis.from_url(private_redis.url.partition("?")[0])
+    try:
+        raw.script_flush()
+        stored = await backend.enqueue_many([Submission("tok_a", "echo", b'{"i":%d}' % i) for i in range(3)])
+        raw.script_flush()
+        claims = await backend.claim("echo", "w", 3)
+        assert [c.record.response_id for c in claims] == [record.response_id for record, _ in stored]
+        assert [c.inputs for c in claims] == [b'{"i":%d}' % i for i in range(3)]
+    finally:
+        raw.close()
+        await backend.close()
+
+
+@pytest.mark.anyio
 async def test_deliveries_an_earlier_version_queued_in_one_set_are_still_claimed() -> None:
     """Before deliveries waited per tenant, they waited in one due set; a store written then
     still delivers them."""

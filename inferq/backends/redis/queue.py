@@ -49,12 +49,9 @@ class RedisQueue(Store, Queue):
 
     async def enqueue(self, items: list[Item], now: float, expires_at: float) -> list[Outcome]:
         """One pipeline, one round trip: a batch of a thousand costs about what one submit does."""
-        if len(items) == 1:
-            return [_enqueued(await self.run("enqueue", *self._enqueue_args(items[0], now, expires_at)))]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                await self.run("enqueue", *self._enqueue_args(item, now, expires_at), client=pipe)
-            replies = await pipe.execute()
+        replies = await self.run_each(
+            "enqueue", [self._enqueue_args(item, now, expires_at) for item in items]
+        )
         return [_enqueued(reply) for reply in replies]
 
     def _enqueue_args(self, item: Item, now: float, expires_at: float) -> tuple[Any, ...]:
@@ -90,21 +87,10 @@ class RedisQueue(Store, Queue):
     async def claim(
         self, endpoint: str, worker_id: str, now: float, expires_at: float, limit: int
     ) -> tuple[list[Claim], list[str]]:
-        """``limit`` runs of the claim script in one pipeline, one round trip."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for _ in range(limit):
-                args = (
-                    endpoint,
-                    worker_id,
-                    secrets.token_hex(8),
-                    now,
-                    self._lease_ms,
-                    self.policy.max_attempts,
-                    expires_at,
-                    self._retention_ms,
-                )
-                await self.run("claim", *args, client=pipe)
-            replies = await pipe.execute()
+        """``limit`` runs of the claim script, one round trip."""
+        each = (now, self._lease_ms, self.policy.max_attempts, expires_at, self._retention_ms)
+        calls = [(endpoint, worker_id, secrets.token_hex(8), *each) for _ in range(limit)]
+        replies = await self.run_each("claim", calls)
         claims: list[Claim] = []
         gave_up_ids: list[str] = []
         for gave_up, claimed in replies:
@@ -185,10 +171,8 @@ class RedisQueue(Store, Queue):
 
     async def standings(self, endpoint: str, records: list[RequestRecord]) -> dict[str, Standing]:
         """The standing script of each record (O(log n) for its rank), in one pipeline."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for record in records:
-                await self.run("standing", record.response_id, endpoint, record.tenant, "", client=pipe)
-            replies = await pipe.execute()
+        calls = [(record.response_id, endpoint, record.tenant, "") for record in records]
+        replies = await self.run_each("standing", calls)
         return {
             record.response_id: _standing(reply)
             for record, reply in zip(records, replies, strict=True)
