@@ -4,8 +4,9 @@ Two topics exist: *work* for an endpoint (a worker may claim) and *changed* for 
 request (it started, made progress or ended: a long poll or an event stream may
 answer). A waiter registers an ``asyncio.Event`` for its topic; the process's single
 listener sets them. A third, *webhooks*, tells the gateways' deliverers that a webhook
-delivery was queued; a fourth, *tokens*, that a token was revoked. ``Bus`` holds the fan-out; subclasses only move topics between
-processes (``LocalBus`` over Unix datagrams for one machine, Redis pub/sub for many).
+delivery was queued; a fourth, *tokens*, that a token was revoked. ``Bus`` holds the
+fan-out; subclasses only move topics between processes (``LocalBus`` over Unix datagrams
+for one machine, Redis pub/sub for many).
 """
 
 from __future__ import annotations

@@ -61,7 +61,6 @@ SUBSCRIBER_OPTIONS: dict[str, Any] = {**CLIENT_OPTIONS, "retry": Retry(NoBackoff
 #: Errors that mean "Redis cannot serve right now", not "the command was wrong".
 _UNAVAILABLE = (
     ConnectionError,
-    NoScriptError,
     TimeoutError,
     ReadOnlyError,
     TryAgainError,

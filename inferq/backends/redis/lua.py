@@ -2,13 +2,14 @@
 
 A script runs alone on the server, so "complete only while holding the lease", "claim
 exactly one entry" and "end a request and start its retention clock" need no WATCH
-retries. Each script in ``lua/`` runs after the parts it uses of a prelude generated here: the key builders of
-:mod:`inferq.backends.redis.keys`, the tables of :mod:`inferq.domain.lifecycle` (what each
-move leads to and emits, the terminal statuses, the give-up and deadline rules and their messages), the
-latency buckets of :mod:`inferq.backends.counters`, and the shared helpers (``outbox.lua``,
-``counting.lua``, ``moves.lua``). Every script takes the key prefix as ``ARGV[1]``. Times
-and durations come from Python as strings (Lua would round floats to 14 digits); lease
-idleness and worker liveness use Redis's own clock (stream idle times, ``TIME``).
+retries. Each script in ``lua/`` runs after the parts it uses of a prelude generated here:
+the key builders of :mod:`inferq.backends.redis.keys`, the tables of
+:mod:`inferq.domain.lifecycle` (what each move leads to and emits, the terminal statuses,
+the give-up and deadline rules and their messages), the latency buckets of
+:mod:`inferq.backends.counters`, and the shared helpers (``outbox.lua``, ``counting.lua``,
+``moves.lua``). Every script takes the key prefix as ``ARGV[1]``. Times and durations come
+from Python as strings (Lua would round floats to 14 digits); lease idleness and worker
+liveness use Redis's own clock (stream idle times, ``TIME``).
 
 A request's stream entry id is ``<seq>-0`` (its global sequence number), so the entry,
 the listing order and the queue position all derive from one number.
